@@ -1,0 +1,549 @@
+// dfkd native binding: tensor handles, creation, data transfer, autograd and runtime settings.
+// Ops live in ops.cc. The TypeScript layer (src/tensor) owns validation and the public API.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/api/include/torch/cuda.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include <cstring>
+#include <mutex>
+#include <sstream>
+
+namespace dfkd {
+
+Napi::FunctionReference* TensorHandle::ctor_ = nullptr;
+
+static int64_t tensorBytes(const at::Tensor& t) {
+  if (!t.defined()) return 0;
+  return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+}
+
+Napi::Object TensorHandle::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function fn = DefineClass(env, "TensorHandle", {
+      InstanceMethod("dispose", &TensorHandle::Dispose),
+      InstanceMethod("isDisposed", &TensorHandle::IsDisposed),
+  });
+  ctor_ = new Napi::FunctionReference(Napi::Persistent(fn));
+  exports.Set("TensorHandle", fn);
+  return exports;
+}
+
+TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "TensorHandle cannot be constructed from JavaScript; use the tensor creation functions");
+  }
+  auto* src = info[0].As<Napi::External<at::Tensor>>().Data();
+  t_ = std::move(*src);
+  bytes_ = tensorBytes(t_);
+  if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes_);
+}
+
+TensorHandle::~TensorHandle() {
+  // Finalizer path (garbage collector): the env may be shutting down, so do not call into V8.
+  t_.reset();
+}
+
+void TensorHandle::release(Napi::Env env) {
+  if (t_.defined()) {
+    t_.reset();
+    if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
+    bytes_ = 0;
+  }
+}
+
+Napi::Object TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
+  at::Tensor tmp = std::move(t);
+  return ctor_->New({Napi::External<at::Tensor>::New(env, &tmp)});
+}
+
+bool TensorHandle::IsHandle(const Napi::Value& v) {
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor_->Value());
+}
+
+at::Tensor& TensorHandle::tensor(const char* what) {
+  if (!t_.defined()) {
+    throw Napi::Error::New(Env(), std::string(what) + ": tensor has been disposed");
+  }
+  return t_;
+}
+
+Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
+  release(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed());
+}
+
+// ---------------------------------------------------------------- argument helpers
+
+static std::string argName(size_t i) { return "argument " + std::to_string(i); }
+
+at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !TensorHandle::IsHandle(info[i])) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be a tensor");
+  }
+  return TensorHandle::Unwrap(info[i].As<Napi::Object>())->tensor(op);
+}
+
+c10::optional<at::Tensor> argOptTensor(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  return argTensor(info, i, op);
+}
+
+std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsArray()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be an array of tensors");
+  }
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!TensorHandle::IsHandle(v)) {
+      throw Napi::TypeError::New(info.Env(), std::string(op) + ": element " + std::to_string(k) + " of " + argName(i) + " is not a tensor");
+    }
+    out.push_back(TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(op));
+  }
+  return out;
+}
+
+std::vector<int64_t> argInts(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsArray()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be an array of integers");
+  }
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<int64_t> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be an array of integers");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<int64_t>(d))) {
+      throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must hold integers, got " + std::to_string(d));
+    }
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
+}
+
+int64_t argInt(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be an integer");
+  }
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be an integer, got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
+double argNum(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be a number");
+  }
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+c10::optional<double> argOptNum(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  return argNum(info, i, op);
+}
+
+bool argBool(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsBoolean()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be a boolean");
+  }
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::string argStr(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || !info[i].IsString()) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be a string");
+  }
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+at::ScalarType parseDtype(const std::string& s) {
+  if (s == "float32") return at::kFloat;
+  if (s == "float64") return at::kDouble;
+  if (s == "int64") return at::kLong;
+  if (s == "int32") return at::kInt;
+  if (s == "uint8") return at::kByte;
+  if (s == "bool") return at::kBool;
+  throw std::invalid_argument("unknown dtype '" + s + "' (expected float32, float64, int64, int32, uint8 or bool)");
+}
+
+std::string dtypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return std::string(c10::toString(t));
+  }
+}
+
+at::Device parseDevice(const std::string& s) {
+  at::Device d(s);
+  if (d.is_cuda() && !torch::cuda::is_available()) {
+    throw std::invalid_argument("device '" + s + "' requested but this dfkd build has no CUDA (built against a CPU-only libtorch, or no GPU is visible); rebuild with DFKD_LIBTORCH pointing at a CUDA-enabled libtorch");
+  }
+  if (d.is_cuda() && d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count())) {
+    throw std::invalid_argument("device '" + s + "' requested but only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s) are visible");
+  }
+  return d;
+}
+
+at::Tensor argTensorOrScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const at::Tensor& like) {
+  if (i < info.Length() && info[i].IsNumber()) {
+    return at::scalar_tensor(info[i].As<Napi::Number>().DoubleValue(), like.options().requires_grad(false));
+  }
+  return argTensor(info, i, op);
+}
+
+static std::string shapeString(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t k = 0; k < s.size(); ++k) o << (k ? "," : "") << s[k];
+  o << "]";
+  return o.str();
+}
+
+std::string describeFailure(const Napi::CallbackInfo& info, const char* op, const std::string& what) {
+  std::ostringstream o;
+  o << op << ": " << what;
+  std::vector<std::string> shapes;
+  for (size_t i = 0; i < info.Length(); ++i) {
+    if (TensorHandle::IsHandle(info[i])) {
+      auto* h = TensorHandle::Unwrap(info[i].As<Napi::Object>());
+      shapes.push_back(h->disposed() ? std::string("<disposed>") : shapeString(h->tensor(op).sizes()) + " " + dtypeName(h->tensor(op).scalar_type()));
+    }
+  }
+  if (!shapes.empty()) {
+    o << " (input shapes: ";
+    for (size_t k = 0; k < shapes.size(); ++k) o << (k ? ", " : "") << shapes[k];
+    o << ")";
+  }
+  return o.str();
+}
+
+// ---------------------------------------------------------------- creation and data transfer
+
+static at::TensorOptions optionsFrom(const Napi::CallbackInfo& info, size_t dtypeIdx, size_t deviceIdx, const char* op) {
+  at::TensorOptions o = at::TensorOptions().dtype(at::kFloat);
+  if (dtypeIdx < info.Length() && info[dtypeIdx].IsString()) o = o.dtype(parseDtype(argStr(info, dtypeIdx, op)));
+  if (deviceIdx < info.Length() && info[deviceIdx].IsString()) o = o.device(parseDevice(argStr(info, deviceIdx, op)));
+  return o;
+}
+
+// fromArray(typedArray, shape, dtype?, device?)
+static Napi::Value FromArray(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("fromArray", {
+    if (info.Length() < 2 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "fromArray: argument 0 must be a typed array");
+    auto ta = info[0].As<Napi::TypedArray>();
+    auto shape = argInts(info, 1, "fromArray");
+    at::ScalarType src;
+    switch (ta.TypedArrayType()) {
+      case napi_float32_array: src = at::kFloat; break;
+      case napi_float64_array: src = at::kDouble; break;
+      case napi_int32_array: src = at::kInt; break;
+      case napi_bigint64_array: src = at::kLong; break;
+      case napi_uint8_array: src = at::kByte; break;
+      default: throw Napi::TypeError::New(info.Env(), "fromArray: unsupported typed array (use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array)");
+    }
+    int64_t n = 1;
+    for (auto d : shape) {
+      if (d < 0) throw Napi::RangeError::New(info.Env(), "fromArray: negative dimension in shape");
+      n *= d;
+    }
+    if (n != static_cast<int64_t>(ta.ElementLength())) {
+      throw Napi::RangeError::New(info.Env(), "fromArray: shape " + shapeString(shape) + " holds " + std::to_string(n) +
+                                                  " elements but the array has " + std::to_string(ta.ElementLength()));
+    }
+    auto buf = ta.ArrayBuffer();
+    uint8_t* ptr = static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset();
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(src));
+    if (n > 0) std::memcpy(t.data_ptr(), ptr, static_cast<size_t>(n) * t.element_size());
+    at::TensorOptions target = optionsFrom(info, 2, 3, "fromArray");
+    if (info.Length() > 2 && info[2].IsString()) t = t.to(target.dtype().toScalarType());
+    if (info.Length() > 3 && info[3].IsString()) t = t.to(target.device());
+    return TensorHandle::Wrap(info.Env(), t);
+  })
+}
+
+// toArray(t): a copy of the data as a typed array (float32 -> Float32Array, float64 -> Float64Array,
+// int32 -> Int32Array, int64 -> BigInt64Array, uint8/bool -> Uint8Array).
+static Napi::Value ToArray(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("toArray", {
+    at::Tensor t = argTensor(info, 0, "toArray").detach().to(at::kCPU).contiguous();
+    if (t.scalar_type() == at::kBool) t = t.to(at::kByte);
+    size_t n = static_cast<size_t>(t.numel());
+    size_t bytes = n * t.element_size();
+    auto ab = Napi::ArrayBuffer::New(info.Env(), bytes);
+    if (bytes) std::memcpy(ab.Data(), t.data_ptr(), bytes);
+    switch (t.scalar_type()) {
+      case at::kFloat: return Napi::Float32Array::New(info.Env(), n, ab, 0);
+      case at::kDouble: return Napi::Float64Array::New(info.Env(), n, ab, 0);
+      case at::kInt: return Napi::Int32Array::New(info.Env(), n, ab, 0);
+      case at::kLong: return Napi::BigInt64Array::New(info.Env(), n, ab, 0);
+      case at::kByte: return Napi::Uint8Array::New(info.Env(), n, ab, 0);
+      default: throw std::invalid_argument("toArray: unsupported dtype " + dtypeName(t.scalar_type()));
+    }
+  })
+}
+
+static Napi::Value Item(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("item", {
+    at::Tensor& t = argTensor(info, 0, "item");
+    if (t.numel() != 1) throw std::invalid_argument("item: tensor has " + std::to_string(t.numel()) + " elements, expected exactly 1");
+    return Napi::Number::New(info.Env(), t.item().toDouble());
+  })
+}
+
+// zeros/ones/empty/rand/randn(shape, dtype?, device?)
+#define DFKD_FACTORY(NAME, FN)                                                              \
+  static Napi::Value NAME(const Napi::CallbackInfo& info) {                                \
+    DFKD_GUARD(#FN, {                                                                       \
+      auto shape = argInts(info, 0, #FN);                                                   \
+      return TensorHandle::Wrap(info.Env(), at::FN(shape, optionsFrom(info, 1, 2, #FN)));   \
+    })                                                                                      \
+  }
+DFKD_FACTORY(Zeros, zeros)
+DFKD_FACTORY(Ones, ones)
+DFKD_FACTORY(Empty, empty)
+DFKD_FACTORY(Rand, rand)
+DFKD_FACTORY(Randn, randn)
+
+// full(shape, value, dtype?, device?)
+static Napi::Value Full(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("full", {
+    auto shape = argInts(info, 0, "full");
+    double v = argNum(info, 1, "full");
+    return TensorHandle::Wrap(info.Env(), at::full(shape, v, optionsFrom(info, 2, 3, "full")));
+  })
+}
+
+// arange(start, end, step, dtype?, device?)
+static Napi::Value Arange(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("arange", {
+    double a = argNum(info, 0, "arange"), b = argNum(info, 1, "arange"), s = argNum(info, 2, "arange");
+    return TensorHandle::Wrap(info.Env(), at::arange(a, b, s, optionsFrom(info, 3, 4, "arange")));
+  })
+}
+
+// randint(low, high, shape, device?) -> int64
+static Napi::Value Randint(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("randint", {
+    int64_t lo = argInt(info, 0, "randint"), hi = argInt(info, 1, "randint");
+    auto shape = argInts(info, 2, "randint");
+    auto o = at::TensorOptions().dtype(at::kLong);
+    if (info.Length() > 3 && info[3].IsString()) o = o.device(parseDevice(argStr(info, 3, "randint")));
+    return TensorHandle::Wrap(info.Env(), at::randint(lo, hi, shape, o));
+  })
+}
+
+// randperm(n, device?) -> int64
+static Napi::Value Randperm(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("randperm", {
+    int64_t n = argInt(info, 0, "randperm");
+    auto o = at::TensorOptions().dtype(at::kLong);
+    if (info.Length() > 1 && info[1].IsString()) o = o.device(parseDevice(argStr(info, 1, "randperm")));
+    return TensorHandle::Wrap(info.Env(), at::randperm(n, o));
+  })
+}
+
+// ---------------------------------------------------------------- metadata
+
+static Napi::Value Shape(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("shape", {
+    at::Tensor& t = argTensor(info, 0, "shape");
+    auto arr = Napi::Array::New(info.Env(), t.dim());
+    for (int64_t k = 0; k < t.dim(); ++k) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(info.Env(), static_cast<double>(t.size(k))));
+    return arr;
+  })
+}
+
+static Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("dtype", { return Napi::String::New(info.Env(), dtypeName(argTensor(info, 0, "dtype").scalar_type())); })
+}
+
+static Napi::Value DeviceOf(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("device", { return Napi::String::New(info.Env(), argTensor(info, 0, "device").device().str()); })
+}
+
+static Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("requiresGrad", { return Napi::Boolean::New(info.Env(), argTensor(info, 0, "requiresGrad").requires_grad()); })
+}
+
+static Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("isLeaf", { return Napi::Boolean::New(info.Env(), argTensor(info, 0, "isLeaf").is_leaf()); })
+}
+
+// ---------------------------------------------------------------- autograd
+
+static Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setRequiresGrad", {
+    at::Tensor& t = argTensor(info, 0, "setRequiresGrad");
+    bool b = argBool(info, 1, "setRequiresGrad");
+    if (b && !at::isFloatingType(t.scalar_type())) {
+      throw std::invalid_argument("only floating-point tensors can require gradients, this one is " + dtypeName(t.scalar_type()));
+    }
+    t.set_requires_grad(b);
+    return info.Env().Undefined();
+  })
+}
+
+// grad(t) -> handle or undefined
+static Napi::Value Grad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("grad", {
+    at::Tensor& t = argTensor(info, 0, "grad");
+    const at::Tensor& g = t.grad();
+    if (!g.defined()) return info.Env().Undefined();
+    return TensorHandle::Wrap(info.Env(), g);
+  })
+}
+
+// clearGrad(t): sets .grad to None (PyTorch's zero_grad(set_to_none=True)).
+static Napi::Value ClearGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("clearGrad", {
+    at::Tensor& t = argTensor(info, 0, "clearGrad");
+    if (t.grad().defined()) t.mutable_grad() = at::Tensor();
+    return info.Env().Undefined();
+  })
+}
+
+// backward(t, gradient?, retainGraph?)
+static Napi::Value Backward(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("backward", {
+    at::Tensor& t = argTensor(info, 0, "backward");
+    if (!t.requires_grad()) {
+      throw std::invalid_argument("backward: this tensor does not require grad and has no grad_fn (was it computed under noGrad, from detached inputs, or from parameters with requiresGrad=false?)");
+    }
+    auto g = argOptTensor(info, 1, "backward");
+    bool retain = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    if (!g && t.numel() != 1) {
+      throw std::invalid_argument("backward: gradient can be implicitly created only for scalar outputs; this tensor has " + std::to_string(t.numel()) + " elements");
+    }
+    t.backward(g ? *g : at::Tensor(), retain, false);
+    return info.Env().Undefined();
+  })
+}
+
+static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setGradEnabled", {
+    bool prev = at::GradMode::is_enabled();
+    at::GradMode::set_enabled(argBool(info, 0, "setGradEnabled"));
+    return Napi::Boolean::New(info.Env(), prev);
+  })
+}
+
+static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+// ---------------------------------------------------------------- runtime
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setNumThreads", {
+    int64_t n = argInt(info, 0, "setNumThreads");
+    if (n < 1) throw std::invalid_argument("setNumThreads: thread count must be at least 1, got " + std::to_string(n));
+    at::set_num_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  })
+}
+
+static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("manualSeed", {
+    double s = argNum(info, 0, "manualSeed");
+    if (s < 0 || s != static_cast<double>(static_cast<uint64_t>(s))) throw std::invalid_argument("manualSeed: seed must be a non-negative integer");
+    at::manual_seed(static_cast<uint64_t>(s));
+    return info.Env().Undefined();
+  })
+}
+
+// getRngState() -> uint8 tensor of the default CPU generator's state; setRngState(t).
+static Napi::Value GetRngState(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("getRngState", {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return TensorHandle::Wrap(info.Env(), at::Tensor(gen.get_state()));
+  })
+}
+
+static Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setRngState", {
+    at::Tensor& t = argTensor(info, 0, "setRngState");
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(t);
+    return info.Env().Undefined();
+  })
+}
+
+static Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  o.Set("torchVersion", Napi::String::New(info.Env(), TORCH_VERSION));
+  o.Set("cuda", Napi::Boolean::New(info.Env(), torch::cuda::is_available()));
+  o.Set("cudaDeviceCount", Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count())));
+#ifdef DFKD_WITH_CUDA
+  o.Set("builtWithCuda", Napi::Boolean::New(info.Env(), true));
+#else
+  o.Set("builtWithCuda", Napi::Boolean::New(info.Env(), false));
+#endif
+  o.Set("numThreads", Napi::Number::New(info.Env(), at::get_num_threads()));
+  o.Set("parallelInfo", Napi::String::New(info.Env(), at::get_parallel_info()));
+  o.Set("config", Napi::String::New(info.Env(), at::show_config()));
+  return o;
+}
+
+static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  TensorHandle::Init(env, exports);
+#define REG(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
+  REG("fromArray", FromArray);
+  REG("toArray", ToArray);
+  REG("item", Item);
+  REG("zeros", Zeros);
+  REG("ones", Ones);
+  REG("empty", Empty);
+  REG("rand", Rand);
+  REG("randn", Randn);
+  REG("full", Full);
+  REG("arange", Arange);
+  REG("randint", Randint);
+  REG("randperm", Randperm);
+  REG("shape", Shape);
+  REG("dtype", Dtype);
+  REG("device", DeviceOf);
+  REG("requiresGrad", RequiresGrad);
+  REG("isLeaf", IsLeaf);
+  REG("setRequiresGrad", SetRequiresGrad);
+  REG("grad", Grad);
+  REG("clearGrad", ClearGrad);
+  REG("backward", Backward);
+  REG("setGradEnabled", SetGradEnabled);
+  REG("isGradEnabled", IsGradEnabled);
+  REG("setNumThreads", SetNumThreads);
+  REG("getNumThreads", GetNumThreads);
+  REG("manualSeed", ManualSeed);
+  REG("getRngState", GetRngState);
+  REG("setRngState", SetRngState);
+  REG("info", Info);
+#undef REG
+  registerOps(env, exports);
+  return exports;
+}
+
+}  // namespace dfkd
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return dfkd::InitAll(env, exports); }
+NODE_API_MODULE(dfkd_native, Init)

@@ -1,0 +1,6 @@
+/** The dfkd tensor engine: a typed PyTorch-like API over libtorch. */
+export { Tensor, DType, Device, Reduction, TensorLike } from './tensor';
+export * from './creation';
+export * as F from './functional';
+export * from './runtime';
+export { tidy, keep, dispose, scopeDepth } from './scope';

@@ -1,0 +1,36 @@
+/**
+ * Loads the compiled libtorch binding (build/Release/dfkd_native.node) and describes its surface.
+ * Only src/tensor talks to this module; everything else uses the typed Tensor API.
+ */
+import * as path from 'path';
+import * as fs from 'fs';
+
+/** Opaque handle owning one at::Tensor on the native side. */
+export interface NativeHandle {
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+
+// The binding is a flat table of functions; we type the ones the TS layer calls generically.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NativeModule = Record<string, (...args: any[]) => any> & {
+  TensorHandle: new (...args: unknown[]) => NativeHandle;
+};
+
+function locate(): string {
+  const candidates = [
+    process.env.DFKD_NATIVE_PATH,
+    path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'dfkd_native.node'),
+    path.resolve(__dirname, '..', '..', 'build', 'Release', 'dfkd_native.node'),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  throw new Error(
+    `dfkd: the native engine is not built (looked for ${candidates.join(', ')}). ` +
+      `Install libtorch (apt-get install -y --no-install-recommends libtorch-dev libopenblas0-openmp) and run 'npm run build:native'.`,
+  );
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const native: NativeModule = require(locate());
