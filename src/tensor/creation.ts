@@ -92,3 +92,7 @@ export function stack(ts: Tensor[], dim = 0): Tensor {
 export function where(cond: Tensor, a: Tensor, b: Tensor | number): Tensor {
   return wrap(native.where(cond.handle, a.handle, typeof b === 'number' ? b : b.handle));
 }
+/** Uninitialised memory (fill it right after, e.g. with uniform_). */
+export function empty(shape: number[], dtype: DType = 'float32', device?: Device): Tensor {
+  return wrap(native.empty(checkShape(shape, 'empty'), dtype, device));
+}

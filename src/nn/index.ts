@@ -1,0 +1,3 @@
+/** Layers and the Module base with PyTorch-compatible state-dict names and forward hooks. */
+export * from './module';
+export * from './layers';

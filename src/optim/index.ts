@@ -1,0 +1,2 @@
+export * from './optimizer';
+export * from './schedule';
