@@ -130,6 +130,9 @@ export class Tensor {
   to(target: DType | Device | { dtype?: DType; device?: Device | string }): Tensor {
     if (typeof target === 'string') {
       const isDtype = ['float32', 'float64', 'int64', 'int32', 'uint8', 'bool'].includes(target);
+      if (!isDtype && !/^(cpu|cuda(:\d+)?)$/.test(target)) {
+        throw new TypeError(`to: '${target}' is neither a dtype (float32, float64, int64, int32, uint8, bool) nor a device (cpu, cuda, cuda:N)`);
+      }
       return new Tensor(native.to(this.handle, isDtype ? target : undefined, isDtype ? undefined : target));
     }
     return new Tensor(native.to(this.handle, target.dtype, target.device));
@@ -199,12 +202,12 @@ export class Tensor {
 
   // ------------------------------------------------------------------ reductions
   /** Sum over `dims` (all dimensions when omitted). */
-  sum(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.sum(this.handle, dimList(dims), keepdim)); }
-  mean(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.mean(this.handle, dimList(dims), keepdim)); }
+  sum(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.sum(this.handle, reduceDims(this, dims, keepdim), keepdim)); }
+  mean(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.mean(this.handle, reduceDims(this, dims, keepdim), keepdim)); }
   /** Variance; `unbiased` (default true) divides by n-1 like PyTorch. */
-  var(dims?: number | number[], unbiased = true, keepdim = false): Tensor { return new Tensor(native.var(this.handle, dimList(dims), unbiased, keepdim)); }
-  std(dims?: number | number[], unbiased = true, keepdim = false): Tensor { return new Tensor(native.std(this.handle, dimList(dims), unbiased, keepdim)); }
-  norm(p = 2, dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.norm(this.handle, p, dimList(dims), keepdim)); }
+  var(dims?: number | number[], unbiased = true, keepdim = false): Tensor { return new Tensor(native.var(this.handle, reduceDims(this, dims, keepdim), unbiased, keepdim)); }
+  std(dims?: number | number[], unbiased = true, keepdim = false): Tensor { return new Tensor(native.std(this.handle, reduceDims(this, dims, keepdim), unbiased, keepdim)); }
+  norm(p = 2, dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.norm(this.handle, p, reduceDims(this, dims, keepdim), keepdim)); }
   /** Maximum over `dims` (all when omitted). For the indices use maxWithIndices/argmax. */
   max(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.amax(this.handle, dimList(dims) ?? [], keepdim)); }
   min(dims?: number | number[], keepdim = false): Tensor { return new Tensor(native.amin(this.handle, dimList(dims) ?? [], keepdim)); }
@@ -276,6 +279,12 @@ function pair(p: [NativeHandle, NativeHandle]): [Tensor, Tensor] {
 function dimList(d: number | number[] | undefined): number[] | undefined {
   if (d === undefined) return undefined;
   return typeof d === 'number' ? [d] : d;
+}
+
+/** Like dimList, but every dimension when `dims` is omitted with keepdim (the native all-dims path has no keepdim). */
+function reduceDims(t: Tensor, dims: number | number[] | undefined, keepdim: boolean): number[] | undefined {
+  const d = dimList(dims);
+  return d === undefined && keepdim ? Array.from({ length: t.ndim }, (_, i) => i) : d;
 }
 
 function shapeArg(a: number[] | [number[]]): number[] {

@@ -1,0 +1,112 @@
+/** `dfkd distill`: distill a teacher into a student without real training data. */
+import * as path from 'path';
+import * as fs from 'fs';
+import { Command } from 'commander';
+import { runDistill, DistillSummary } from '../distill/run';
+import { METHODS, PartialConfig } from '../distill/config';
+import { collapseReasons } from '../distill/signals';
+import { DfkdError } from '../errors';
+import { createProgress, fmt, Progress } from './progress';
+import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct } from './common';
+
+export function registerDistillCommand(program: Command): void {
+  program
+    .command('distill')
+    .description('distill a teacher into a student with no access to real training data (TA-DFKD by default)')
+    .option('--teacher <dir>', 'teacher directory (teacher.json + weights)')
+    .option('--student <arch>', 'student architecture', 'lenet5-half')
+    .option('--method <name>', `method: ${METHODS.join(', ')}`, 'ta-dfkd')
+    .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
+    .option('--out <dir>', 'run directory')
+    .option('--resume <dir>', 'continue the unfinished run in this directory (same teacher/student/method/config)')
+    .option('--seed <n>', 'random seed', parseIntArg('--seed'))
+    .option('--iterations <n>', 'outer iterations', parseIntArg('--iterations'))
+    .option('--batch-size <n>', 'batch size', parseIntArg('--batch-size'))
+    .option('--class-prior [weight]', 'TA-DFKD ablation: add the class-prior (one-hot CE) loss to the generator (default weight 1)', parseNumArg('--class-prior'))
+    .option('--no-selection', 'TA-DFKD ablation: train on every generated sample (no GMM selection)')
+    .option('--selection-threshold <p>', 'posterior threshold of the clean component (default 0.5)', parseNumArg('--selection-threshold'))
+    .option('--selection-criterion <name>', 'loss (paper), entropy, margin or energy')
+    .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
+    .action((o) =>
+      runCommand(async () => {
+        const resumeDir: string | undefined = o.resume;
+        let teacherDir: string | undefined = o.teacher;
+        let student: string = o.student;
+        let method: string = o.method;
+        let userConfig: unknown = o.config ? readJsonFile(o.config, 'distill config') : {};
+        let overrides: PartialConfig = {};
+        if (resumeDir) {
+          const cf = path.join(resumeDir, 'config.json');
+          if (!fs.existsSync(cf)) throw new DfkdError(`--resume ${resumeDir}: no config.json there (not a dfkd run directory)`, 'EUSAGE');
+          const saved = JSON.parse(fs.readFileSync(cf, 'utf8')) as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
+          teacherDir = saved.teacher.dir;
+          student = saved.student;
+          method = saved.config.method;
+          userConfig = saved.config;
+        } else {
+          if (!teacherDir) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
+          if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
+          overrides = {
+            seed: o.seed,
+            iterations: o.iterations,
+            batchSize: o.batchSize,
+            weights: o.classPrior !== undefined ? { classPrior: o.classPrior === true ? 1 : o.classPrior } : undefined,
+            selection: {
+              enabled: o.selection === false ? false : undefined,
+              threshold: o.selectionThreshold,
+              criterion: o.selectionCriterion,
+            },
+          };
+        }
+        const out = resumeDir ?? (o.out as string);
+        let stopRequested = false;
+        const onSignal = (sig: string): void => {
+          if (stopRequested) process.exit(130);
+          stopRequested = true;
+          process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
+        };
+        process.on('SIGINT', () => onSignal('SIGINT'));
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        let bar: Progress | undefined;
+        const res = await runDistill({
+          teacherDir: teacherDir!,
+          studentArch: student,
+          method,
+          userConfig,
+          overrides,
+          out,
+          dataPath: o.dataPath,
+          resume: resumeDir !== undefined,
+          shouldStop: () => stopRequested,
+          onProgress: (p) => {
+            bar ??= createProgress(`distill ${method}`, p.iterations, ['loss', 'sel', 'acc']);
+            bar.update(p.iteration, { loss: fmt(p.log.loss_s ?? NaN), sel: Number.isFinite(p.selectionRate) ? fmt(p.selectionRate, 2) : '-' });
+          },
+          onEval: (e) => {
+            bar?.update(e.iteration, { acc: pct(e.testAccuracy) });
+            const reasons = e.signals ? collapseReasons(e.signals) : [];
+            if (reasons.length) process.stderr.write(`\nwarning: possible generator collapse at iteration ${e.iteration}: ${reasons.join('; ')}\n`);
+          },
+        });
+        bar?.stop();
+        if (res.stopped) {
+          console.log(`stopped at iteration ${res.iteration}; checkpoint written. Continue with: dfkd distill --resume ${out}`);
+          process.exitCode = 130;
+          return;
+        }
+        printSummary(res.summary!, out);
+      }),
+    );
+}
+
+export function printSummary(s: DistillSummary, out: string): void {
+  console.log(
+    `${s.method}: ${s.teacher.arch} -> ${s.student.arch} on ${s.dataset}: final student accuracy ${pct(s.finalAccuracy)} ` +
+      `(teacher ${pct(s.teacher.testAccuracy)}, ${pct(s.relativeAccuracy)} of it), mean of last ${s.lastK} evaluations ${pct(s.lastKMean)}; ` +
+      `compression ${s.compression.toFixed(1)}x (${s.teacher.parameters.toLocaleString('en-US')} -> ${s.student.parameters.toLocaleString('en-US')} parameters); ` +
+      `${s.wallTimeSec.toFixed(0)} s, seed ${s.seed}`,
+  );
+  console.log(`  best over training (selected with the test set, not data-free): ${pct(s.bestOverTraining.accuracy)} at iteration ${s.bestOverTraining.iteration}`);
+  if (s.signals) console.log(`  data-free trust score ${fmt(s.signals.trust)} (agreement ${fmt(s.signals.agreement)}, coverage ${fmt(s.signals.coverage)}, diversity ${fmt(s.signals.diversity)})`);
+  console.log(`  run directory: ${out} (summary.json, log.jsonl, student.safetensors, samples/)`);
+}

@@ -1,0 +1,50 @@
+/** Shared CLI plumbing: option parsing helpers and the error boundary. */
+import * as fs from 'fs';
+import { InvalidArgumentError } from 'commander';
+import { DfkdError } from '../errors';
+
+export function parseIntArg(name: string) {
+  return (v: string): number => {
+    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer, got '${v}'`);
+    return Number(v);
+  };
+}
+export function parseNumArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${v}'`);
+    return n;
+  };
+}
+
+/** Reads a JSON config file, naming the file in every error. */
+export function readJsonFile(file: string, what = 'config'): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DfkdError(`cannot read ${what} file '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'ENOENT');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DfkdError(`${what} file '${file}' is not valid JSON: ${(e as Error).message}`, 'ECONFIG');
+  }
+}
+
+/** Runs a command body, turning any error into one line on stderr and exit code 1 (2 for usage errors). */
+export async function runCommand(fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const err = e as Error;
+    if (process.env.DFKD_DEBUG === '1') console.error(err.stack);
+    const msg = err instanceof DfkdError ? err.message : `${err.message}`;
+    process.stderr.write(`dfkd: error: ${msg}\n`);
+    process.exitCode = err instanceof DfkdError && err.code === 'EUSAGE' ? 2 : 1;
+  }
+}
+
+export function pct(v: number): string {
+  return `${(100 * v).toFixed(2)}%`;
+}

@@ -1,0 +1,29 @@
+/** The `dfkd` command line. */
+import { Command, CommanderError } from 'commander';
+import { DFKD_VERSION } from '../versions';
+import { registerTeacherCommands } from './cmd-teacher';
+import { registerDistillCommand } from './cmd-distill';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('dfkd')
+    .description('Data-free knowledge distillation: compress a trained teacher into a small student without its training data (TA-DFKD and baselines).')
+    .version(DFKD_VERSION)
+    .showHelpAfterError('(run with --help for usage)');
+  registerTeacherCommands(program);
+  registerDistillCommand(program);
+  return program;
+}
+
+export function main(argv: string[]): void {
+  const program = buildProgram();
+  program.exitOverride((err: CommanderError) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  });
+  program.parseAsync(argv).catch((e: Error) => {
+    process.stderr.write(`dfkd: error: ${e.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * The BN-statistics hook: a forward hook on every BatchNorm of the (frozen) teacher that records
+ * the distance between the batch statistics of the layer's input and the layer's running
+ * statistics. Only while `active`, so that student steps and evaluation do not pay for it.
+ */
+import { Tensor } from '../tensor';
+import { Module, BatchNorm, HookHandle } from '../nn';
+import { bnStatLoss } from './losses';
+
+export class BNStatsHook {
+  /** When false the hook records nothing. */
+  active = false;
+  private terms: Tensor[] = [];
+  private readonly handles: HookHandle[] = [];
+  readonly layers: number;
+
+  constructor(model: Module) {
+    const bns = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm);
+    if (bns.length === 0) throw new Error('BNStatsHook: the model has no BatchNorm layers; BN-statistics losses need a teacher with BatchNorm');
+    for (const bn of bns) {
+      this.handles.push(
+        bn.registerForwardHook((_m, input) => {
+          if (this.active) this.terms.push(bnStatLoss(input, bn.runningMean, bn.runningVar));
+        }),
+      );
+    }
+    this.layers = bns.length;
+  }
+
+  /** Clears the recorded terms (call before the teacher forward whose statistics you want). */
+  reset(): void {
+    this.terms = [];
+  }
+
+  /** Sum of the recorded per-layer terms (of the forwards since the last reset). */
+  loss(): Tensor {
+    if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; set active = true and run the teacher first');
+    let s = this.terms[0];
+    for (let i = 1; i < this.terms.length; i++) s = s.add(this.terms[i]);
+    return s;
+  }
+
+  remove(): void {
+    for (const h of this.handles) h.remove();
+    this.terms = [];
+  }
+}

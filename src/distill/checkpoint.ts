@@ -1,0 +1,95 @@
+/**
+ * Checkpoints: one safetensors file per save (student, optimiser state, synthesizer state, RNG
+ * state, with the JSON-able state in its metadata), written atomically, and a `latest.json`
+ * pointer holding the file's SHA-256. Loading verifies the checksum; a corrupt latest checkpoint
+ * falls back to the previous good one with a warning.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../tensor';
+import { saveTensors, loadTensors, sha256File } from '../io/weights';
+import { writeJsonAtomic } from '../io/atomic';
+import { DfkdError } from '../errors';
+
+export interface CheckpointPointer {
+  file: string;
+  sha256: string;
+  iteration: number;
+  previous?: { file: string; sha256: string; iteration: number };
+}
+
+export interface LoadedCheckpoint {
+  tensors: Map<string, Tensor>;
+  meta: Record<string, unknown>;
+  iteration: number;
+  file: string;
+}
+
+const POINTER = 'latest.json';
+
+export function checkpointDir(runDir: string): string {
+  return path.join(runDir, 'checkpoints');
+}
+
+/** Writes a checkpoint and moves the pointer; keeps the previous checkpoint, deletes older ones. */
+export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<string, Tensor>, meta: Record<string, unknown>): CheckpointPointer {
+  const dir = checkpointDir(runDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const name = `ckpt-${String(iteration).padStart(7, '0')}.safetensors`;
+  const file = path.join(dir, name);
+  saveTensors(file, tensors, { dfkd: JSON.stringify(meta) });
+  const sha256 = sha256File(file);
+  const prev = readPointer(runDir);
+  const pointer: CheckpointPointer = { file: name, sha256, iteration };
+  if (prev && prev.file !== name) pointer.previous = { file: prev.file, sha256: prev.sha256, iteration: prev.iteration };
+  writeJsonAtomic(path.join(dir, POINTER), pointer);
+  // Remove checkpoints that are neither the latest nor the previous one.
+  const keepFiles = new Set([name, pointer.previous?.file]);
+  for (const f of fs.readdirSync(dir)) {
+    if (f.startsWith('ckpt-') && f.endsWith('.safetensors') && !keepFiles.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+  }
+  return pointer;
+}
+
+export function readPointer(runDir: string): CheckpointPointer | undefined {
+  const p = path.join(checkpointDir(runDir), POINTER);
+  if (!fs.existsSync(p)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(p, 'utf8')) as CheckpointPointer;
+  } catch {
+    return undefined;
+  }
+}
+
+function tryLoad(runDir: string, entry: { file: string; sha256: string; iteration: number }): LoadedCheckpoint | string {
+  const file = path.join(checkpointDir(runDir), entry.file);
+  if (!fs.existsSync(file)) return `checkpoint '${file}' is missing`;
+  const sha = sha256File(file);
+  if (sha !== entry.sha256) return `checkpoint '${file}' is corrupt (SHA-256 ${sha.slice(0, 12)}... does not match the recorded ${entry.sha256.slice(0, 12)}...)`;
+  try {
+    const { tensors, metadata } = loadTensors(file);
+    return { tensors, meta: JSON.parse(metadata.dfkd ?? '{}') as Record<string, unknown>, iteration: entry.iteration, file };
+  } catch (e) {
+    return `checkpoint '${file}' cannot be read: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Loads the latest valid checkpoint of a run, or undefined when the run has none. Warns (through
+ * `warn`) and falls back to the previous checkpoint when the latest is corrupt.
+ */
+export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): LoadedCheckpoint | undefined {
+  const ptr = readPointer(runDir);
+  if (!ptr) return undefined;
+  const first = tryLoad(runDir, ptr);
+  if (typeof first !== 'string') return first;
+  if (ptr.previous) {
+    const second = tryLoad(runDir, ptr.previous);
+    if (typeof second !== 'string') {
+      warn(`${first}; resuming from the previous checkpoint (iteration ${ptr.previous.iteration})`);
+      return second;
+    }
+    throw new DfkdError(`cannot resume '${runDir}': ${first}; and ${second}`, 'ECORRUPT');
+  }
+  throw new DfkdError(`cannot resume '${runDir}': ${first} and there is no previous checkpoint`, 'ECORRUPT');
+}

@@ -1,0 +1,124 @@
+/**
+ * The loss functions of TA-DFKD and the baseline methods, as small pure functions over logits,
+ * features and images. Each documents the paper/code it follows.
+ */
+import { Tensor, F } from '../tensor';
+
+/** L1 distance between raw logits, mean over batch and classes (DFAD, TA-DFKD student loss). */
+export function l1Logits(student: Tensor, teacher: Tensor): Tensor {
+  return F.l1Loss(student, teacher, 'mean');
+}
+
+/**
+ * KL(softmax(t/T) || softmax(s/T)) * T^2, averaged over the batch (Hinton KD; DAFL uses T=1,
+ * DFQ/DeepInversion KD a higher T).
+ */
+export function klTemperature(student: Tensor, teacher: Tensor, temperature = 1): Tensor {
+  const logP = student.div(temperature).logSoftmax(1);
+  const q = teacher.div(temperature).softmax(1);
+  return F.klDiv(logP, q, { reduction: 'batchmean' }).mul(temperature * temperature);
+}
+
+/**
+ * The clamped Jensen-Shannon "competition" term of DeepInversion used as TA-DFKD's adversarial loss:
+ * P = softmax(s/T), Q = softmax(t/T), M = (P+Q)/2, all clamped to [0.01, 0.99];
+ * JS = 0.5 KL(M||P) + 0.5 KL(M||Q) averaged over batch*classes; returns 1 - clamp(JS, 0, 1).
+ * The generator minimises it, i.e. maximises teacher-student disagreement.
+ */
+export function jsAdversarial(student: Tensor, teacher: Tensor, temperature = 3): Tensor {
+  const p = student.div(temperature).softmax(1);
+  const q = teacher.div(temperature).softmax(1);
+  const m = p.add(q).mul(0.5).clamp(0.01, 0.99);
+  const pc = p.clamp(0.01, 0.99);
+  const qc = q.clamp(0.01, 0.99);
+  const js = F.klDiv(pc.log(), m, { reduction: 'mean' }).mul(0.5).add(F.klDiv(qc.log(), m, { reduction: 'mean' }).mul(0.5));
+  return js.clamp(0, 1).rsub(1);
+}
+
+/** DFAD's generator objective: minimise -mean|S(x) - T(x)| (maximise the L1 disagreement). */
+export function negL1Adversarial(student: Tensor, teacher: Tensor): Tensor {
+  return l1Logits(student, teacher).neg();
+}
+
+/** ZSKT's generator objective: minimise -KL(T || S) (temperature 1). */
+export function klAdversarial(student: Tensor, teacher: Tensor, temperature = 1): Tensor {
+  return klTemperature(student, teacher, temperature).neg();
+}
+
+/** Per-sample cross-entropy of the teacher against its own argmax: -log max softmax (TA-DFKD's selection loss). */
+export function selfCrossEntropyPerSample(teacher: Tensor): Tensor {
+  return F.crossEntropy(teacher, teacher.argmax(1), { reduction: 'none' });
+}
+
+/** Class-prior (one-hot) loss of DAFL/DFQ: mean CE of the teacher against its own argmax. */
+export function classPrior(teacher: Tensor): Tensor {
+  return F.crossEntropy(teacher, teacher.argmax(1).detach());
+}
+
+/**
+ * DAFL's information-entropy loss: sum_k pbar_k log10 pbar_k with pbar the batch-mean teacher
+ * softmax. Minimising it (it is a negative entropy) balances the classes. DAFL uses log10; kept here.
+ */
+export function informationEntropy(teacher: Tensor): Tensor {
+  const pbar = teacher.softmax(1).mean(0);
+  return pbar.mul(pbar.log().div(Math.LN10)).sum();
+}
+
+/** DAFL's activation loss: -mean |f| of the teacher's penultimate features. */
+export function activationLoss(features: Tensor): Tensor {
+  return features.abs().mean().neg();
+}
+
+/** Attention map of a block output [N,C,H,W]: L2-normalised mean over channels of x^2, flattened. */
+export function attentionMap(x: Tensor): Tensor {
+  const a = x.pow(2).mean(1).flatten(1);
+  return a.div(a.norm(2, 1, true).clamp(1e-12));
+}
+
+/** ZSKT attention transfer: sum over block pairs of mean (at(s) - at(t))^2. Spatial sizes must match. */
+export function attentionTransfer(studentBlocks: Tensor[], teacherBlocks: Tensor[]): Tensor {
+  if (studentBlocks.length !== teacherBlocks.length || studentBlocks.length === 0) {
+    throw new Error(`attentionTransfer: need the same non-zero number of student and teacher blocks, got ${studentBlocks.length} and ${teacherBlocks.length}`);
+  }
+  let total: Tensor | undefined;
+  studentBlocks.forEach((s, i) => {
+    const t = teacherBlocks[i];
+    const ss = s.shape;
+    const ts = t.shape;
+    if (ss[2] !== ts[2] || ss[3] !== ts[3]) {
+      throw new Error(`attentionTransfer: block ${i} spatial sizes differ (student [${ss}], teacher [${ts}])`);
+    }
+    const term = attentionMap(s).sub(attentionMap(t)).pow(2).mean();
+    total = total ? total.add(term) : term;
+  });
+  return total!;
+}
+
+/**
+ * Total-variation prior of DeepInversion/TA-DFKD: the sum of the Frobenius norms of the four
+ * directional pixel differences (horizontal, vertical and both diagonals).
+ */
+export function totalVariation(x: Tensor): Tensor {
+  const [, , h, w] = x.shape;
+  const d1 = x.narrow(3, 0, w - 1).sub(x.narrow(3, 1, w - 1));
+  const d2 = x.narrow(2, 0, h - 1).sub(x.narrow(2, 1, h - 1));
+  const d3 = x.narrow(2, 1, h - 1).narrow(3, 0, w - 1).sub(x.narrow(2, 0, h - 1).narrow(3, 1, w - 1));
+  const d4 = x.narrow(2, 0, h - 1).narrow(3, 0, w - 1).sub(x.narrow(2, 1, h - 1).narrow(3, 1, w - 1));
+  return d1.norm().add(d2.norm()).add(d3.norm()).add(d4.norm());
+}
+
+/** L2 prior: the L2 norm of the (normalised) image batch. */
+export function l2Prior(x: Tensor): Tensor {
+  return x.norm();
+}
+
+/**
+ * BatchNorm-statistics loss for one BN input [N,C,...]: ||mean - running_mean||_2 +
+ * ||var_biased - running_var||_2 (plain, unsquared norms; DeepInversion/TA-DFKD).
+ */
+export function bnStatLoss(input: Tensor, runningMean: Tensor, runningVar: Tensor): Tensor {
+  const dims = input.ndim === 4 ? [0, 2, 3] : [0];
+  const mean = input.mean(dims);
+  const v = input.var(dims, false);
+  return mean.sub(runningMean).norm().add(v.sub(runningVar).norm());
+}

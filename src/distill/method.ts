@@ -1,0 +1,230 @@
+/**
+ * The frame every method shares: a frozen teacher T, a student S with its optimiser, and a source
+ * of synthetic inputs. A method implements two verbs, `studentStep()` and `generatorStep()`; the
+ * trainer (trainer.ts) decides how many of each run per iteration and does everything else
+ * (schedules, evaluation, checkpoints, logging).
+ */
+import { Tensor, tidy, noGrad } from '../tensor';
+import { Optimizer, SGD, Adam } from '../optim';
+import type { Classifier } from '../models/registry';
+import type { DistillConfig } from './config';
+import { Normalizer, GeneratorSynthesizer } from './synthesizer';
+import { BNStatsHook } from './bn-hook';
+import { FeatureRecorder } from './features';
+import * as L from './losses';
+
+/** Scalars a step reports for logging (loss terms, selection rate...). */
+export type StepLog = Record<string, number>;
+
+export interface MethodContext {
+  teacher: Classifier;
+  student: Classifier;
+  cfg: DistillConfig;
+  norm: Normalizer;
+  numClasses: number;
+  channels: number;
+  imageSize: number;
+}
+
+/** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */
+export interface Preview {
+  images: Float32Array;
+  shape: [number, number, number, number];
+  marks?: Uint8Array;
+}
+
+export abstract class DistillMethod {
+  readonly teacher: Classifier;
+  readonly student: Classifier;
+  readonly cfg: DistillConfig;
+  readonly studentOpt: Optimizer;
+
+  constructor(readonly ctx: MethodContext) {
+    this.teacher = ctx.teacher;
+    this.student = ctx.student;
+    this.cfg = ctx.cfg;
+    // The teacher is frozen: eval mode (running statistics untouched) and no parameter gradients.
+    this.teacher.eval();
+    this.teacher.requiresGrad_(false);
+    const s = ctx.cfg.student;
+    this.studentOpt =
+      s.optimizer === 'adam'
+        ? new Adam(this.student.parameters(), { lr: s.lr, weightDecay: s.weightDecay })
+        : new SGD(this.student.parameters(), { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
+  }
+
+  abstract studentStep(): StepLog;
+  abstract generatorStep(): StepLog;
+  /** Up to n current synthetic samples for a PNG grid. */
+  abstract preview(n: number): Preview;
+  /** Synthesizer state (generator weights and optimiser, or an image pool) for checkpoints. */
+  abstract synthState(): Map<string, Tensor>;
+  abstract loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void;
+  abstract synthMeta(): Record<string, number | boolean>;
+  /** Fresh synthetic inputs (normalised) for data-free diagnostics; never trained on. */
+  abstract freshSamples(n: number): Tensor;
+
+  /** One optimiser update of the student from a scalar loss. */
+  protected optimizeStudent(loss: Tensor): void {
+    this.studentOpt.zeroGrad();
+    loss.backward();
+    this.studentOpt.step();
+  }
+
+  dispose(): void {
+    this.studentOpt.dispose();
+  }
+}
+
+/**
+ * Shared machinery of generator-based methods (TA-DFKD, DAFL, DFAD, ZSKT, DFQ): the generator and
+ * its optimiser, the BN-statistics hook on the teacher, feature recorders, and the student losses.
+ */
+export abstract class GeneratorMethod extends DistillMethod {
+  readonly synth: GeneratorSynthesizer;
+  readonly bnHook: BNStatsHook | undefined;
+  private teacherBlocks?: FeatureRecorder;
+  private studentBlocks?: FeatureRecorder;
+  private teacherFeatures?: FeatureRecorder;
+
+  constructor(ctx: MethodContext) {
+    super(ctx);
+    const g = ctx.cfg.generator;
+    this.synth = new GeneratorSynthesizer(
+      { nz: g.nz, width: g.width, imageSize: ctx.imageSize, channels: ctx.channels, lr: g.lr, betas: [g.beta1, g.beta2] },
+      ctx.norm,
+    );
+    this.bnHook = ctx.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;
+    if (ctx.cfg.studentLoss === 'kl+at') {
+      this.teacherBlocks = new FeatureRecorder(this.teacher.blocks);
+      this.studentBlocks = new FeatureRecorder(this.student.blocks);
+    }
+    if (ctx.cfg.weights.act > 0) this.teacherFeatures = new FeatureRecorder([this.teacher.featureLayer], 'input');
+  }
+
+  /** Teacher forward that also records the BN-statistics loss of this batch (when BN weight > 0). */
+  protected teacherWithBN(x: Tensor): { logits: Tensor; bn: Tensor | undefined } {
+    if (!this.bnHook) return { logits: this.teacher.call(x), bn: undefined };
+    this.bnHook.reset();
+    this.bnHook.active = true;
+    let logits: Tensor;
+    try {
+      logits = this.teacher.call(x);
+    } finally {
+      this.bnHook.active = false;
+    }
+    return { logits, bn: this.bnHook.loss() };
+  }
+
+  /** Teacher forward that returns logits and the penultimate features (DAFL's activation loss). */
+  protected teacherWithFeatures(x: Tensor): { logits: Tensor; features: Tensor } {
+    if (!this.teacherFeatures) throw new Error('teacherWithFeatures: activation weight is 0');
+    const { result, features } = this.teacherFeatures.capture(() => this.teacher.call(x));
+    return { logits: result, features: features[0] };
+  }
+
+  /** The student objective named by cfg.studentLoss on a batch x with teacher logits t. */
+  protected studentLoss(x: Tensor, t: Tensor, tBlocks?: Tensor[]): { loss: Tensor; log: StepLog } {
+    const cfg = this.cfg;
+    if (cfg.studentLoss === 'l1') {
+      const loss = L.l1Logits(this.student.call(x), t);
+      return { loss, log: { loss_s: loss.item() } };
+    }
+    if (cfg.studentLoss === 'kl') {
+      const loss = L.klTemperature(this.student.call(x), t, cfg.temperature);
+      return { loss, log: { loss_s: loss.item() } };
+    }
+    const { result: s, features: sBlocks } = this.studentBlocks!.capture(() => this.student.call(x));
+    const kd = L.klTemperature(s, t, cfg.temperature);
+    const at = L.attentionTransfer(sBlocks, tBlocks!);
+    const loss = kd.add(at.mul(cfg.weights.at));
+    return { loss, log: { loss_s: loss.item(), kd: kd.item(), at: at.item() } };
+  }
+
+  /** Teacher logits (and block features for attention transfer) of x, without gradients. */
+  protected teacherTargets(x: Tensor): { t: Tensor; blocks?: Tensor[] } {
+    return noGrad(() => {
+      if (!this.teacherBlocks) return { t: this.teacher.call(x) };
+      const { result, features } = this.teacherBlocks.capture(() => this.teacher.call(x));
+      return { t: result, blocks: features };
+    });
+  }
+
+  /** A batch the student trains on: fresh generator samples (methods may filter them). */
+  protected studentBatch(n: number): { x: Tensor; log: StepLog } {
+    return { x: this.synth.sample(n), log: {} };
+  }
+
+  studentStep(): StepLog {
+    return tidy(() => {
+      this.student.train();
+      const { x, log } = this.studentBatch(this.cfg.batchSize);
+      const { t, blocks } = this.teacherTargets(x);
+      const { loss, log: l2 } = this.studentLoss(x, t, blocks);
+      this.optimizeStudent(loss);
+      return { ...log, ...l2 };
+    });
+  }
+
+  /** The generator objective on a fresh batch; returns the scalar to minimise and its parts. */
+  protected abstract generatorLoss(): { loss: Tensor; log: StepLog };
+
+  generatorStep(): StepLog {
+    return tidy(() => {
+      // The student is a fixed opponent during the generator step: eval mode, no parameter grads.
+      this.student.eval();
+      this.student.requiresGrad_(false);
+      this.synth.generator.train();
+      try {
+        const { loss, log } = this.generatorLoss();
+        this.synth.optimizer.zeroGrad();
+        loss.backward();
+        this.synth.optimizer.step();
+        return { loss_g: loss.item(), ...log };
+      } finally {
+        this.student.requiresGrad_(true);
+        this.student.train();
+      }
+    });
+  }
+
+  preview(n: number): Preview {
+    return tidy(() => {
+      const x01 = noGrad(() => this.synth.generate(n).x01);
+      return { images: x01.toFloat32Array(), shape: x01.shape as [number, number, number, number] };
+    });
+  }
+  freshSamples(n: number): Tensor {
+    return this.synth.sample(n);
+  }
+  synthState(): Map<string, Tensor> {
+    return this.synth.state();
+  }
+  synthMeta(): Record<string, number | boolean> {
+    const m = this.synth.optimizer.stateDict().meta;
+    return Object.fromEntries(Object.entries(m).map(([k, v]) => [`optG.${k}`, v]));
+  }
+  loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
+    const gen = new Map<string, Tensor>();
+    const opt = new Map<string, Tensor>();
+    for (const [k, v] of t) {
+      if (k.startsWith('generator.')) gen.set(k.slice('generator.'.length), v);
+      else if (k.startsWith('optG.')) opt.set(k.slice('optG.'.length), v);
+    }
+    this.synth.generator.loadStateDict(gen, { origin: 'checkpoint (generator)' });
+    const optMeta = Object.fromEntries(
+      Object.entries(meta)
+        .filter(([k]) => k.startsWith('optG.'))
+        .map(([k, v]) => [k.slice('optG.'.length), v]),
+    );
+    this.synth.optimizer.loadStateDict({ meta: optMeta, tensors: opt });
+  }
+  override dispose(): void {
+    super.dispose();
+    this.bnHook?.remove();
+    this.teacherBlocks?.remove();
+    this.studentBlocks?.remove();
+    this.teacherFeatures?.remove();
+    this.synth.dispose();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * DeepInversion + KD: "Dreaming to Distill" (Yin et al., CVPR 2020).
+ *
+ *   synthesis ("generator step"): draw target labels y and random images x (the variables);
+ *       repeat innerSteps times: L = CE(T(x), y) + w_bn L_BN + w_tv TV(x) + w_l2 ||x||, Adam on x;
+ *       add the result to the image pool.
+ *   student step: a random pool batch, L_S = KL with temperature (20).
+ * No generator network: the images themselves are optimised.
+ */
+import { Tensor, tidy, noGrad, randn, randint, F, keep } from '../../tensor';
+import { Adam } from '../../optim';
+import { DistillMethod, MethodContext, Preview, StepLog } from '../method';
+import { BNStatsHook } from '../bn-hook';
+import { ImagePool } from '../synthesizer';
+import * as L from '../losses';
+
+export class DeepInversion extends DistillMethod {
+  readonly pool: ImagePool;
+  readonly bnHook: BNStatsHook;
+
+  constructor(ctx: MethodContext) {
+    super(ctx);
+    this.pool = new ImagePool(ctx.cfg.deepinv.poolSize);
+    this.bnHook = new BNStatsHook(this.teacher);
+  }
+
+  generatorStep(): StepLog {
+    const cfg = this.cfg;
+    const w = cfg.weights;
+    const n = cfg.batchSize;
+    const x = keep(randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize]).requiresGrad_(true));
+    const y = keep(randint(0, this.ctx.numClasses, [n]));
+    const opt = new Adam([x], { lr: cfg.deepinv.lr, betas: [0.5, 0.99] });
+    const log: StepLog = {};
+    try {
+      for (let k = 0; k < cfg.deepinv.innerSteps; k++) {
+        tidy(() => {
+          this.bnHook.reset();
+          this.bnHook.active = true;
+          let t: Tensor;
+          try {
+            t = this.teacher.call(x);
+          } finally {
+            this.bnHook.active = false;
+          }
+          const ce = F.crossEntropy(t, y);
+          const bn = this.bnHook.loss();
+          const tv = L.totalVariation(x);
+          const l2 = L.l2Prior(x);
+          const loss = ce.mul(w.classPrior).add(bn.mul(w.bn)).add(tv.mul(w.tv)).add(l2.mul(w.l2));
+          opt.zeroGrad();
+          loss.backward();
+          opt.step();
+          if (k === cfg.deepinv.innerSteps - 1) Object.assign(log, { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item() });
+        });
+      }
+      noGrad(() => this.pool.add(x));
+    } finally {
+      opt.dispose();
+      x.dispose();
+      y.dispose();
+    }
+    return { ...log, pool: this.pool.size };
+  }
+
+  studentStep(): StepLog {
+    if (this.pool.size === 0) this.generatorStep();
+    return tidy(() => {
+      this.student.train();
+      const x = this.pool.sample(this.cfg.batchSize);
+      const t = noGrad(() => this.teacher.call(x));
+      const loss = L.klTemperature(this.student.call(x), t, this.cfg.temperature);
+      this.optimizeStudent(loss);
+      return { loss_s: loss.item() };
+    });
+  }
+
+  preview(n: number): Preview {
+    return tidy(() => {
+      if (this.pool.size === 0) return { images: new Float32Array(0), shape: [0, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize] as [number, number, number, number] };
+      const all = this.pool.all()!;
+      const k = Math.min(n, all.shape[0]);
+      const x01 = this.ctx.norm.invert(all.narrow(0, all.shape[0] - k, k)).clamp(0, 1);
+      return { images: x01.toFloat32Array(), shape: x01.shape as [number, number, number, number] };
+    });
+  }
+  freshSamples(n: number): Tensor {
+    return this.pool.size > 0 ? this.pool.sample(n) : randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize]);
+  }
+  synthState(): Map<string, Tensor> {
+    const all = this.pool.all();
+    return all ? new Map([['pool', all]]) : new Map();
+  }
+  synthMeta(): Record<string, number | boolean> {
+    return { poolSize: this.pool.size };
+  }
+  loadSynthState(t: Map<string, Tensor>): void {
+    const p = t.get('pool');
+    if (p) this.pool.set(p);
+  }
+  override dispose(): void {
+    super.dispose();
+    this.bnHook.remove();
+    this.pool.dispose();
+  }
+}

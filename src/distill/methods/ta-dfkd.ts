@@ -1,0 +1,123 @@
+/**
+ * TA-DFKD: "Teacher as a Lenient Expert" (Shin & Choi, AAAI 2024).
+ *
+ *   generator step:  x = G(z); t = T(x)                       (BN hooks record L_BN)
+ *                    keep = GMM-clean(criterion(t))           (the teacher as lenient expert)
+ *                    L_G = w_bn L_BN + w_tv TV(x) + w_l2 ||x|| + w_adv (1 - JS(S(x_keep), T(x_keep)))
+ *                          [+ w_cp CE(t, argmax t)  only with --class-prior: the ablation]
+ *   student step:    draw generator batches until B clean samples are collected;
+ *                    L_S = mean |S(x) - T(x)|
+ *
+ * No class-prior term by default: that is the point of the method. `--no-selection` keeps every
+ * sample (the paper's "basic" ablation).
+ */
+import { Tensor, noGrad, cat } from '../../tensor';
+import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
+import { selectBatch } from '../selection';
+import * as L from '../losses';
+import { tidy } from '../../tensor';
+
+export class TADFKD extends GeneratorMethod {
+  /** Selection rates of the generator batches since the trainer last read them. */
+  private rates: number[] = [];
+
+  constructor(ctx: MethodContext) {
+    super(ctx);
+  }
+
+  private select(t: Tensor): { index: Tensor; rate: number } {
+    const sel = this.cfg.selection;
+    if (!sel.enabled) throw new Error("select: selection is disabled");
+    const s = selectBatch(t, { criterion: sel.criterion, threshold: sel.threshold });
+    this.rates.push(s.rate);
+    return { index: s.index, rate: s.rate };
+  }
+
+  /** Collects exactly B teacher-approved samples from fresh generator batches (at most maxDraws batches). */
+  protected override studentBatch(n: number): { x: Tensor; log: StepLog } {
+    if (!this.cfg.selection.enabled) return { x: this.synth.sample(n), log: {} };
+    return noGrad(() => {
+      const kept: Tensor[] = [];
+      let have = 0;
+      let draws = 0;
+      while (have < n && draws < this.cfg.selection.maxDraws) {
+        const x = this.synth.sample(n);
+        const { index } = this.select(this.teacher.call(x));
+        draws += 1;
+        if (index.shape[0] === 0) continue;
+        const xs = x.indexSelect(0, index);
+        kept.push(xs);
+        have += xs.shape[0];
+      }
+      if (have === 0) return { x: this.synth.sample(n), log: { draws } };
+      const all = kept.length === 1 ? kept[0] : cat(kept, 0);
+      return { x: have > n ? all.narrow(0, 0, n) : all, log: { draws } };
+    });
+  }
+
+  protected generatorLoss(): { loss: Tensor; log: StepLog } {
+    const w = this.cfg.weights;
+    const { x } = this.synth.generate(this.cfg.batchSize);
+    const bnFull = this.cfg.selection.bnOn === 'full';
+    const { logits: t, bn } = bnFull ? this.teacherWithBN(x) : { logits: this.teacher.call(x), bn: undefined };
+    let xs = x;
+    let ts = t;
+    let rate = 1;
+    if (this.cfg.selection.enabled) {
+      const s = this.select(t);
+      rate = s.rate;
+      if (s.index.shape[0] > 0) {
+        xs = x.indexSelect(0, s.index);
+        ts = t.indexSelect(0, s.index);
+      }
+    }
+    // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
+    const bnLoss = bnFull ? bn : w.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
+    const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
+    let loss = adv.mul(w.adv);
+    const log: StepLog = { adv: adv.item(), rate };
+    if (bnLoss) {
+      loss = loss.add(bnLoss.mul(w.bn));
+      log.bn = bnLoss.item();
+    }
+    if (w.tv > 0) {
+      const tv = L.totalVariation(x);
+      loss = loss.add(tv.mul(w.tv));
+      log.tv = tv.item();
+    }
+    if (w.l2 > 0) {
+      const l2 = L.l2Prior(x);
+      loss = loss.add(l2.mul(w.l2));
+      log.l2 = l2.item();
+    }
+    if (w.classPrior > 0) {
+      const cp = L.classPrior(t);
+      loss = loss.add(cp.mul(w.classPrior));
+      log.class_prior = cp.item();
+    }
+    return { loss, log };
+  }
+
+  /** Mean selection rate since the last call (NaN when selection is off or nothing was drawn). */
+  takeSelectionRate(): number {
+    const r = this.rates;
+    this.rates = [];
+    return r.length ? r.reduce((a, b) => a + b, 0) / r.length : NaN;
+  }
+
+  /** Preview with selected (green) / rejected (red) marks. */
+  override preview(n: number): Preview {
+    return tidy(() =>
+      noGrad(() => {
+        const { x01, x } = this.synth.generate(Math.max(n, 8));
+        let marks: Uint8Array | undefined;
+        if (this.cfg.selection.enabled) {
+          const s = selectBatch(this.teacher.call(x), { criterion: this.cfg.selection.criterion, threshold: this.cfg.selection.threshold });
+          marks = s.mask;
+        }
+        const shown = x01.narrow(0, 0, n);
+        return { images: shown.toFloat32Array(), shape: shown.shape as [number, number, number, number], marks: marks?.subarray(0, n) };
+      }),
+    );
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * `dfkd distill`: the trainer loop shared by every method, with its run directory:
+ *   config.json       the effective, validated config (plus teacher, student, dataset)
+ *   log.jsonl         one line per evaluation: iteration, mean losses, selection rate, test accuracy, time
+ *   samples/*.png     grids of synthetic samples (TA-DFKD: green = selected, red = rejected)
+ *   checkpoints/      atomic checkpoints + latest.json (resume with --resume)
+ *   student.safetensors + student.json   the final student (PyTorch names) and its record
+ *   summary.json      final accuracy (headline), last-k mean, best-over-training (test-selected, labelled),
+ *                     teacher accuracy, parameter counts, compression, wall time, seed, versions
+ * Real data is used only to report test accuracy: never to train, select or stop.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DfkdError } from '../errors';
+import { Tensor, manualSeed, getRngState, setRngState, tensor, tidy } from '../tensor';
+import { CosineLR, ConstantLR, LRScheduler } from '../optim';
+import { buildModel, getModel } from '../models';
+import type { Classifier } from '../models/registry';
+import { loadTeacher, TeacherRecord } from '../train/teacher';
+import { evaluate } from '../train/evaluate';
+import { getDatasetInfo, loadDataset } from '../data/registry';
+import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
+import { saveModule, loadModule, sha256File } from '../io/weights';
+import { writeJsonAtomic } from '../io/atomic';
+import { savePngGrid } from '../io/png';
+import { versions, Versions } from '../versions';
+import { contentHash, nowSeconds } from '../util';
+import { DistillConfig, resolveConfig, parseConfig, PartialConfig } from './config';
+import { Normalizer } from './synthesizer';
+import { createMethod, TADFKD } from './methods';
+import type { DistillMethod, StepLog } from './method';
+import { saveCheckpoint, loadLatestCheckpoint } from './checkpoint';
+import { computeSignals, TrustSignals } from './signals';
+
+export interface EvalPoint {
+  iteration: number;
+  time: number;
+  testAccuracy: number;
+  selectionRate: number;
+  losses: Record<string, number>;
+  signals?: TrustSignals;
+  lr: number;
+}
+
+export interface DistillSummary {
+  kind: 'dfkd-distill-summary';
+  method: string;
+  teacher: { dir: string; arch: string; testAccuracy: number; parameters: number; weightsSha256: string };
+  student: { arch: string; parameters: number };
+  dataset: string;
+  /** Headline: student test accuracy at the end of training. */
+  finalAccuracy: number;
+  /** Mean test accuracy of the last k evaluations. */
+  lastKMean: number;
+  lastK: number;
+  /** Extra, NOT a data-free figure: the best test accuracy over training selects with the test set. */
+  bestOverTraining: { accuracy: number; iteration: number; note: string };
+  /** Student accuracy as a fraction of the teacher's. */
+  relativeAccuracy: number;
+  compression: number;
+  iterations: number;
+  wallTimeSec: number;
+  seed: number;
+  configHash: string;
+  selectionRate: number[];
+  signals?: TrustSignals;
+  versions: Versions;
+  finishedAt: string;
+}
+
+export interface DistillOptions {
+  teacherDir: string;
+  studentArch: string;
+  method: string;
+  /** User config (parsed JSON of --config), then CLI overrides. */
+  userConfig?: unknown;
+  overrides?: PartialConfig;
+  out: string;
+  dataPath?: string;
+  /** Continue an unfinished run in `out` (its config must match). */
+  resume?: boolean;
+  onProgress?: (p: { iteration: number; iterations: number; log: StepLog; selectionRate: number }) => void;
+  onEval?: (e: EvalPoint) => void;
+  onWarn?: (msg: string) => void;
+  /** Polled after every iteration; when true the run checkpoints and stops (resumable). */
+  shouldStop?: () => boolean;
+  /** Test hook: called after every iteration (e.g. to inject faults). */
+  afterIteration?: (iteration: number) => void;
+}
+
+export interface DistillResult {
+  summary?: DistillSummary;
+  stopped: boolean;
+  iteration: number;
+}
+
+const STUDENT_WEIGHTS = 'student.safetensors';
+const STUDENT_RECORD = 'student.json';
+
+function meanLogs(logs: StepLog[]): Record<string, number> {
+  const acc: Record<string, { s: number; n: number }> = {};
+  for (const l of logs) for (const [k, v] of Object.entries(l)) (acc[k] ??= { s: 0, n: 0 }), (acc[k].s += v), (acc[k].n += 1);
+  return Object.fromEntries(Object.entries(acc).map(([k, { s, n }]) => [k, s / n]));
+}
+
+function checkFinite(log: StepLog, iteration: number, step: string, runDir: string): void {
+  for (const [k, v] of Object.entries(log)) {
+    if (!Number.isFinite(v)) {
+      throw new DfkdError(
+        `non-finite ${step} loss term '${k}' (${v}) at iteration ${iteration}; the run stopped. ` +
+          `The last good checkpoint is in ${path.join(runDir, 'checkpoints')} (resume with --resume, e.g. after lowering the learning rate in the config)`,
+        'ENAN',
+      );
+    }
+  }
+}
+
+function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
+  return cfg.student.schedule === 'cosine' ? new CosineLR(method.studentOpt, cfg.iterations) : new ConstantLR(method.studentOpt);
+}
+
+/** Builds the effective config for a run. */
+export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConfig' | 'overrides'>, dataset: string): DistillConfig {
+  return resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {});
+}
+
+/** Runs (or resumes) a distillation. Yields to the event loop between iterations so signals are handled. */
+export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
+  const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const t0 = nowSeconds();
+  const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
+  getModel(opts.studentArch);
+  const cfg = distillConfigFor(opts, tRec.dataset);
+  const info = getDatasetInfo(tRec.dataset);
+  const runConfig = { config: cfg, teacher: { dir: path.resolve(opts.teacherDir), weightsSha256: tRec.weightsSha256, arch: tRec.arch }, student: opts.studentArch, dataset: tRec.dataset };
+  const configHash = contentHash({ config: cfg, teacherSha: tRec.weightsSha256, student: opts.studentArch });
+
+  // Output directory: new, or the same run (resume), never a different run.
+  const cfgFile = path.join(opts.out, 'config.json');
+  if (fs.existsSync(cfgFile)) {
+    const prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+    if (prev.configHash !== configHash) {
+      teacher.dispose();
+      throw new DfkdError(`output directory '${opts.out}' already holds a different run (config hash ${prev.configHash}, this run ${configHash}); choose another --out`, 'EEXIST');
+    }
+    const sumFile = path.join(opts.out, 'summary.json');
+    if (fs.existsSync(sumFile)) {
+      teacher.dispose();
+      return { summary: JSON.parse(fs.readFileSync(sumFile, 'utf8')) as DistillSummary, stopped: false, iteration: cfg.iterations };
+    }
+    if (!opts.resume) {
+      teacher.dispose();
+      throw new DfkdError(`output directory '${opts.out}' holds an unfinished run of this config; continue it with --resume or choose another --out`, 'EEXIST');
+    }
+  } else if (fs.existsSync(opts.out) && fs.readdirSync(opts.out).length > 0) {
+    teacher.dispose();
+    throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
+  }
+  fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
+  writeJsonAtomic(cfgFile, { ...runConfig, configHash, versions: versions() });
+
+  const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
+  if (testRaw.channels !== tRec.inChannels || testRaw.height !== tRec.imageSize) {
+    teacher.dispose();
+    throw new DfkdError(`dataset '${tRec.dataset}' gives ${testRaw.channels}x${testRaw.height} images but teacher '${opts.teacherDir}' expects ${tRec.inChannels}x${tRec.imageSize}`, 'ESHAPE');
+  }
+  const test = toTensors(testRaw, info);
+
+  manualSeed(cfg.seed);
+  const student = buildModel(opts.studentArch, { inChannels: tRec.inChannels, numClasses: tRec.numClasses, imageSize: tRec.imageSize });
+  const norm = new Normalizer(info.mean, info.std);
+  const method = createMethod(cfg.method, { teacher, student, cfg, norm, numClasses: tRec.numClasses, channels: tRec.inChannels, imageSize: tRec.imageSize });
+  const sched = scheduler(method, cfg);
+  const teacherShaBefore = tRec.weightsSha256;
+
+  let start = 0;
+  let history: EvalPoint[] = [];
+  let elapsedBefore = 0;
+  const ckpt = opts.resume ? loadLatestCheckpoint(opts.out, warn) : undefined;
+  if (ckpt) {
+    try {
+      restore(ckpt.tensors, ckpt.meta, student, method, sched);
+      start = ckpt.iteration;
+      history = (ckpt.meta.history as EvalPoint[]) ?? [];
+      elapsedBefore = Number(ckpt.meta.elapsed ?? 0);
+      // Drop log lines written after the checkpoint (they will be recomputed identically).
+      rewriteLog(opts.out, history);
+    } finally {
+      for (const t of ckpt.tensors.values()) t.dispose();
+    }
+  } else {
+    fs.writeFileSync(path.join(opts.out, 'log.jsonl'), '');
+  }
+
+  const saveCk = (iteration: number, elapsed: number): void => {
+    const tensors = new Map<string, Tensor>();
+    for (const [k, t] of student.stateDict()) tensors.set(`student.${k}`, t);
+    const optS = method.studentOpt.stateDict();
+    for (const [k, t] of optS.tensors) tensors.set(`optS.${k}`, t);
+    for (const [k, t] of method.synthState()) tensors.set(`synth.${k}`, t);
+    const rng = tensor(getRngState(), undefined, 'uint8');
+    tensors.set('rng', rng);
+    try {
+      saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash });
+    } finally {
+      rng.dispose();
+    }
+  };
+
+  let pending: StepLog[] = [];
+  let lastStudentLog: StepLog = {};
+  let stopped = false;
+  let iteration = start;
+  const clock0 = nowSeconds();
+  const elapsed = (): number => elapsedBefore + (nowSeconds() - clock0);
+  try {
+    for (iteration = start + 1; iteration <= cfg.iterations; iteration++) {
+      for (let k = 0; k < cfg.studentSteps; k++) {
+        const l = method.studentStep();
+        checkFinite(l, iteration, 'student', opts.out);
+        pending.push(l);
+        lastStudentLog = l;
+      }
+      for (let k = 0; k < cfg.generatorSteps; k++) {
+        const l = method.generatorStep();
+        checkFinite(l, iteration, 'generator', opts.out);
+        pending.push(l);
+      }
+      sched.step();
+      const rate = method instanceof TADFKD ? method.takeSelectionRate() : NaN;
+      if (Number.isFinite(rate)) pending.push({ selection_rate: rate });
+      opts.onProgress?.({ iteration, iterations: cfg.iterations, log: lastStudentLog, selectionRate: rate });
+
+      if (iteration % cfg.sampleEvery === 0 || iteration === cfg.iterations) writeSamples(opts.out, method, iteration);
+      if (iteration % cfg.eval.every === 0 || iteration === cfg.iterations) {
+        const losses = meanLogs(pending);
+        pending = [];
+        const acc = evaluate(student, test, tRec.numClasses, cfg.eval.batchSize).accuracy;
+        const signals = computeSignals(teacher, student, method, { n: 256 });
+        const point: EvalPoint = { iteration, time: elapsed(), testAccuracy: acc, selectionRate: losses.selection_rate ?? NaN, losses, signals, lr: method.studentOpt.lr };
+        history.push(point);
+        fs.appendFileSync(path.join(opts.out, 'log.jsonl'), JSON.stringify(point) + '\n');
+        opts.onEval?.(point);
+      }
+      if (iteration % cfg.checkpointEvery === 0 && iteration < cfg.iterations) saveCk(iteration, elapsed());
+      opts.afterIteration?.(iteration);
+      await new Promise<void>((r) => setImmediate(r));
+      if (opts.shouldStop?.() && iteration < cfg.iterations) {
+        saveCk(iteration, elapsed());
+        stopped = true;
+        break;
+      }
+    }
+    if (stopped) return { stopped: true, iteration };
+
+    // Final student and summary.
+    saveModule(path.join(opts.out, STUDENT_WEIGHTS), student, { arch: opts.studentArch, dataset: tRec.dataset, method: cfg.method, format: 'pt' });
+    writeJsonAtomic(path.join(opts.out, STUDENT_RECORD), {
+      kind: 'dfkd-student',
+      arch: opts.studentArch,
+      dataset: tRec.dataset,
+      numClasses: tRec.numClasses,
+      inChannels: tRec.inChannels,
+      imageSize: tRec.imageSize,
+      weightsFile: STUDENT_WEIGHTS,
+      weightsSha256: sha256File(path.join(opts.out, STUDENT_WEIGHTS)),
+    });
+    if (sha256File(path.join(opts.teacherDir, tRec.weightsFile)) !== teacherShaBefore) {
+      throw new DfkdError('internal error: the teacher weights file changed during distillation', 'EINTERNAL');
+    }
+    const summary = summarize(history, cfg, tRec, opts, teacher, student, elapsed(), configHash);
+    writeJsonAtomic(path.join(opts.out, 'summary.json'), summary);
+    // Checkpoints are no longer needed once the final student and summary are written.
+    fs.rmSync(path.join(opts.out, 'checkpoints'), { recursive: true, force: true });
+    void t0;
+    return { summary, stopped: false, iteration: cfg.iterations };
+  } finally {
+    method.dispose();
+    norm.dispose();
+    student.dispose();
+    teacher.dispose();
+    disposeTensors(test);
+  }
+}
+
+function restore(t: Map<string, Tensor>, meta: Record<string, unknown>, student: Classifier, method: DistillMethod, sched: LRScheduler): void {
+  const pick = (prefix: string): Map<string, Tensor> => {
+    const m = new Map<string, Tensor>();
+    for (const [k, v] of t) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
+    return m;
+  };
+  student.loadStateDict(pick('student.'), { origin: 'checkpoint (student)' });
+  method.studentOpt.loadStateDict({ meta: meta.optS as Record<string, number | boolean>, tensors: pick('optS.') });
+  method.loadSynthState(pick('synth.'), meta.synth as Record<string, number | boolean>);
+  sched.loadStateDict(meta.sched as { lastEpoch: number });
+  const rng = t.get('rng');
+  if (!rng) throw new DfkdError('checkpoint has no RNG state', 'ECORRUPT');
+  setRngState(rng.toArray() as Uint8Array);
+}
+
+function rewriteLog(runDir: string, history: EvalPoint[]): void {
+  fs.writeFileSync(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
+}
+
+function writeSamples(runDir: string, method: DistillMethod, iteration: number): void {
+  const p = method.preview(64);
+  if (p.shape[0] === 0) return;
+  savePngGrid(path.join(runDir, 'samples', `iter-${String(iteration).padStart(6, '0')}.png`), p.images, p.shape, { nrow: 8, marks: p.marks, scale: 2 });
+}
+
+function summarize(
+  history: EvalPoint[],
+  cfg: DistillConfig,
+  tRec: TeacherRecord,
+  opts: DistillOptions,
+  teacher: Classifier,
+  student: Classifier,
+  wall: number,
+  configHash: string,
+): DistillSummary {
+  const last = history[history.length - 1];
+  const k = Math.min(cfg.eval.lastK, history.length);
+  const lastK = history.slice(-k);
+  let best = history[0];
+  for (const h of history) if (h.testAccuracy > best.testAccuracy) best = h;
+  const tp = teacher.numParameters();
+  const sp = student.numParameters();
+  return {
+    kind: 'dfkd-distill-summary',
+    method: cfg.method,
+    teacher: { dir: path.resolve(opts.teacherDir), arch: tRec.arch, testAccuracy: tRec.testAccuracy, parameters: tp, weightsSha256: tRec.weightsSha256 },
+    student: { arch: opts.studentArch, parameters: sp },
+    dataset: tRec.dataset,
+    finalAccuracy: last.testAccuracy,
+    lastKMean: lastK.reduce((a, h) => a + h.testAccuracy, 0) / k,
+    lastK: k,
+    bestOverTraining: { accuracy: best.testAccuracy, iteration: best.iteration, note: 'selected with the test set: not a data-free figure' },
+    relativeAccuracy: last.testAccuracy / tRec.testAccuracy,
+    compression: tp / sp,
+    iterations: cfg.iterations,
+    wallTimeSec: wall,
+    seed: cfg.seed,
+    configHash,
+    selectionRate: history.map((h) => h.selectionRate),
+    signals: last.signals,
+    versions: versions(),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** Loads a distilled student from its run directory (for `dfkd eval`). */
+export function loadStudent(dir: string): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
+  const recFile = path.join(dir, STUDENT_RECORD);
+  if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (teacher.json) nor a finished student (student.json)`, 'ENOMODEL');
+  const rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string };
+  const model = buildModel(rec.arch, rec);
+  loadModule(path.join(dir, rec.weightsFile), model);
+  model.eval();
+  return { model, record: rec };
+}
+
+export { parseConfig, tidy };

@@ -1,0 +1,69 @@
+/**
+ * TA-DFKD's lenient-expert selection: score every generated sample with a criterion computed from
+ * the teacher's logits (higher = less clean), then keep the samples that a 2-component GMM puts in
+ * the low-score ("clean") component. The paper's criterion is the teacher's loss against its own
+ * prediction; entropy, margin and energy are alternatives a user can pick (or register their own).
+ */
+import { Tensor, noGrad, tensor } from '../tensor';
+import { DfkdError } from '../errors';
+import { selectClean, SelectCleanResult } from './gmm';
+
+/** Maps teacher logits [N, K] to per-sample scores [N]; higher means "less clean". */
+export type Criterion = (teacherLogits: Tensor) => Tensor;
+
+const criteria = new Map<string, { fn: Criterion; description: string }>();
+
+export function registerCriterion(name: string, fn: Criterion, description: string): void {
+  criteria.set(name, { fn, description });
+}
+export function listCriteria(): { name: string; description: string }[] {
+  return [...criteria.entries()].map(([name, c]) => ({ name, description: c.description }));
+}
+export function getCriterion(name: string): Criterion {
+  const c = criteria.get(name);
+  if (!c) throw new DfkdError(`unknown selection criterion '${name}' (known: ${[...criteria.keys()].join(', ')})`, 'ECONFIG');
+  return c.fn;
+}
+
+registerCriterion(
+  'loss',
+  (t) => t.logSoftmax(1).max(1).neg(),
+  "teacher cross-entropy against its own argmax, -log max softmax (the paper's criterion)",
+);
+registerCriterion(
+  'entropy',
+  (t) => {
+    const lp = t.logSoftmax(1);
+    return lp.exp().mul(lp).sum(1).neg();
+  },
+  'entropy of the teacher softmax',
+);
+registerCriterion(
+  'margin',
+  (t) => {
+    const [top] = t.softmax(1).topk(2, 1);
+    return top.select(1, 1).sub(top.select(1, 0));
+  },
+  'negative gap between the top-2 teacher probabilities',
+);
+registerCriterion('energy', (t) => t.logsumexp(1).neg(), 'free energy -logsumexp(logits) (lower = more in-distribution)');
+
+export interface SelectionOptions {
+  criterion: string;
+  threshold: number;
+}
+
+export interface Selection extends SelectCleanResult {
+  /** int64 indices of the kept samples. */
+  index: Tensor;
+  kept: number;
+}
+
+/** Scores a batch with the criterion and keeps the samples in the GMM's clean component. */
+export function selectBatch(teacherLogits: Tensor, o: SelectionOptions): Selection {
+  const scores = noGrad(() => getCriterion(o.criterion)(teacherLogits.detach()).toFloat64Array());
+  const r = selectClean(scores, { threshold: o.threshold });
+  const idx: number[] = [];
+  for (let i = 0; i < r.mask.length; i++) if (r.mask[i]) idx.push(i);
+  return { ...r, index: tensor(Int32Array.from(idx), [idx.length], 'int64'), kept: idx.length };
+}

@@ -1,0 +1,103 @@
+/**
+ * Sources of synthetic data. Every synthesizer has the same two verbs: `sample(n)` hands the
+ * student a batch, and the method's generator step updates it (a generator's weights, or the
+ * images of a pool). Images are produced in [0, 1] and normalised with the dataset's mean/std
+ * before they reach a network.
+ */
+import { Tensor, tensor, randn, keep, noGrad, tidy, cat, randint, randperm } from '../tensor';
+import { Adam } from '../optim';
+import { Generator } from '../models';
+
+/** Normalises [0,1] images with per-channel mean/std (the tensors are kept until dispose). */
+export class Normalizer {
+  private readonly mean: Tensor;
+  private readonly std: Tensor;
+  constructor(mean: number[], std: number[]) {
+    this.mean = keep(tensor(Float32Array.from(mean), [1, mean.length, 1, 1]));
+    this.std = keep(tensor(Float32Array.from(std), [1, std.length, 1, 1]));
+  }
+  apply(x01: Tensor): Tensor {
+    return x01.sub(this.mean).div(this.std);
+  }
+  /** Normalised -> [0,1] (for previews). */
+  invert(x: Tensor): Tensor {
+    return x.mul(this.std).add(this.mean);
+  }
+  dispose(): void {
+    this.mean.dispose();
+    this.std.dispose();
+  }
+}
+
+/** A DAFL-style generator G(z), z ~ N(0, I), with its Adam optimiser. */
+export class GeneratorSynthesizer {
+  readonly generator: Generator;
+  readonly optimizer: Adam;
+  constructor(
+    readonly o: { nz: number; width: number; imageSize: number; channels: number; lr: number; betas: [number, number] },
+    readonly norm: Normalizer,
+  ) {
+    this.generator = new Generator({ nz: o.nz, width: o.width, imageSize: o.imageSize, channels: o.channels });
+    this.optimizer = new Adam(this.generator.parameters(), { lr: o.lr, betas: o.betas });
+  }
+  /** Generates n images; returns them in [0,1] and normalised. Gradients flow unless under noGrad. */
+  generate(n: number): { x01: Tensor; x: Tensor } {
+    const z = randn([n, this.o.nz]);
+    const x01 = this.generator.call(z);
+    return { x01, x: this.norm.apply(x01) };
+  }
+  /** A batch for the student: no gradient to the generator. */
+  sample(n: number): Tensor {
+    return noGrad(() => this.generate(n).x);
+  }
+  state(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [k, t] of this.generator.stateDict()) out.set(`generator.${k}`, t);
+    for (const [k, t] of this.optimizer.stateDict().tensors) out.set(`optG.${k}`, t);
+    return out;
+  }
+  dispose(): void {
+    this.optimizer.dispose();
+    this.generator.dispose();
+  }
+}
+
+/**
+ * DeepInversion's source: batches of images optimised directly (no generator) and kept in a
+ * fixed-size pool; the student samples random batches from the pool.
+ */
+export class ImagePool {
+  private images: Tensor | undefined;
+  constructor(readonly capacity: number) {}
+  get size(): number {
+    return this.images ? this.images.shape[0] : 0;
+  }
+  /** Adds normalised images (detached, copied); the oldest are dropped beyond capacity. */
+  add(x: Tensor): void {
+    const next = tidy(() => {
+      const merged = this.images ? cat([this.images, x.detach()], 0) : x.detach().clone();
+      const n = merged.shape[0];
+      return n > this.capacity ? merged.narrow(0, n - this.capacity, this.capacity).contiguous() : merged;
+    });
+    this.images?.dispose();
+    this.images = keep(next);
+  }
+  /** A random batch of n images (with replacement when the pool is smaller than n). */
+  sample(n: number): Tensor {
+    if (!this.images) throw new Error('ImagePool: empty; synthesise images first');
+    const size = this.size;
+    const idx = size >= n ? randperm(size).narrow(0, 0, n) : randint(0, size, [n]);
+    return this.images.indexSelect(0, idx);
+  }
+  all(): Tensor | undefined {
+    return this.images;
+  }
+  set(x: Tensor): void {
+    this.images?.dispose();
+    this.images = keep(x.clone());
+  }
+  dispose(): void {
+    this.images?.dispose();
+    this.images = undefined;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Teacher training: the recipe (architecture, dataset, seed, schedule, label smoothing,
+ * augmentation) is one validated config, and its content hash names the result so that a study can
+ * reuse a teacher trained from the same recipe. Output directory:
+ *   weights.safetensors  PyTorch-named weights
+ *   teacher.json         record: recipe, hash, test accuracy, calibration, time, versions
+ *   train-log.jsonl      one line per epoch
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { z } from 'zod';
+import { DfkdError } from '../errors';
+import { manualSeed, tensor, tidy, F } from '../tensor';
+import { SGD, CosineLR } from '../optim';
+import { buildModel, getModel } from '../models';
+import type { Classifier } from '../models/registry';
+import { getDatasetInfo, loadDataset } from '../data/registry';
+import { toTensors, augmentedBatch, disposeTensors } from '../data/tensors';
+import { mulberry32, shuffledIndices } from '../data/rng';
+import { saveModule, loadModule, sha256File } from '../io/weights';
+import { writeJsonAtomic } from '../io/atomic';
+import { evaluate, EvalResult } from './evaluate';
+import { versions, Versions } from '../versions';
+import { contentHash, nowSeconds } from '../util';
+
+export const TeacherRecipe = z
+  .object({
+    dataset: z.string().describe('dataset name (dfkd datasets)'),
+    arch: z.string().describe('zoo architecture (dfkd models)'),
+    seed: z.number().int().nonnegative().default(0),
+    epochs: z.number().int().positive().default(10),
+    batchSize: z.number().int().positive().default(128),
+    lr: z.number().positive().default(0.05),
+    momentum: z.number().min(0).max(1).default(0.9),
+    weightDecay: z.number().min(0).default(5e-4),
+    labelSmoothing: z.number().min(0).max(0.99).default(0),
+    augment: z.object({ crop: z.number().int().min(0).default(0), flip: z.boolean().default(false) }).strict().default({}),
+  })
+  .strict();
+export type TeacherRecipe = z.infer<typeof TeacherRecipe>;
+
+export interface TeacherRecord {
+  kind: 'dfkd-teacher';
+  recipe: TeacherRecipe;
+  recipeHash: string;
+  arch: string;
+  dataset: string;
+  numClasses: number;
+  inChannels: number;
+  imageSize: number;
+  parameters: number;
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  ece: number;
+  meanConfidence: number;
+  wallTimeSec: number;
+  weightsFile: string;
+  weightsSha256: string;
+  versions: Versions;
+  createdAt: string;
+}
+
+export const TEACHER_RECORD = 'teacher.json';
+export const TEACHER_WEIGHTS = 'weights.safetensors';
+
+/** Parses a recipe, turning schema errors into one message naming each bad field. */
+export function parseRecipe(input: unknown, source = 'teacher recipe'): TeacherRecipe {
+  const r = TeacherRecipe.safeParse(input);
+  if (!r.success) {
+    throw new DfkdError(`${source}: invalid config:\n  - ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('\n  - ')}`, 'ECONFIG');
+  }
+  getModel(r.data.arch);
+  getDatasetInfo(r.data.dataset);
+  return r.data;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+}
+
+export interface TrainTeacherOptions {
+  out: string;
+  dataPath?: string;
+  /** Reuse an existing teacher in `out` trained from the same recipe (default true). */
+  reuse?: boolean;
+  onProgress?: (p: TrainProgress) => void;
+  onEpoch?: (epoch: number, loss: number, test: EvalResult) => void;
+}
+
+/** Reads and validates a teacher directory's record and weights. */
+export function readTeacherRecord(dir: string): TeacherRecord {
+  const file = path.join(dir, TEACHER_RECORD);
+  if (!fs.existsSync(file)) throw new DfkdError(`teacher directory '${dir}' has no ${TEACHER_RECORD} (train one with 'dfkd train-teacher' or import one with 'dfkd import')`, 'ENOTEACHER');
+  let rec: TeacherRecord;
+  try {
+    rec = JSON.parse(fs.readFileSync(file, 'utf8')) as TeacherRecord;
+  } catch (e) {
+    throw new DfkdError(`teacher record '${file}' is not valid JSON: ${(e as Error).message}`, 'ERECORD');
+  }
+  for (const k of ['arch', 'dataset', 'numClasses', 'inChannels', 'weightsFile'] as const) {
+    if (rec[k] === undefined) throw new DfkdError(`teacher record '${file}': field '${k}' is missing`, 'ERECORD');
+  }
+  return rec;
+}
+
+/** Builds the teacher's architecture and loads its weights (checking the record's SHA-256). */
+export function loadTeacher(dir: string): { model: Classifier; record: TeacherRecord } {
+  const record = readTeacherRecord(dir);
+  const wfile = path.join(dir, record.weightsFile);
+  if (!fs.existsSync(wfile)) throw new DfkdError(`teacher weights '${wfile}' named by ${path.join(dir, TEACHER_RECORD)} do not exist`, 'ENOTEACHER');
+  if (record.weightsSha256 && sha256File(wfile) !== record.weightsSha256) {
+    throw new DfkdError(`teacher weights '${wfile}' do not match the SHA-256 in its record (file changed or corrupted)`, 'ECORRUPT');
+  }
+  const model = buildModel(record.arch, { inChannels: record.inChannels, numClasses: record.numClasses, imageSize: record.imageSize });
+  loadModule(wfile, model);
+  model.eval();
+  return { model, record };
+}
+
+/** Trains a teacher from `recipe` into `opts.out` (or reuses one trained from the same recipe). */
+export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): TeacherRecord {
+  const recipe = parseRecipe(recipeInput);
+  const recipeHash = contentHash(recipe);
+  const recFile = path.join(opts.out, TEACHER_RECORD);
+  if (fs.existsSync(recFile)) {
+    const prev = readTeacherRecord(opts.out);
+    if (prev.recipeHash === recipeHash && opts.reuse !== false) {
+      loadTeacher(opts.out).model.dispose(); // validates the weights
+      return prev;
+    }
+    if (prev.recipeHash !== recipeHash) {
+      throw new DfkdError(`output directory '${opts.out}' already holds a teacher trained from a different recipe (hash ${prev.recipeHash}, this one ${recipeHash}); choose another --out or delete it`, 'EEXIST');
+    }
+  }
+  fs.mkdirSync(opts.out, { recursive: true });
+  const info = getDatasetInfo(recipe.dataset);
+  const t0 = nowSeconds();
+  const trainRaw = loadDataset(recipe.dataset, 'train', { path: opts.dataPath });
+  const testRaw = loadDataset(recipe.dataset, 'test', { path: opts.dataPath });
+  const numClasses = info.classes > 0 ? info.classes : 1 + Math.max(...trainRaw.labels);
+  const train = toTensors(trainRaw, info);
+  const test = toTensors(testRaw, info);
+  manualSeed(recipe.seed);
+  const rng = mulberry32(recipe.seed);
+  const model = buildModel(recipe.arch, { inChannels: trainRaw.channels, numClasses, imageSize: trainRaw.height });
+  const opt = new SGD(model.parameters(), { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, nesterov: false });
+  const stepsPerEpoch = Math.floor(train.n / recipe.batchSize);
+  const sched = new CosineLR(opt, recipe.epochs * stepsPerEpoch);
+  const augment = recipe.augment.crop > 0 || recipe.augment.flip;
+  const logFile = path.join(opts.out, 'train-log.jsonl');
+  fs.writeFileSync(logFile, '');
+  let last: EvalResult | undefined;
+  try {
+    for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+      model.train();
+      const perm = shuffledIndices(train.n, rng);
+      let lossSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = perm.subarray(s * recipe.batchSize, (s + 1) * recipe.batchSize);
+        const loss = tidy(() => {
+          const { x, y } = augment
+            ? augmentedBatch(trainRaw, idx, info, recipe.augment, rng)
+            : (() => {
+                const it = tensor(idx, [idx.length], 'int64');
+                return { x: train.x.indexSelect(0, it), y: train.y.indexSelect(0, it) };
+              })();
+          const l = F.crossEntropy(model.call(x), y, { labelSmoothing: recipe.labelSmoothing });
+          opt.zeroGrad();
+          l.backward();
+          opt.step();
+          return l.item();
+        });
+        if (!Number.isFinite(loss)) throw new DfkdError(`teacher training diverged: loss is ${loss} at epoch ${epoch}, step ${s + 1}; lower lr (now ${recipe.lr})`, 'ENAN');
+        sched.step();
+        lossSum += loss;
+        opts.onProgress?.({ epoch, epochs: recipe.epochs, step: s + 1, stepsPerEpoch, loss });
+      }
+      last = evaluate(model, test, numClasses);
+      const line = { epoch, trainLoss: lossSum / stepsPerEpoch, testAccuracy: last.accuracy, lr: opt.lr, time: nowSeconds() - t0 };
+      fs.appendFileSync(logFile, JSON.stringify(line) + '\n');
+      opts.onEpoch?.(epoch, line.trainLoss, last);
+    }
+    const wfile = path.join(opts.out, TEACHER_WEIGHTS);
+    saveModule(wfile, model, { arch: recipe.arch, dataset: recipe.dataset, format: 'pt' });
+    const final = last!;
+    const record: TeacherRecord = {
+      kind: 'dfkd-teacher',
+      recipe,
+      recipeHash,
+      arch: recipe.arch,
+      dataset: recipe.dataset,
+      numClasses,
+      inChannels: trainRaw.channels,
+      imageSize: trainRaw.height,
+      parameters: model.numParameters(),
+      testAccuracy: final.accuracy,
+      perClassAccuracy: final.perClassAccuracy,
+      ece: final.ece,
+      meanConfidence: final.meanConfidence,
+      wallTimeSec: nowSeconds() - t0,
+      weightsFile: TEACHER_WEIGHTS,
+      weightsSha256: sha256File(wfile),
+      versions: versions(),
+      createdAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(recFile, record);
+    return record;
+  } finally {
+    opt.dispose();
+    model.dispose();
+    disposeTensors(train);
+    disposeTensors(test);
+  }
+}
