@@ -7,11 +7,31 @@
 #include <torch/csrc/api/include/torch/cuda.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include <ATen/ScalarOps.h>
+
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <mutex>
 #include <sstream>
 
 namespace dfkd {
+
+// Freed tensor memory is kept in the process heap instead of being returned to the OS. On VMs
+// where a fresh page fault is expensive (memory ballooning / free-page reporting, as on this
+// project's machines) returning and re-faulting every activation made elementwise ops 10-100x
+// slower; PyTorch users get the same effect from jemalloc or MALLOC_* settings. RSS then stays at
+// the peak working set, which is flat in a training loop. DFKD_MALLOC=system keeps glibc defaults.
+static bool tuneMalloc() {
+  const char* mode = std::getenv("DFKD_MALLOC");
+  if (mode && std::string(mode) == "system") return false;
+  mallopt(M_MMAP_MAX, 0);                       // never serve tensors from fresh mmaps
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);           // do not give freed heap back below 1 GiB of slack
+  mallopt(M_TOP_PAD, 64 << 20);                 // grow the heap in 64 MiB steps
+  return true;
+}
+static const bool kMallocTuned = tuneMalloc();
 
 Napi::FunctionReference* TensorHandle::ctor_ = nullptr;
 
@@ -202,7 +222,12 @@ at::Device parseDevice(const std::string& s) {
 
 at::Tensor argTensorOrScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const at::Tensor& like) {
   if (i < info.Length() && info[i].IsNumber()) {
-    return at::scalar_tensor(info[i].As<Napi::Number>().DoubleValue(), like.options().requires_grad(false));
+    // A "wrapped number" takes part in type promotion like a Python scalar: float32 * 2.5 stays
+    // float32, but int64 * 0.5 becomes float (a 0-d tensor of `like`'s dtype truncated 0.5 to 0).
+    double v = info[i].As<Napi::Number>().DoubleValue();
+    bool integral = std::isfinite(v) && v == std::trunc(v) && std::fabs(v) <= 9007199254740992.0;
+    c10::Scalar s = integral ? c10::Scalar(static_cast<int64_t>(v)) : c10::Scalar(v);
+    return at::native::wrapped_scalar_tensor(s, like.device());
   }
   return argTensor(info, i, op);
 }
@@ -501,10 +526,12 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("builtWithCuda", Napi::Boolean::New(info.Env(), false));
 #endif
   o.Set("numThreads", Napi::Number::New(info.Env(), at::get_num_threads()));
+  o.Set("mallocTuned", Napi::Boolean::New(info.Env(), kMallocTuned));
   o.Set("parallelInfo", Napi::String::New(info.Env(), at::get_parallel_info()));
   o.Set("config", Napi::String::New(info.Env(), at::show_config()));
   return o;
 }
+
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   TensorHandle::Init(env, exports);

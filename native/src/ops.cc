@@ -2,6 +2,8 @@
 // signature families. Validation and documentation of each op live in src/tensor (TypeScript).
 #include "common.h"
 
+#include <cmath>
+
 namespace dfkd {
 
 namespace {
@@ -109,7 +111,9 @@ static Napi::Value Op_addInplace(const Napi::CallbackInfo& info) {  // t += alph
     at::Tensor& t = argTensor(info, 0, "add_");
     at::Tensor o = argTensorOrScalar(info, 1, "add_", t);
     double alpha = hasArg(info, 2) ? argNum(info, 2, "add_") : 1.0;
-    t.add_(o, alpha);
+    // An integral alpha is passed as an integer Scalar so that int tensors accept add_/sub_.
+    bool integral = std::isfinite(alpha) && std::fabs(alpha) <= 9007199254740992.0 && alpha == std::trunc(alpha);
+    t.add_(o, integral ? c10::Scalar(static_cast<int64_t>(alpha)) : c10::Scalar(alpha));
     return info.Env().Undefined();
   })
 }
