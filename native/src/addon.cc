@@ -14,6 +14,7 @@
 #include <cstring>
 #include <malloc.h>
 #include <mutex>
+#include <unordered_map>
 #include <sstream>
 
 namespace dfkd {
@@ -26,76 +27,104 @@ namespace dfkd {
 static bool tuneMalloc() {
   const char* mode = std::getenv("DFKD_MALLOC");
   if (mode && std::string(mode) == "system") return false;
-  mallopt(M_MMAP_MAX, 0);                       // never serve tensors from fresh mmaps
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);           // do not give freed heap back below 1 GiB of slack
-  mallopt(M_TOP_PAD, 64 << 20);                 // grow the heap in 64 MiB steps
+  // Blocks below 32 MiB (glibc's maximum mmap threshold) come from the heap and are reused there;
+  // larger ones are mmapped and returned at once, so they cannot fragment the heap.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);         // keep up to 512 MiB of freed heap for reuse
+  mallopt(M_TOP_PAD, 16 << 20);                 // grow the heap in 16 MiB steps
   return true;
 }
 static const bool kMallocTuned = tuneMalloc();
 
-Napi::FunctionReference* TensorHandle::ctor_ = nullptr;
+// External-memory accounting. V8 is told about tensor memory held by JS handles so that the
+// garbage collector (the safety net for handles nobody disposed) feels their weight. But V8 starts a
+// full mark-compact whenever external memory grows by 64 MB over its level at the last one, and a
+// training step under tidy() allocates and disposes far more than that, so reporting every handle
+// cost one full GC per step (~5-10% of a ResNet-8 step; bench/engine.ts). Only the bytes held by
+// live handles beyond a slack (DFKD_GC_SLACK_MB, default 1024) are reported: the per-step working
+// set of well-behaved code stays invisible, a leak still builds up GC pressure.
+static int64_t gLiveBytes = 0;      // bytes of the tensors held by live handles (main thread only)
+static int64_t gReportedBytes = 0;  // what V8 has been told
+static const int64_t kGcSlackBytes = [] {
+  const char* env = std::getenv("DFKD_GC_SLACK_MB");
+  return (env && *env ? static_cast<int64_t>(std::strtoll(env, nullptr, 10)) : int64_t(1024)) << 20;
+}();
+
+static void syncExternalMemory(Napi::Env env) {
+  int64_t want = gLiveBytes > kGcSlackBytes ? gLiveBytes - kGcSlackBytes : 0;
+  if (want != gReportedBytes) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, want - gReportedBytes);
+    gReportedBytes = want;
+  }
+}
 
 static int64_t tensorBytes(const at::Tensor& t) {
   if (!t.defined()) return 0;
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
 }
 
-Napi::Object TensorHandle::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function fn = DefineClass(env, "TensorHandle", {
-      InstanceMethod("dispose", &TensorHandle::Dispose),
-      InstanceMethod("isDisposed", &TensorHandle::IsDisposed),
-  });
-  ctor_ = new Napi::FunctionReference(Napi::Persistent(fn));
-  exports.Set("TensorHandle", fn);
-  return exports;
-}
+namespace {
+struct Entry {
+  at::Tensor t;
+  int64_t bytes;
+};
+constexpr double kHandleBase = 1099511627776.0;  // 2^40: ids are far above any dimension or index
+std::unordered_map<uint64_t, Entry> gTensors;
+uint64_t gNextId = 1;
+}  // namespace
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "TensorHandle cannot be constructed from JavaScript; use the tensor creation functions");
-  }
-  auto* src = info[0].As<Napi::External<at::Tensor>>().Data();
-  t_ = std::move(*src);
-  bytes_ = tensorBytes(t_);
-  if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes_);
-}
-
-TensorHandle::~TensorHandle() {
-  // Finalizer path (garbage collector): the env may be shutting down, so do not call into V8.
-  t_.reset();
-}
-
-void TensorHandle::release(Napi::Env env) {
-  if (t_.defined()) {
-    t_.reset();
-    if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
-    bytes_ = 0;
-  }
-}
-
-Napi::Object TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
-  at::Tensor tmp = std::move(t);
-  return ctor_->New({Napi::External<at::Tensor>::New(env, &tmp)});
+Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
+  const uint64_t id = gNextId++;
+  const int64_t bytes = tensorBytes(t);
+  gTensors.emplace(id, Entry{std::move(t), bytes});
+  gLiveBytes += bytes;
+  syncExternalMemory(env);
+  return Napi::Number::New(env, kHandleBase + static_cast<double>(id));
 }
 
 bool TensorHandle::IsHandle(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor_->Value());
+  return v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= kHandleBase;
 }
 
-at::Tensor& TensorHandle::tensor(const char* what) {
-  if (!t_.defined()) {
-    throw Napi::Error::New(Env(), std::string(what) + ": tensor has been disposed");
-  }
-  return t_;
+static uint64_t idOf(const Napi::Value& v) {
+  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue() - kHandleBase);
 }
 
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  release(info.Env());
-  return info.Env().Undefined();
+at::Tensor& TensorHandle::Get(Napi::Env env, const Napi::Value& v, const char* what) {
+  auto it = gTensors.find(idOf(v));
+  if (it == gTensors.end()) throw Napi::Error::New(env, std::string(what) + ": tensor has been disposed");
+  return it->second.t;
 }
 
-Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), disposed());
+bool TensorHandle::Release(Napi::Env env, const Napi::Value& v) {
+  auto it = gTensors.find(idOf(v));
+  if (it == gTensors.end()) return false;
+  gLiveBytes -= it->second.bytes;
+  gTensors.erase(it);
+  syncExternalMemory(env);
+  return true;
+}
+
+size_t TensorHandle::LiveCount() { return gTensors.size(); }
+int64_t TensorHandle::LiveBytes() { return gLiveBytes; }
+
+// dispose(handle): frees the tensor now; returns false when it was already disposed.
+static Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !TensorHandle::IsHandle(info[0])) throw Napi::TypeError::New(info.Env(), "dispose: argument 0 must be a tensor handle");
+  return Napi::Boolean::New(info.Env(), TensorHandle::Release(info.Env(), info[0]));
+}
+
+static Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !TensorHandle::IsHandle(info[0])) throw Napi::TypeError::New(info.Env(), "isDisposed: argument 0 must be a tensor handle");
+  return Napi::Boolean::New(info.Env(), gTensors.find(idOf(info[0])) == gTensors.end());
+}
+
+// memoryStats() -> { liveTensors, liveBytes }: what the registry holds right now.
+static Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  o.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount())));
+  o.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveBytes())));
+  return o;
 }
 
 // ---------------------------------------------------------------- argument helpers
@@ -106,7 +135,7 @@ at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i, const char* op) 
   if (i >= info.Length() || !TensorHandle::IsHandle(info[i])) {
     throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + argName(i) + " must be a tensor");
   }
-  return TensorHandle::Unwrap(info[i].As<Napi::Object>())->tensor(op);
+  return TensorHandle::Get(info.Env(), info[i], op);
 }
 
 c10::optional<at::Tensor> argOptTensor(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -126,7 +155,7 @@ std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, 
     if (!TensorHandle::IsHandle(v)) {
       throw Napi::TypeError::New(info.Env(), std::string(op) + ": element " + std::to_string(k) + " of " + argName(i) + " is not a tensor");
     }
-    out.push_back(TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(op));
+    out.push_back(TensorHandle::Get(info.Env(), v, op));
   }
   return out;
 }
@@ -221,10 +250,14 @@ at::Device parseDevice(const std::string& s) {
 }
 
 at::Tensor argTensorOrScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const at::Tensor& like) {
-  if (i < info.Length() && info[i].IsNumber()) {
+  // Scalars arrive boxed as a one-element array ([2.5]): a bare number is a tensor handle.
+  if (i < info.Length() && info[i].IsArray()) {
+    Napi::Array box = info[i].As<Napi::Array>();
+    Napi::Value inner = box.Length() == 1 ? box.Get(0u) : Napi::Value();
+    if (box.Length() != 1 || !inner.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": argument " + std::to_string(i) + " must be a tensor or a number");
     // A "wrapped number" takes part in type promotion like a Python scalar: float32 * 2.5 stays
     // float32, but int64 * 0.5 becomes float (a 0-d tensor of `like`'s dtype truncated 0.5 to 0).
-    double v = info[i].As<Napi::Number>().DoubleValue();
+    double v = inner.As<Napi::Number>().DoubleValue();
     bool integral = std::isfinite(v) && v == std::trunc(v) && std::fabs(v) <= 9007199254740992.0;
     c10::Scalar s = integral ? c10::Scalar(static_cast<int64_t>(v)) : c10::Scalar(v);
     return at::native::wrapped_scalar_tensor(s, like.device());
@@ -246,8 +279,8 @@ std::string describeFailure(const Napi::CallbackInfo& info, const char* op, cons
   std::vector<std::string> shapes;
   for (size_t i = 0; i < info.Length(); ++i) {
     if (TensorHandle::IsHandle(info[i])) {
-      auto* h = TensorHandle::Unwrap(info[i].As<Napi::Object>());
-      shapes.push_back(h->disposed() ? std::string("<disposed>") : shapeString(h->tensor(op).sizes()) + " " + dtypeName(h->tensor(op).scalar_type()));
+      auto it = gTensors.find(idOf(info[i]));
+      shapes.push_back(it == gTensors.end() ? std::string("<disposed>") : shapeString(it->second.t.sizes()) + " " + dtypeName(it->second.t.scalar_type()));
     }
   }
   if (!shapes.empty()) {
@@ -448,12 +481,12 @@ static Napi::Value Backward(const Napi::CallbackInfo& info) {
   DFKD_GUARD("backward", {
     at::Tensor& t = argTensor(info, 0, "backward");
     if (!t.requires_grad()) {
-      throw std::invalid_argument("backward: this tensor does not require grad and has no grad_fn (was it computed under noGrad, from detached inputs, or from parameters with requiresGrad=false?)");
+      throw std::invalid_argument("this tensor does not require grad and has no grad_fn (was it computed under noGrad, from detached inputs, or from parameters with requiresGrad=false?)");
     }
     auto g = argOptTensor(info, 1, "backward");
     bool retain = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     if (!g && t.numel() != 1) {
-      throw std::invalid_argument("backward: gradient can be implicitly created only for scalar outputs; this tensor has " + std::to_string(t.numel()) + " elements");
+      throw std::invalid_argument("gradient can be implicitly created only for scalar outputs; this tensor has " + std::to_string(t.numel()) + " elements");
     }
     t.backward(g ? *g : at::Tensor(), retain, false);
     return info.Env().Undefined();
@@ -534,7 +567,9 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
 
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  TensorHandle::Init(env, exports);
+  exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
+  exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
 #define REG(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
   REG("fromArray", FromArray);
   REG("toArray", ToArray);

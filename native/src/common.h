@@ -8,26 +8,21 @@
 
 namespace dfkd {
 
-// A JS-visible handle that owns one at::Tensor. dispose() releases it deterministically;
-// the finalizer is only a safety net. Its byte size is reported to V8 as external memory.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+// The tensor registry. JavaScript holds a tensor as a plain number (an id >= 2^40, never reused);
+// the registry owns the at::Tensor. There is no per-tensor JS wrapper object and no finalizer, so
+// dispose() frees native memory at once and nothing waits for the garbage collector or the event
+// loop (N-API ObjectWrap finalizers only run when the event loop turns, which made synchronous
+// training loops grow without bound). The TypeScript layer adds a FinalizationRegistry as the
+// safety net for tensors nobody disposed. Main thread only.
+class TensorHandle {
  public:
-  static Napi::Object Init(Napi::Env env, Napi::Object exports);
-  static Napi::Object Wrap(Napi::Env env, at::Tensor t);
+  static Napi::Value Wrap(Napi::Env env, at::Tensor t);
   static bool IsHandle(const Napi::Value& v);
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-
-  at::Tensor& tensor(const char* what);
-  bool disposed() const { return !t_.defined(); }
-  void release(Napi::Env env);
-
- private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  at::Tensor t_;
-  int64_t bytes_ = 0;
-  static Napi::FunctionReference* ctor_;
+  // The tensor behind a handle value; throws "tensor has been disposed" for a released id.
+  static at::Tensor& Get(Napi::Env env, const Napi::Value& v, const char* what);
+  static bool Release(Napi::Env env, const Napi::Value& v);
+  static size_t LiveCount();
+  static int64_t LiveBytes();
 };
 
 // Argument helpers: each throws a JS TypeError naming the op and argument when the value is wrong.

@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { DFKD_VERSION } from '../versions';
 import { registerTeacherCommands } from './cmd-teacher';
 import { registerDistillCommand } from './cmd-distill';
+import { registerInteropCommands } from './cmd-interop';
+import { registerStudyCommand } from './cmd-study';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerTeacherCommands(program);
   registerDistillCommand(program);
+  registerInteropCommands(program);
+  registerStudyCommand(program);
   return program;
 }
 

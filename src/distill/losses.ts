@@ -69,28 +69,30 @@ export function activationLoss(features: Tensor): Tensor {
   return features.abs().mean().neg();
 }
 
-/** Attention map of a block output [N,C,H,W]: L2-normalised mean over channels of x^2, flattened. */
-export function attentionMap(x: Tensor): Tensor {
-  const a = x.pow(2).mean(1).flatten(1);
-  return a.div(a.norm(2, 1, true).clamp(1e-12));
+/** Attention map of a block output [N,C,H,W] resized to `size`: L2-normalised channel-mean of x^2, flattened. */
+export function attentionMap(x: Tensor, size?: [number, number]): Tensor {
+  let a = x.pow(2).mean(1, true);
+  if (size && (a.shape[2] !== size[0] || a.shape[3] !== size[1])) a = F.adaptiveAvgPool2d(a, size);
+  const flat = a.flatten(1);
+  return flat.div(flat.norm(2, 1, true).clamp(1e-12));
 }
 
-/** ZSKT attention transfer: sum over block pairs of mean (at(s) - at(t))^2. Spatial sizes must match. */
+/**
+ * ZSKT attention transfer: sum over block pairs of mean (at(s) - at(t))^2. Blocks are paired from
+ * the output side (the last min(nS, nT) blocks); when a pair's spatial sizes differ (e.g. a ResNet
+ * teacher and a LeNet student) the larger attention map is average-pooled to the smaller size.
+ */
 export function attentionTransfer(studentBlocks: Tensor[], teacherBlocks: Tensor[]): Tensor {
-  if (studentBlocks.length !== teacherBlocks.length || studentBlocks.length === 0) {
-    throw new Error(`attentionTransfer: need the same non-zero number of student and teacher blocks, got ${studentBlocks.length} and ${teacherBlocks.length}`);
-  }
+  const k = Math.min(studentBlocks.length, teacherBlocks.length);
+  if (k === 0) throw new Error('attentionTransfer: need at least one student and one teacher block');
   let total: Tensor | undefined;
-  studentBlocks.forEach((s, i) => {
-    const t = teacherBlocks[i];
-    const ss = s.shape;
-    const ts = t.shape;
-    if (ss[2] !== ts[2] || ss[3] !== ts[3]) {
-      throw new Error(`attentionTransfer: block ${i} spatial sizes differ (student [${ss}], teacher [${ts}])`);
-    }
-    const term = attentionMap(s).sub(attentionMap(t)).pow(2).mean();
+  for (let i = 0; i < k; i++) {
+    const s = studentBlocks[studentBlocks.length - k + i];
+    const t = teacherBlocks[teacherBlocks.length - k + i];
+    const size: [number, number] = [Math.min(s.shape[2], t.shape[2]), Math.min(s.shape[3], t.shape[3])];
+    const term = attentionMap(s, size).sub(attentionMap(t, size)).pow(2).mean();
     total = total ? total.add(term) : term;
-  });
+  }
   return total!;
 }
 

@@ -29,7 +29,8 @@ export function tensor(data: NumericArray | number[] | number[][] | number[][][]
     }
     const flat = (data as unknown[]).flat(Infinity) as number[];
     if (flat.some((v) => typeof v !== 'number')) throw new TypeError('tensor: data must contain only numbers');
-    arr = dtype === 'float64' ? Float64Array.from(flat) : dtype === 'int32' || dtype === 'int64' ? Int32Array.from(flat) : Float32Array.from(flat);
+    // int64 goes through Float64Array (exact up to 2^53); an Int32Array would wrap values beyond 2^31.
+    arr = dtype === 'float64' || dtype === 'int64' ? Float64Array.from(flat) : dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
   }
   const s = checkShape(shape ?? inferred, 'tensor');
   return wrap(native.fromArray(arr, s, dtype, device));
@@ -90,7 +91,7 @@ export function stack(ts: Tensor[], dim = 0): Tensor {
 }
 /** Elementwise `cond ? a : b`. */
 export function where(cond: Tensor, a: Tensor, b: Tensor | number): Tensor {
-  return wrap(native.where(cond.handle, a.handle, typeof b === 'number' ? b : b.handle));
+  return wrap(native.where(cond.handle, a.handle, typeof b === 'number' ? [b] : b.handle));
 }
 /** Uninitialised memory (fill it right after, e.g. with uniform_). */
 export function empty(shape: number[], dtype: DType = 'float32', device?: Device): Tensor {

@@ -5,19 +5,17 @@
 import * as path from 'path';
 import * as fs from 'fs';
 
-/** Opaque handle owning one at::Tensor on the native side. */
-export interface NativeHandle {
-  dispose(): void;
-  isDisposed(): boolean;
-}
+/**
+ * A tensor on the native side is a plain number (an id >= 2^40 into the addon's registry); the
+ * registry owns the at::Tensor until `native.dispose(id)`.
+ */
+export type NativeHandle = number;
 
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 // The binding is a flat table of functions; we type the ones the TS layer calls generically.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeModule = Record<string, (...args: any[]) => any> & {
-  TensorHandle: new (...args: unknown[]) => NativeHandle;
-};
+export type NativeModule = Record<string, (...args: any[]) => any>;
 
 function locate(): string {
   const candidates = [

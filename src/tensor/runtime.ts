@@ -79,3 +79,8 @@ export function cudaAvailable(): boolean {
   const n = env !== undefined && /^\d+$/.test(env) && Number(env) > 0 ? Number(env) : Math.max(1, os.cpus().length);
   native.setNumThreads(n);
 }
+
+/** Tensors held by the native registry right now, and their bytes (leak diagnostics). */
+export function memoryStats(): { liveTensors: number; liveBytes: number } {
+  return native.memoryStats() as { liveTensors: number; liveBytes: number };
+}

@@ -13,16 +13,27 @@ export type Reduction = 'mean' | 'sum' | 'none';
 /** A tensor or a plain number where an op accepts either. */
 export type TensorLike = Tensor | number;
 
-const h = (x: TensorLike): NativeHandle | number => (typeof x === 'number' ? x : x.handle);
+// Scalars are boxed ([v]) because a bare number is a tensor handle on the native side.
+const h = (x: TensorLike): NativeHandle | [number] => (typeof x === 'number' ? [x] : x.handle);
+
+/**
+ * Safety net only: a tensor that becomes unreachable without dispose() is freed when the garbage
+ * collector notices. Disposed tensors are unregistered, so well-behaved code never depends on it.
+ */
+const finalizer = new FinalizationRegistry<NativeHandle>((id) => {
+  native.dispose(id);
+});
 
 export class Tensor {
   /** @internal the native handle; prefer the methods below. */
   readonly handle: NativeHandle;
   private shapeCache: number[] | undefined;
+  private disposed = false;
 
   /** @internal wraps a handle returned by the binding and records it in the current scope. */
   constructor(handle: NativeHandle) {
     this.handle = handle;
+    finalizer.register(this, handle, this);
     track(this);
   }
 
@@ -44,11 +55,14 @@ export class Tensor {
     return native.device(this.handle) as string;
   }
   get isDisposed(): boolean {
-    return this.handle.isDisposed();
+    return this.disposed;
   }
   /** Frees the native memory now. Using the tensor afterwards throws. Idempotent. */
   dispose(): void {
-    this.handle.dispose();
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this);
+    native.dispose(this.handle);
   }
   /** Takes this tensor out of tidy() tracking (it then lives until dispose()). */
   keep(): this {
@@ -97,7 +111,7 @@ export class Tensor {
     try {
       return native.toArray(t) as Float32Array;
     } finally {
-      t.dispose();
+      native.dispose(t);
     }
   }
   toInt32Array(): Int32Array {
@@ -106,7 +120,7 @@ export class Tensor {
     try {
       return native.toArray(t) as Int32Array;
     } finally {
-      t.dispose();
+      native.dispose(t);
     }
   }
   toFloat64Array(): Float64Array {
@@ -115,7 +129,7 @@ export class Tensor {
     try {
       return native.toArray(t) as Float64Array;
     } finally {
-      t.dispose();
+      native.dispose(t);
     }
   }
   /** The value of a one-element tensor. */
@@ -195,8 +209,8 @@ export class Tensor {
   logicalOr(o: Tensor): Tensor { return new Tensor(native.logicalOr(this.handle, o.handle)); }
   /** True when shape, dtype and every value are identical. */
   equal(o: Tensor): boolean { return native.equal(this.handle, o.handle) as boolean; }
-  all(): boolean { const t = native.all(this.handle); try { return native.item(t) !== 0; } finally { t.dispose(); } }
-  any(): boolean { const t = native.any(this.handle); try { return native.item(t) !== 0; } finally { t.dispose(); } }
+  all(): boolean { const t = native.all(this.handle); try { return native.item(t) !== 0; } finally { native.dispose(t); } }
+  any(): boolean { const t = native.any(this.handle); try { return native.item(t) !== 0; } finally { native.dispose(t); } }
 
   matmul(o: Tensor): Tensor { return new Tensor(native.matmul(this.handle, o.handle)); }
 

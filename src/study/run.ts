@@ -1,0 +1,429 @@
+/**
+ * `dfkd study`: the teacher-robustness study. Every method of a preset distils every teacher with every
+ * seed, with the same student and budget. Study directory:
+ *   teachers/<id>-<recipeHash>/     teachers, trained once per recipe (a changed recipe gets a new directory;
+ *                                   an existing one with the same hash is reused without retraining)
+ *   cells/<teacherId>/<methodId>/seed-<n>/   one `dfkd distill` run directory per cell (resumable)
+ *   state.json                      what is done, running, failed; the effective preset; rewritten atomically
+ *   results.json                    statistics of the finished cells, rewritten after every cell (src/study/results.ts)
+ *   RESULTS.md, report.html         the report (src/study/report.ts), written at the end (and when stopped)
+ *
+ * Resuming: running the same study again (same --out) skips finished cells without touching them,
+ * continues a half-finished cell from its checkpoint and starts the others. Cells run seed by seed
+ * (all teachers and methods for seed 0, then seed 1, ...) so that partial results cover every
+ * (teacher, method) pair early.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DfkdError } from '../errors';
+import { runDistill, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
+import { resolveConfig, DistillConfig } from '../distill/config';
+import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
+import { writeJsonAtomic } from '../io/atomic';
+import { contentHash, nowSeconds } from '../util';
+import { versions } from '../versions';
+import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
+import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults, TeacherResult } from './results';
+
+export const STATE_FILE = 'state.json';
+export const RESULTS_FILE = 'results.json';
+
+/** Identifies one cell of the study. */
+export interface CellKey {
+  teacherId: string;
+  methodId: string;
+  seed: number;
+}
+
+export type CellStatus = 'pending' | 'running' | 'stopped' | 'done' | 'failed';
+
+export interface CellState extends CellKey {
+  status: CellStatus;
+  /** Relative to the study directory. */
+  runDir: string;
+  finalAccuracy?: number;
+  error?: string;
+  /** DfkdError code of the failure ('ENAN': the method diverged; such cells are not retried). */
+  errorCode?: string;
+}
+
+export interface StudyState {
+  kind: 'dfkd-study-state';
+  /** The effective preset (after command-line overrides): `dfkd study --out DIR` alone continues it. */
+  preset: StudyPreset;
+  dataPath?: string;
+  command: string;
+  startedAt: string;
+  updatedAt: string;
+  /** Wall time of all sessions of this study so far (teacher training included). */
+  wallTimeSec: number;
+  sessions: number;
+  done: number;
+  total: number;
+  teachers: { id: string; dir: string; recipeHash: string; testAccuracy?: number }[];
+  cells: CellState[];
+}
+
+/** Progress events (for the CLI display). `done` counts finished cells, `total` all cells. */
+export type StudyEvent =
+  | { type: 'teacher-start'; teacherId: string; index: number; total: number; reused: boolean; dir: string }
+  | ({ type: 'teacher-progress'; teacherId: string } & TrainProgress)
+  | { type: 'teacher-done'; teacherId: string; index: number; total: number; reused: boolean; record: TeacherRecord }
+  | { type: 'plan'; total: number; done: number; cells: CellState[] }
+  | { type: 'cell-start'; cell: CellKey; done: number; total: number; iterations: number; resumed: boolean }
+  | { type: 'cell-progress'; cell: CellKey; done: number; total: number; iteration: number; iterations: number; loss: number; selectionRate: number }
+  | { type: 'cell-eval'; cell: CellKey; done: number; total: number; iteration: number; accuracy: number }
+  | { type: 'cell-done'; cell: CellKey; done: number; total: number; result: CellInput }
+  | { type: 'cell-failed'; cell: CellKey; done: number; total: number; error: string };
+
+/** Runs one cell: `runDistill` unless a test injects another runner. */
+export type CellRunner = (opts: DistillOptions, cell: CellKey) => Promise<DistillResult>;
+
+export interface RunStudyOptions extends StudyOverrides {
+  /** A preset object or a built-in preset name; omitted: continue the study recorded in OUT/state.json. */
+  preset?: StudyPreset | string;
+  out: string;
+  dataPath?: string;
+  /** The command line recorded in state.json / results.json (default: process.argv). */
+  command?: string;
+  onProgress?: (e: StudyEvent) => void;
+  onWarn?: (msg: string) => void;
+  /** Polled between iterations of a cell and between cells: true checkpoints the current cell and stops. */
+  shouldStop?: () => boolean;
+  runCell?: CellRunner;
+  /** Write RESULTS.md and report.html at the end (default true). */
+  report?: boolean;
+}
+
+export interface StudyRunResult {
+  stopped: boolean;
+  done: number;
+  total: number;
+  failed: number;
+  results: StudyResults;
+  out: string;
+  /** The command that continues this study. */
+  resumeCommand: string;
+}
+
+/** Directory of a teacher, relative to the study directory. */
+export function teacherDirName(id: string, recipeHash: string): string {
+  return path.join('teachers', `${id}-${recipeHash}`);
+}
+
+/** Run directory of a cell, relative to the study directory. */
+export function cellDirName(c: CellKey): string {
+  return path.join('cells', c.teacherId, c.methodId, `seed-${c.seed}`);
+}
+
+/** The cells of a preset in run order: seed, then teacher, then method. */
+export function studyCells(p: StudyPreset): CellKey[] {
+  const out: CellKey[] = [];
+  for (const seed of p.seeds) for (const t of p.teachers) for (const m of p.methods) out.push({ teacherId: t.id, methodId: m.id, seed });
+  return out;
+}
+
+/** Same formula as src/distill/run.ts (config hash of a run: config, teacher weights, student). */
+function expectedConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
+  return contentHash({ config: cfg, teacherSha, student });
+}
+
+function readState(out: string): StudyState | undefined {
+  const f = path.join(out, STATE_FILE);
+  if (!fs.existsSync(f)) return undefined;
+  try {
+    const s = JSON.parse(fs.readFileSync(f, 'utf8')) as StudyState;
+    return s.kind === 'dfkd-study-state' ? s : undefined;
+  } catch (e) {
+    throw new DfkdError(`study state '${f}' is not valid JSON (${(e as Error).message}); delete it to start the bookkeeping afresh (finished cells are kept)`, 'ECORRUPT');
+  }
+}
+
+function defaultCommand(): string {
+  const args = process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
+  return ['dfkd', ...args].join(' ');
+}
+
+/** Resolves the preset of a study run: the given one (plus overrides), or the one recorded in OUT. */
+export function resolveStudyPreset(opts: Pick<RunStudyOptions, 'preset' | 'out' | keyof StudyOverrides>): StudyPreset {
+  let base: StudyPreset;
+  if (opts.preset === undefined) {
+    const st = readState(opts.out);
+    if (!st) throw new DfkdError(`--preset NAME is required: '${opts.out}' holds no study to continue (no ${STATE_FILE})`, 'EUSAGE');
+    base = st.preset;
+  } else {
+    base = typeof opts.preset === 'string' ? getPreset(opts.preset) : structuredClone(opts.preset);
+  }
+  return applyStudyOverrides(validatePreset(base), opts);
+}
+
+/** An interrupted cell may leave a directory with nothing in it but empty folders: runDistill refuses those. */
+function clearEmptyRunDir(dir: string): void {
+  if (!fs.existsSync(dir) || fs.existsSync(path.join(dir, 'config.json'))) return;
+  const isEmpty = (d: string): boolean => fs.readdirSync(d).every((e) => fs.statSync(path.join(d, e)).isDirectory() && isEmpty(path.join(d, e)));
+  if (isEmpty(dir)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Runs (or continues) a study. */
+export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
+  const t0 = nowSeconds();
+  const out = opts.out;
+  const preset = resolveStudyPreset(opts);
+  const prevState = readState(out);
+  const dataPath = opts.dataPath ?? prevState?.dataPath;
+  if (preset.needsDataPath && !dataPath) throw new DfkdError(`study preset '${preset.name}' (dataset ${preset.dataset}) needs --data-path DIR`, 'EUSAGE');
+  // A continuation (`dfkd study --out DIR`) keeps the command that defined the study.
+  const command = opts.preset === undefined && prevState?.command ? prevState.command : (opts.command ?? defaultCommand());
+  const runCell: CellRunner = opts.runCell ?? ((o) => runDistill(o));
+  const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const emit = (e: StudyEvent): void => opts.onProgress?.(e);
+  const resumeCommand = `dfkd study --out ${out}`;
+  fs.mkdirSync(out, { recursive: true });
+
+  // 1. Every cell's config, validated before any work.
+  const methodCfg = new Map<string, Map<number, DistillConfig>>();
+  for (const m of preset.methods) {
+    const bySeed = new Map<number, DistillConfig>();
+    for (const seed of preset.seeds) bySeed.set(seed, resolveConfig(m.method, preset.dataset, {}, cellOverrides(preset, m, seed)));
+    methodCfg.set(m.id, bySeed);
+  }
+
+  const keys = studyCells(preset);
+  const cellStates: CellState[] = keys.map((k) => {
+    const prev = prevState?.cells.find((c) => c.teacherId === k.teacherId && c.methodId === k.methodId && c.seed === k.seed);
+    // A diverged cell (non-finite loss) would diverge again at the same iteration: it stays failed.
+    // Cells that failed for another reason (disk full, killed...) are retried.
+    const diverged = prev?.status === 'failed' && prev.errorCode === 'ENAN' && fs.existsSync(path.join(out, cellDirName(k)));
+    return { ...k, status: diverged ? 'failed' : 'pending', runDir: cellDirName(k), error: diverged ? prev.error : undefined, errorCode: diverged ? 'ENAN' : undefined };
+  });
+  const state: StudyState = {
+    kind: 'dfkd-study-state',
+    preset,
+    dataPath,
+    command,
+    startedAt: prevState?.startedAt ?? new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    wallTimeSec: prevState?.wallTimeSec ?? 0,
+    sessions: (prevState?.sessions ?? 0) + 1,
+    done: 0,
+    total: keys.length,
+    teachers: [],
+    cells: cellStates,
+  };
+  const wallBefore = state.wallTimeSec;
+  const teacherResults: TeacherResult[] = [];
+  const finished = new Map<string, CellInput>();
+  const failed = new Map<string, FailedCell>();
+  const keyOf = (k: CellKey): string => `${k.teacherId}\u0000${k.methodId}\u0000${k.seed}`;
+  const methodInfos: MethodInfo[] = preset.methods.map((m) => {
+    const c = methodCfg.get(m.id)!.get(preset.seeds[0])!;
+    return {
+      methodId: m.id,
+      method: m.method,
+      description: m.description,
+      overrides: m.overrides,
+      settings: {
+        studentSteps: c.studentSteps,
+        generatorSteps: c.generatorSteps,
+        studentOptimizer: c.student.optimizer,
+        studentLr: c.student.lr,
+        generatorLr: c.method === 'deepinv' ? c.deepinv.lr : c.generator.lr,
+        studentLoss: c.studentLoss,
+        batchSize: c.batchSize,
+        iterations: c.iterations,
+      },
+    };
+  });
+
+  const currentResults = (): StudyResults =>
+    buildResults({
+      preset: preset.name,
+      description: preset.description,
+      dataset: preset.dataset,
+      student: preset.student,
+      seeds: preset.seeds,
+      threshold: preset.catastrophicThreshold,
+      budget: preset.budget,
+      teachers: teacherResults,
+      methods: methodInfos,
+      cells: keys.map((k) => finished.get(keyOf(k))).filter((c): c is CellInput => c !== undefined),
+      failedCells: keys.map((k) => failed.get(keyOf(k))).filter((c): c is FailedCell => c !== undefined),
+      total: keys.length,
+      versions: versions(),
+      command,
+      wallTimeSec: wallBefore + (nowSeconds() - t0),
+    });
+  const save = (): StudyResults => {
+    state.updatedAt = new Date().toISOString();
+    state.wallTimeSec = wallBefore + (nowSeconds() - t0);
+    state.done = finished.size;
+    writeJsonAtomic(path.join(out, STATE_FILE), state);
+    const r = currentResults();
+    if (teacherResults.length === preset.teachers.length) writeJsonAtomic(path.join(out, RESULTS_FILE), r);
+    return r;
+  };
+  const stoppedResult = async (): Promise<StudyRunResult> => {
+    const r = save();
+    if (opts.report !== false && teacherResults.length === preset.teachers.length) await writeReportFiles(r, out);
+    return { stopped: true, done: finished.size, total: keys.length, failed: failed.size, results: r, out, resumeCommand };
+  };
+  save();
+
+  // 2. Teachers: trained once per recipe hash, reused afterwards.
+  const teacherRecords = new Map<string, { record: TeacherRecord; dir: string }>();
+  for (let i = 0; i < preset.teachers.length; i++) {
+    const t = preset.teachers[i];
+    if (opts.shouldStop?.()) return stoppedResult();
+    const recipe = parseRecipe(t.recipe, `teacher '${t.id}' of study preset '${preset.name}'`);
+    const hash = contentHash(recipe);
+    const rel = teacherDirName(t.id, hash);
+    const dir = path.join(out, rel);
+    let reused = false;
+    try {
+      reused = fs.existsSync(path.join(dir, 'teacher.json')) && readTeacherRecord(dir).recipeHash === hash;
+    } catch {
+      reused = false;
+    }
+    emit({ type: 'teacher-start', teacherId: t.id, index: i, total: preset.teachers.length, reused, dir });
+    const record = trainTeacher(recipe, { out: dir, dataPath, reuse: true, onProgress: (p) => emit({ type: 'teacher-progress', teacherId: t.id, ...p }) });
+    teacherRecords.set(t.id, { record, dir });
+    teacherResults.push({
+      id: t.id,
+      arch: record.arch,
+      recipe: record.recipe,
+      recipeHash: record.recipeHash,
+      testAccuracy: record.testAccuracy,
+      ece: record.ece,
+      meanConfidence: record.meanConfidence,
+      parameters: record.parameters,
+      note: t.note,
+      dir: rel,
+    });
+    state.teachers.push({ id: t.id, dir: rel, recipeHash: record.recipeHash, testAccuracy: record.testAccuracy });
+    emit({ type: 'teacher-done', teacherId: t.id, index: i, total: preset.teachers.length, reused, record });
+    save();
+  }
+
+  // 3. Which cells are finished, which conflict with an earlier study in the same directory.
+  const conflicts: string[] = [];
+  const expected = new Map<string, string>();
+  for (const cs of cellStates) {
+    const { record } = teacherRecords.get(cs.teacherId)!;
+    const cfg = methodCfg.get(cs.methodId)!.get(cs.seed)!;
+    const hash = expectedConfigHash(cfg, record.weightsSha256, preset.student);
+    expected.set(keyOf(cs), hash);
+    const dir = path.join(out, cs.runDir);
+    const cfgFile = path.join(dir, 'config.json');
+    if (!fs.existsSync(cfgFile)) continue;
+    let prevHash: string | undefined;
+    try {
+      prevHash = (JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string }).configHash;
+    } catch {
+      prevHash = undefined;
+    }
+    if (prevHash !== hash) {
+      conflicts.push(cs.runDir);
+      continue;
+    }
+    if (fs.existsSync(path.join(dir, 'summary.json'))) {
+      finished.set(keyOf(cs), readCell(out, cs));
+      cs.status = 'done';
+      cs.error = undefined;
+      cs.finalAccuracy = finished.get(keyOf(cs))!.finalAccuracy;
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new DfkdError(
+      `study directory '${out}' holds ${conflicts.length} cell(s) run with a different config (budget, method settings, teacher or student changed): ` +
+        `${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''}. Use another --out, or delete those cell directories to rerun them`,
+      'EEXIST',
+    );
+  }
+  save();
+  emit({ type: 'plan', total: keys.length, done: finished.size, cells: cellStates.map((c) => ({ ...c })) });
+
+  // 4. The cells.
+  for (const cs of cellStates) {
+    if (cs.status === 'failed' && cs.errorCode === 'ENAN') {
+      failed.set(keyOf(cs), { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed, error: cs.error ?? 'diverged', runDir: cs.runDir });
+    }
+  }
+  save();
+  for (const cs of cellStates) {
+    if (cs.status === 'done' || cs.status === 'failed') continue;
+    if (opts.shouldStop?.()) return stoppedResult();
+    const { dir: teacherDir } = teacherRecords.get(cs.teacherId)!;
+    const method = preset.methods.find((m) => m.id === cs.methodId)!;
+    const runDir = path.join(out, cs.runDir);
+    clearEmptyRunDir(runDir);
+    fs.mkdirSync(path.dirname(runDir), { recursive: true });
+    const resumed = fs.existsSync(path.join(runDir, 'config.json'));
+    const key: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
+    const iterations = methodCfg.get(cs.methodId)!.get(cs.seed)!.iterations;
+    cs.status = 'running';
+    cs.error = undefined;
+    cs.errorCode = undefined;
+    save();
+    emit({ type: 'cell-start', cell: key, done: finished.size, total: keys.length, iterations, resumed });
+    let res: DistillResult;
+    try {
+      res = await runCell(
+        {
+          teacherDir,
+          studentArch: preset.student,
+          method: method.method,
+          overrides: cellOverrides(preset, method, cs.seed),
+          out: runDir,
+          dataPath,
+          resume: true,
+          onWarn: warn,
+          shouldStop: opts.shouldStop,
+          onProgress: (p) =>
+            emit({ type: 'cell-progress', cell: key, done: finished.size, total: keys.length, iteration: p.iteration, iterations: p.iterations, loss: p.log.loss_s ?? NaN, selectionRate: p.selectionRate }),
+          onEval: (e) => emit({ type: 'cell-eval', cell: key, done: finished.size, total: keys.length, iteration: e.iteration, accuracy: e.testAccuracy }),
+        },
+        key,
+      );
+    } catch (e) {
+      const msg = (e as Error).message;
+      cs.status = 'failed';
+      cs.error = msg;
+      cs.errorCode = e instanceof DfkdError ? e.code : undefined;
+      if (e instanceof DfkdError && e.code === 'ENAN') {
+        // The method diverged on this teacher: a result of the study, not a reason to stop it.
+        failed.set(keyOf(cs), { ...key, error: msg, runDir: cs.runDir });
+        emit({ type: 'cell-failed', cell: key, done: finished.size, total: keys.length, error: msg });
+        save();
+        continue;
+      }
+      save();
+      throw e;
+    }
+    if (res.stopped) {
+      cs.status = 'stopped';
+      return stoppedResult();
+    }
+    const summary: DistillSummary | undefined = res.summary;
+    if (!summary) throw new DfkdError(`internal error: cell ${cs.runDir} finished without a summary`, 'EINTERNAL');
+    if (summary.configHash !== expected.get(keyOf(cs))) {
+      warn(`cell ${cs.runDir}: config hash ${summary.configHash} differs from the study's expectation ${expected.get(keyOf(cs))}`);
+    }
+    const cell = readCell(out, cs);
+    finished.set(keyOf(cs), cell);
+    failed.delete(keyOf(cs));
+    cs.status = 'done';
+    cs.finalAccuracy = cell.finalAccuracy;
+    save();
+    emit({ type: 'cell-done', cell: key, done: finished.size, total: keys.length, result: cell });
+  }
+
+  const results = save();
+  if (opts.report !== false) await writeReportFiles(results, out);
+  return { stopped: false, done: finished.size, total: keys.length, failed: failed.size, results, out, resumeCommand };
+}
+
+/** Writes RESULTS.md and report.html (the report module loads Vega lazily). */
+async function writeReportFiles(results: StudyResults, out: string): Promise<void> {
+  const { writeReport } = await import('./report');
+  await writeReport(results, out);
+}

