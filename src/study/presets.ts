@@ -12,7 +12,7 @@
  * they are estimates to be calibrated, not measurements of a finished study.
  */
 import { DfkdError } from '../errors';
-import { METHODS, MethodName, PartialConfig, deepMerge } from '../distill/config';
+import { METHODS, MethodName, PartialConfig, deepMerge, resolveConfig } from '../distill/config';
 import { TeacherRecipe } from '../train/teacher';
 import { getModel } from '../models';
 import { getDatasetInfo } from '../data/registry';
@@ -45,6 +45,14 @@ export interface StudyPreset {
   seeds: number[];
   /** Budget shared by all methods (iterations, batch size, evaluation period, generator size...). */
   budget: PartialConfig;
+  /**
+   * When set, every method gets the same number of STUDENT steps (each sees the same number of
+   * synthetic batches): iterations = studentStepBudget / the method's published student steps per
+   * iteration, so a 1:1 method (DAFL) runs more iterations than a 10:1 method (TA-DFKD, ZSKT).
+   * Evaluation and checkpoint periods are scaled to 8 and 4 per run. Without it, `budget.iterations`
+   * is shared, which gives 1:1 methods a tenth of the student updates.
+   */
+  studentStepBudget?: number;
   /** A cell is a catastrophic failure when final accuracy < threshold x teacher accuracy. */
   catastrophicThreshold: number;
   /** The dataset cannot be found without --data-path (CIFAR). */
@@ -200,6 +208,9 @@ function cifarTeachers(epochs: number): StudyTeacher[] {
  * of cells (plus ~15 min of teacher training for Fashion-MNIST). A tenth of the reference run's 400
  * iterations: expect a wide seed spread (the report shows it next to every comparison).
  */
+/** Student steps per cell in the quick presets (every method gets the same number). */
+export const QUICK_STUDENT_STEPS = 300;
+
 export const GRAY_QUICK_BUDGET: PartialConfig = {
   iterations: 40,
   batchSize: 64,
@@ -263,13 +274,14 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
     name: 'fashion-mnist-quick',
     description:
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, WRN-16-1) -> LeNet-5-half; ' +
-      'TA-DFKD, TA-DFKD + class prior, DAFL and DFAD; 3 seeds; 40 iterations at batch 64 (about an hour on 2 cores with teacher training)',
+      'all 8 method variants; 3 seeds; the same 300 student steps per cell at batch 64 for every method (about an hour on 2 cores with teacher training)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
-    methods: variants(...QUICK_METHODS),
+    methods: variants(...ALL_METHODS),
     seeds: SEEDS_3,
     budget: GRAY_QUICK_BUDGET,
+    studentStepBudget: QUICK_STUDENT_STEPS,
     catastrophicThreshold: DEFAULT_CATASTROPHIC_THRESHOLD,
   },
   {
@@ -377,5 +389,14 @@ export function applyStudyOverrides(preset: StudyPreset, o: StudyOverrides): Stu
 
 /** The distillation overrides of one cell: shared budget <- the variant's overrides <- the seed. */
 export function cellOverrides(preset: StudyPreset, method: StudyMethod, seed: number): PartialConfig {
-  return deepMerge<PartialConfig>({}, preset.budget, method.overrides ?? {}, { seed });
+  const o = deepMerge<PartialConfig>({}, preset.budget, method.overrides ?? {}, { seed });
+  if (preset.studentStepBudget) {
+    const steps = resolveConfig(method.method, preset.dataset, o).studentSteps;
+    const iterations = Math.max(1, Math.round(preset.studentStepBudget / steps));
+    o.iterations = iterations;
+    o.eval = { ...(o.eval ?? {}), every: Math.max(1, Math.round(iterations / 8)) };
+    o.checkpointEvery = Math.max(1, Math.round(iterations / 4));
+    o.sampleEvery = iterations;
+  }
+  return o;
 }

@@ -33,7 +33,14 @@ export class TADFKD extends GeneratorMethod {
     return { index: s.index, rate: s.rate };
   }
 
-  /** Collects exactly B teacher-approved samples from fresh generator batches (at most maxDraws batches). */
+  /** Running estimate of the selection rate, used to size the next draw. */
+  private expectedRate = 1;
+
+  /**
+   * Collects exactly B teacher-approved samples from fresh generator batches. Each draw is sized
+   * from the recent selection rate (B / rate, at most 2B) so that one forward pass usually
+   * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
+   */
   protected override studentBatch(n: number): { x: Tensor; log: StepLog } {
     if (!this.cfg.selection.enabled) return { x: this.synth.sample(n), log: {} };
     return noGrad(() => {
@@ -41,8 +48,11 @@ export class TADFKD extends GeneratorMethod {
       let have = 0;
       let draws = 0;
       while (have < n && draws < this.cfg.selection.maxDraws) {
-        const x = this.synth.sample(n);
-        const { index } = this.select(this.teacher.call(x));
+        const want = n - have;
+        const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(this.expectedRate, 0.05)) * 1.1)));
+        const x = this.synth.sample(size);
+        const { index, rate } = this.select(this.teacher.call(x));
+        this.expectedRate = 0.8 * this.expectedRate + 0.2 * rate;
         draws += 1;
         if (index.shape[0] === 0) continue;
         const xs = x.indexSelect(0, index);
@@ -96,6 +106,15 @@ export class TADFKD extends GeneratorMethod {
       log.class_prior = cp.item();
     }
     return { loss, log };
+  }
+
+  /** The draw-size estimate is part of the run's state: resume must size draws identically. */
+  override synthMeta(): Record<string, number | boolean> {
+    return { ...super.synthMeta(), expectedRate: this.expectedRate };
+  }
+  override loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
+    super.loadSynthState(t, meta);
+    if (typeof meta.expectedRate === 'number') this.expectedRate = meta.expectedRate;
   }
 
   /** Mean selection rate since the last call (NaN when selection is off or nothing was drawn). */
