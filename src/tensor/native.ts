@@ -30,5 +30,11 @@ function locate(): string {
   );
 }
 
+// libgomp reads its settings when libtorch is loaded, so they must be in the environment before
+// the require below. Idle OpenMP workers sleep instead of spinning: on a shared or oversubscribed
+// machine spinning workers made small ops 10-30x slower (a LeNet forward went from 7 ms to 136 ms
+// with two other jobs running). Set OMP_WAIT_POLICY=ACTIVE to get libgomp's default back.
+if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const native: NativeModule = require(locate());
