@@ -23,6 +23,8 @@ export interface DatasetInfo {
   channels: number;
   /** Model input size (square); images are zero-padded to size×size. */
   size: number;
+  /** Side of the real image content when it is smaller than `size` (28 for the MNIST family): the rest is zero padding. */
+  contentSize?: number;
   /** Per-channel mean / std of the [0,1]-scaled pixels, used for normalisation. */
   mean: number[];
   std: number[];
@@ -68,6 +70,7 @@ const DATASETS: Record<DatasetName, DatasetInfo> = {
     classes: 10,
     channels: 1,
     size: 32,
+    contentSize: 28,
     mean: [0.286],
     std: [0.353],
     classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
@@ -81,6 +84,7 @@ const DATASETS: Record<DatasetName, DatasetInfo> = {
     classes: 10,
     channels: 1,
     size: 32,
+    contentSize: 28,
     mean: [0.1307],
     std: [0.3081],
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],

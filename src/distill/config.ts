@@ -49,6 +49,7 @@ export const DistillConfig = z
         lr: z.number().positive(),
         beta1: z.number().min(0).max(0.999),
         beta2: z.number().min(0).max(0.9999),
+        matchPadding: z.boolean().describe('generate content-sized images and zero-pad them like the real inputs (28 in 32 for MNIST-like data)'),
       })
       .strict(),
     weights: Weights,
@@ -97,7 +98,7 @@ export const BASE_DEFAULTS: DistillConfig = {
   generatorSteps: 1,
   batchSize: 128,
   student: { optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine' },
-  generator: { nz: 256, width: 64, lr: 1e-3, beta1: 0.5, beta2: 0.999 },
+  generator: { nz: 256, width: 64, lr: 1e-3, beta1: 0.5, beta2: 0.999, matchPadding: true },
   weights: { bn: 10, tv: 1.5e-5, l2: 6e-3, adv: 1, classPrior: 0, ie: 0, act: 0, at: 0 },
   studentLoss: 'l1',
   adversarial: 'js',

@@ -24,6 +24,8 @@ export interface MethodContext {
   numClasses: number;
   channels: number;
   imageSize: number;
+  /** Side of the real image content inside the zero-padded input (28 for the MNIST family), if smaller. */
+  contentSize?: number;
 }
 
 /** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */
@@ -91,7 +93,15 @@ export abstract class GeneratorMethod extends DistillMethod {
     super(ctx);
     const g = ctx.cfg.generator;
     this.synth = new GeneratorSynthesizer(
-      { nz: g.nz, width: g.width, imageSize: ctx.imageSize, channels: ctx.channels, lr: g.lr, betas: [g.beta1, g.beta2] },
+      {
+        nz: g.nz,
+        width: g.width,
+        imageSize: ctx.imageSize,
+        contentSize: g.matchPadding ? ctx.contentSize : undefined,
+        channels: ctx.channels,
+        lr: g.lr,
+        betas: [g.beta1, g.beta2],
+      },
       ctx.norm,
     );
     this.bnHook = ctx.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;

@@ -119,6 +119,11 @@ function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
   return cfg.student.schedule === 'cosine' ? new CosineLR(method.studentOpt, cfg.iterations) : new ConstantLR(method.studentOpt);
 }
 
+/** The identity of a run: its effective config, the teacher's weights and the student architecture. */
+export function runConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
+  return contentHash({ config: cfg, teacherSha, student });
+}
+
 /** Builds the effective config for a run. */
 export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConfig' | 'overrides'>, dataset: string): DistillConfig {
   return resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {});
@@ -133,7 +138,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const cfg = distillConfigFor(opts, tRec.dataset);
   const info = getDatasetInfo(tRec.dataset);
   const runConfig = { config: cfg, teacher: { dir: path.resolve(opts.teacherDir), weightsSha256: tRec.weightsSha256, arch: tRec.arch }, student: opts.studentArch, dataset: tRec.dataset };
-  const configHash = contentHash({ config: cfg, teacherSha: tRec.weightsSha256, student: opts.studentArch });
+  const configHash = runConfigHash(cfg, tRec.weightsSha256, opts.studentArch);
 
   // Output directory: new, or the same run (resume), never a different run.
   const cfgFile = path.join(opts.out, 'config.json');
@@ -169,7 +174,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   manualSeed(cfg.seed);
   const student = buildModel(opts.studentArch, { inChannels: tRec.inChannels, numClasses: tRec.numClasses, imageSize: tRec.imageSize });
   const norm = new Normalizer(info.mean, info.std);
-  const method = createMethod(cfg.method, { teacher, student, cfg, norm, numClasses: tRec.numClasses, channels: tRec.inChannels, imageSize: tRec.imageSize });
+  const method = createMethod(cfg.method, { teacher, student, cfg, norm, numClasses: tRec.numClasses, channels: tRec.inChannels, imageSize: tRec.imageSize, contentSize: info.contentSize });
   const sched = scheduler(method, cfg);
   const teacherShaBefore = tRec.weightsSha256;
 

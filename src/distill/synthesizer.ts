@@ -4,7 +4,7 @@
  * images of a pool). Images are produced in [0, 1] and normalised with the dataset's mean/std
  * before they reach a network.
  */
-import { Tensor, tensor, randn, keep, noGrad, tidy, cat, randint, randperm } from '../tensor';
+import { Tensor, tensor, randn, keep, noGrad, tidy, cat, randint, randperm, F } from '../tensor';
 import { Adam } from '../optim';
 import { Generator } from '../models';
 
@@ -29,21 +29,30 @@ export class Normalizer {
   }
 }
 
-/** A DAFL-style generator G(z), z ~ N(0, I), with its Adam optimiser. */
+/**
+ * A DAFL-style generator G(z), z ~ N(0, I), with its Adam optimiser. When the dataset's images are
+ * zero-padded to the model input (28x28 in 32x32 for the MNIST family: `contentSize`), the generator
+ * makes content-sized images and pads them the same way, so the teacher never sees non-zero pixels
+ * where real inputs are always black. This uses the input format, not the training data.
+ */
 export class GeneratorSynthesizer {
   readonly generator: Generator;
   readonly optimizer: Adam;
+  private readonly pad: number;
   constructor(
-    readonly o: { nz: number; width: number; imageSize: number; channels: number; lr: number; betas: [number, number] },
+    readonly o: { nz: number; width: number; imageSize: number; contentSize?: number; channels: number; lr: number; betas: [number, number] },
     readonly norm: Normalizer,
   ) {
-    this.generator = new Generator({ nz: o.nz, width: o.width, imageSize: o.imageSize, channels: o.channels });
+    const content = o.contentSize && o.contentSize < o.imageSize && (o.imageSize - o.contentSize) % 2 === 0 ? o.contentSize : o.imageSize;
+    this.pad = (o.imageSize - content) / 2;
+    this.generator = new Generator({ nz: o.nz, width: o.width, imageSize: content, channels: o.channels });
     this.optimizer = new Adam(this.generator.parameters(), { lr: o.lr, betas: o.betas });
   }
   /** Generates n images; returns them in [0,1] and normalised. Gradients flow unless under noGrad. */
   generate(n: number): { x01: Tensor; x: Tensor } {
     const z = randn([n, this.o.nz]);
-    const x01 = this.generator.call(z);
+    const g = this.generator.call(z);
+    const x01 = this.pad > 0 ? F.pad(g, [this.pad, this.pad, this.pad, this.pad], 0) : g;
     return { x01, x: this.norm.apply(x01) };
   }
   /** A batch for the student: no gradient to the generator. */

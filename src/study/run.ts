@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
-import { runDistill, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
+import { runDistill, runConfigHash, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
 import { resolveConfig, DistillConfig } from '../distill/config';
 import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
 import { writeJsonAtomic } from '../io/atomic';
@@ -123,9 +123,9 @@ export function studyCells(p: StudyPreset): CellKey[] {
   return out;
 }
 
-/** Same formula as src/distill/run.ts (config hash of a run: config, teacher weights, student). */
+/** The config hash runDistill will record for this cell. */
 function expectedConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
-  return contentHash({ config: cfg, teacherSha, student });
+  return runConfigHash(cfg, teacherSha, student);
 }
 
 function readState(out: string): StudyState | undefined {
