@@ -10,5 +10,7 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends \
     libtorch-dev libopenblas0-openmp dataset-fashion-mnist python3-torch g++ make python3 >/dev/null
 fi
+# onnxruntime-node (a test dependency) ships its CPU library; its install script would try to download CUDA libraries.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npx tsc -p .
