@@ -358,3 +358,29 @@ test('dfkd study --list-presets names every preset and its teachers; a bad prese
   await assert.rejects(runStudy({ out, ...quiet }), /--preset NAME is required/);
   await assert.rejects(runStudy({ preset: 'cifar10-quick', out, ...quiet }), /needs --data-path/);
 });
+
+test('collapse detector and stopping-rule statistics: catastrophic cells flagged, missed and false alarms, hand-computed', () => {
+  const fired = [{ iteration: 10, reasons: ['coverage 0.1 < 0.35'] }];
+  const base = handExample();
+  // Catastrophic cells are T1/ta-dfkd/0 and T2/ta-dfkd/0: flag the first only, plus one healthy dafl cell.
+  const cells = base.cells.map((c) => {
+    const id = `${c.teacherId}/${c.methodId}/${c.seed}`;
+    const collapse = id === 'T1/ta-dfkd/0' || id === 'T1/dafl/1' ? fired : [];
+    // The rule "stopped" two cells: one at iteration 5 of 10 with 0.05 more accuracy, one at 8 with 0.1 less.
+    const stableStop = id === 'T1/dafl/0' ? { iteration: 5, accuracy: c.finalAccuracy + 0.05 } : id === 'T2/dafl/0' ? { iteration: 8, accuracy: c.finalAccuracy - 0.1 } : null;
+    return { ...c, collapse, stableStop };
+  });
+  const r = buildResults({ ...base, methods: base.methods, cells });
+  assert.deepEqual(r.detector, { catastrophic: 2, catastrophicFlagged: 1, falseAlarms: 1, missed: ['T2/ta-dfkd/seed-0'] });
+  assert.equal(r.stoppingRule.n, 12);
+  assert.equal(r.stoppingRule.fired, 2);
+  near(r.stoppingRule.meanIterationsSaved, (0.5 + 0.2) / 12, 'iterations saved');
+  near(r.stoppingRule.meanAccuracyChange, (0.05 - 0.1) / 12, 'accuracy change');
+  near(r.stoppingRule.worstAccuracyChange, -0.1, 'worst change');
+  const md = renderMarkdown(r);
+  assert.match(md, /The collapse detector flagged 1 of the 2 catastrophic failures \(missed: T2\/ta-dfkd\/seed-0\), and fired on 1 cell that was not catastrophic/);
+  assert.match(md, /\| T1\/ta-dfkd\/seed-0 \| 90\.00 \| 30\.00 \| – \| – \| – \| – \| fired ×1 \(first at 10\) \| yes \|/);
+  // Results written and read back keep the flags (stableStop null survives the NaN <-> null mapping).
+  const again = JSON.parse(JSON.stringify(r));
+  assert.equal(again.cells.find((c: { stableStop: unknown }) => c.stableStop === null) !== undefined, true);
+});

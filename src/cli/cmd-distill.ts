@@ -4,7 +4,6 @@ import * as fs from 'fs';
 import { Command } from 'commander';
 import { runDistill, DistillSummary } from '../distill/run';
 import { METHODS, PartialConfig } from '../distill/config';
-import { collapseReasons } from '../distill/signals';
 import { DfkdError } from '../errors';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct } from './common';
@@ -26,6 +25,7 @@ export function registerDistillCommand(program: Command): void {
     .option('--no-selection', 'TA-DFKD ablation: train on every generated sample (no GMM selection)')
     .option('--selection-threshold <p>', 'posterior threshold of the clean component (default 0.5)', parseNumArg('--selection-threshold'))
     .option('--selection-criterion <name>', 'loss (paper), entropy, margin or energy')
+    .option('--stop-when-stable', 'data-free stopping rule: end the run when teacher-student agreement on fresh synthetic samples plateaus (tune with stopWhenStable in --config)')
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
     .action((o) =>
       runCommand(async () => {
@@ -51,6 +51,7 @@ export function registerDistillCommand(program: Command): void {
             iterations: o.iterations,
             batchSize: o.batchSize,
             weights: o.classPrior !== undefined ? { classPrior: o.classPrior === true ? 1 : o.classPrior } : undefined,
+            stopWhenStable: o.stopWhenStable ? {} : undefined,
             selection: {
               enabled: o.selection === false ? false : undefined,
               threshold: o.selectionThreshold,
@@ -82,11 +83,9 @@ export function registerDistillCommand(program: Command): void {
             bar ??= createProgress(`distill ${method}`, p.iterations, ['loss', 'sel', 'acc']);
             bar.update(p.iteration, { loss: fmt(p.log.loss_s ?? NaN), sel: Number.isFinite(p.selectionRate) ? fmt(p.selectionRate, 2) : '-' });
           },
-          onEval: (e) => {
-            bar?.update(e.iteration, { acc: pct(e.testAccuracy) });
-            const reasons = e.signals ? collapseReasons(e.signals) : [];
-            if (reasons.length) process.stderr.write(`\nwarning: possible generator collapse at iteration ${e.iteration}: ${reasons.join('; ')}\n`);
-          },
+          onEval: (e) => bar?.update(e.iteration, { acc: pct(e.testAccuracy) }),
+          // Warnings (e.g. the collapse detector) start on a fresh line below the progress bar.
+          onWarn: (m) => process.stderr.write(`${bar ? '\n' : ''}warning: ${m}\n`),
         });
         bar?.stop();
         if (res.stopped) {
@@ -106,6 +105,8 @@ export function printSummary(s: DistillSummary, out: string): void {
       `compression ${s.compression.toFixed(1)}x (${s.teacher.parameters.toLocaleString('en-US')} -> ${s.student.parameters.toLocaleString('en-US')} parameters); ` +
       `${s.wallTimeSec.toFixed(0)} s, seed ${s.seed}`,
   );
+  if (s.stoppedEarly) console.log(`  stopped early at iteration ${s.stoppedEarly.iteration} of ${s.iterations} (--stop-when-stable): ${s.stoppedEarly.reason}`);
+  if (s.collapseWarnings?.length) console.log(`  collapse detector fired at ${s.collapseWarnings.length} evaluation(s), first at iteration ${s.collapseWarnings[0].iteration}: ${s.collapseWarnings[0].reasons.join('; ')}`);
   console.log(`  best over training (selected with the test set, not data-free): ${pct(s.bestOverTraining.accuracy)} at iteration ${s.bestOverTraining.iteration}`);
   if (s.signals) console.log(`  data-free trust score ${fmt(s.signals.trust)} (agreement ${fmt(s.signals.agreement)}, coverage ${fmt(s.signals.coverage)}, diversity ${fmt(s.signals.diversity)})`);
   console.log(`  run directory: ${out} (summary.json, log.jsonl, student.safetensors, samples/)`);

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { DfkdError } from '../errors';
+import { STABLE_SIGNALS, STOP_WHEN_STABLE_DEFAULTS } from './stopping';
 
 export const METHODS = ['ta-dfkd', 'dafl', 'dfad', 'zskt', 'dfq', 'deepinv'] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -82,11 +83,22 @@ export const DistillConfig = z
       .strict(),
     checkpointEvery: z.number().int().positive(),
     sampleEvery: z.number().int().positive().describe('write a PNG grid of synthetic samples every N iterations'),
+    // Optional (absent by default) so that adding it left the config hash of every existing run unchanged.
+    stopWhenStable: z
+      .object({
+        signal: z.enum(STABLE_SIGNALS).describe('data-free signal watched: agreement, trust or logitDistance'),
+        patience: z.number().int().positive().describe('evaluations without improvement before stopping'),
+        minDelta: z.number().min(0).describe('smallest change that counts as an improvement'),
+        minProgress: z.number().min(0).max(1).describe('fraction of the iterations that always runs'),
+      })
+      .strict()
+      .optional()
+      .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
   })
   .strict();
 export type DistillConfig = z.infer<typeof DistillConfig>;
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = { [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
 export type PartialConfig = DeepPartial<DistillConfig>;
 
 /** Defaults shared by all methods (TA-DFKD's paper values where they apply). */
@@ -251,5 +263,8 @@ export function resolveConfig(method: string, dataset: string, user: unknown = {
   if (!isObj(user)) throw new DfkdError('distill config: the config file must hold a JSON object', 'ECONFIG');
   const m = method as MethodName;
   const merged = deepMerge(BASE_DEFAULTS, PRESETS[dataset] ?? {}, METHOD_DEFAULTS[m], user, flags, { method: m });
+  // A partial stopping rule (e.g. {} from --stop-when-stable, or only a patience) takes the defaults.
+  if (isObj(merged.stopWhenStable)) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS, ...merged.stopWhenStable };
+  else if (merged.stopWhenStable === true) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS };
   return parseConfig(merged);
 }

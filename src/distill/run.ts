@@ -30,7 +30,8 @@ import { Normalizer } from './synthesizer';
 import { createMethod, TADFKD } from './methods';
 import type { DistillMethod, StepLog } from './method';
 import { saveCheckpoint, loadLatestCheckpoint } from './checkpoint';
-import { computeSignals, TrustSignals } from './signals';
+import { computeSignals, collapseReasons, TrustSignals } from './signals';
+import { stableStop, StableStop } from './stopping';
 
 export interface EvalPoint {
   iteration: number;
@@ -40,6 +41,8 @@ export interface EvalPoint {
   losses: Record<string, number>;
   signals?: TrustSignals;
   lr: number;
+  /** Reasons the collapse detector gave at this evaluation (absent when it did not fire). */
+  collapse?: string[];
 }
 
 export interface DistillSummary {
@@ -64,6 +67,12 @@ export interface DistillSummary {
   configHash: string;
   selectionRate: number[];
   signals?: TrustSignals;
+  /** Every evaluation at which the collapse detector fired, with its reasons. */
+  collapseWarnings?: { iteration: number; reasons: string[] }[];
+  /** Set when the data-free stopping rule (--stop-when-stable) ended the run before `iterations`. */
+  stoppedEarly?: { iteration: number; reason: string };
+  /** Iterations actually run (less than `iterations` when stopped early). */
+  iterationsRun?: number;
   versions: Versions;
   finishedAt: string;
 }
@@ -215,6 +224,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   let pending: StepLog[] = [];
   let lastStudentLog: StepLog = {};
   let stopped = false;
+  let earlyStop: StableStop | undefined;
   let iteration = start;
   const clock0 = nowSeconds();
   const elapsed = (): number => elapsedBefore + (nowSeconds() - clock0);
@@ -243,9 +253,21 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
         const acc = evaluate(student, test, tRec.numClasses, cfg.eval.batchSize).accuracy;
         const signals = computeSignals(teacher, student, method, { n: 256 });
         const point: EvalPoint = { iteration, time: elapsed(), testAccuracy: acc, selectionRate: losses.selection_rate ?? NaN, losses, signals, lr: method.studentOpt.lr };
+        const reasons = collapseReasons(signals);
+        if (reasons.length > 0) {
+          point.collapse = reasons;
+          warn(`possible generator collapse at iteration ${iteration}: ${reasons.join('; ')}`);
+        }
         history.push(point);
         fs.appendFileSync(path.join(opts.out, 'log.jsonl'), JSON.stringify(point) + '\n');
         opts.onEval?.(point);
+        if (cfg.stopWhenStable && iteration < cfg.iterations) {
+          earlyStop = stableStop(history, cfg.stopWhenStable, cfg.iterations);
+          if (earlyStop) {
+            if (iteration % cfg.sampleEvery !== 0) writeSamples(opts.out, method, iteration);
+            break;
+          }
+        }
       }
       if (iteration % cfg.checkpointEvery === 0 && iteration < cfg.iterations) saveCk(iteration, elapsed());
       opts.afterIteration?.(iteration);
@@ -274,11 +296,12 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
       throw new DfkdError('internal error: the teacher weights file changed during distillation', 'EINTERNAL');
     }
     const summary = summarize(history, cfg, tRec, opts, teacher, student, elapsed(), configHash);
+    if (earlyStop) summary.stoppedEarly = earlyStop;
     writeJsonAtomic(path.join(opts.out, 'summary.json'), summary);
     // Checkpoints are no longer needed once the final student and summary are written.
     fs.rmSync(path.join(opts.out, 'checkpoints'), { recursive: true, force: true });
     void t0;
-    return { summary, stopped: false, iteration: cfg.iterations };
+    return { summary, stopped: false, iteration: summary.iterationsRun ?? cfg.iterations };
   } finally {
     method.dispose();
     norm.dispose();
@@ -348,6 +371,8 @@ function summarize(
     configHash,
     selectionRate: history.map((h) => h.selectionRate),
     signals: last.signals,
+    collapseWarnings: history.filter((h) => h.collapse?.length).map((h) => ({ iteration: h.iteration, reasons: h.collapse! })),
+    iterationsRun: last.iteration,
     versions: versions(),
     finishedAt: new Date().toISOString(),
   };

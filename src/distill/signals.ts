@@ -35,10 +35,7 @@ export interface SampleSource {
   freshSamples(n: number): Tensor;
 }
 
-/** Diversity below which the collapse detector fires. */
-export const COLLAPSE_DIVERSITY = 0.02;
-/** Coverage below which the collapse detector fires. */
-export const COLLAPSE_COVERAGE = 0.35;
+export { COLLAPSE_COVERAGE, COLLAPSE_DIVERSITY, collapseReasons, collapseEvents } from './collapse';
 
 export function computeSignals(teacher: Classifier, student: Classifier, source: SampleSource, o: { n: number }): TrustSignals {
   const sWas = student.training;
@@ -82,12 +79,4 @@ export function signalsFrom(t: Tensor, s: Tensor, feats: Tensor): TrustSignals {
     const trust = agreement * coverage * Math.min(1, Math.max(0, diversity) / 0.1);
     return { agreement, logitDistance, coverage, missingClasses, diversity, confidence, trust };
   });
-}
-
-/** Collapse detector: the reasons a signal set indicates a collapsed generator (empty = fine). */
-export function collapseReasons(s: TrustSignals): string[] {
-  const r: string[] = [];
-  if (s.diversity < COLLAPSE_DIVERSITY) r.push(`diversity ${s.diversity.toFixed(4)} < ${COLLAPSE_DIVERSITY} (synthetic samples look alike to the teacher)`);
-  if (s.coverage < COLLAPSE_COVERAGE) r.push(`coverage ${s.coverage.toFixed(3)} < ${COLLAPSE_COVERAGE} (the teacher sees few classes; ${s.missingClasses} never predicted)`);
-  return r;
 }

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
 import { lineChartSvg, boxOrStripChartSvg, scatterSvg } from './charts';
 import { mean } from './stats';
+import { cellId } from './results';
 import type { CellResult, MethodStats, StudyResults } from './results';
 
 export const RESULTS_MD = 'RESULTS.md';
@@ -176,6 +177,49 @@ function extraTable(r: StudyResults): Table {
   };
 }
 
+/** Every cell: real accuracy beside what the data-free signals said. */
+function trustTable(r: StudyResults): Table {
+  const cells = [...r.cells].sort((a, b) => a.finalAccuracy - b.finalAccuracy);
+  return {
+    header: ['cell (teacher/method/seed)', 'teacher %', 'final %', 'trust', 'agreement', 'coverage', 'diversity', 'collapse detector', 'catastrophic'],
+    rows: cells.map((c) => [
+      cellId(c),
+      pc(c.teacherAccuracy),
+      pc(c.finalAccuracy),
+      fx(c.trust),
+      fx(c.signals?.agreement),
+      fx(c.signals?.coverage),
+      fx(c.signals?.diversity),
+      c.collapse?.length ? `fired ×${c.collapse.length} (first at ${c.collapse[0].iteration})` : '–',
+      c.catastrophic ? 'yes' : '',
+    ]),
+  };
+}
+
+/** Plain sentences on the collapse detector and the stopping rule (both data-free). */
+function trustFindings(r: StudyResults): string[] {
+  const out: string[] = [];
+  const d = r.detector;
+  if (d) {
+    out.push(
+      d.catastrophic === 0
+        ? `No cell was a catastrophic failure, so the collapse detector had nothing to catch; it fired on ${plural(d.falseAlarms, 'cell')} (false alarms).`
+        : `The collapse detector flagged ${d.catastrophicFlagged} of the ${plural(d.catastrophic, 'catastrophic failure')}` +
+            (d.missed.length ? ` (missed: ${d.missed.join(', ')})` : ' (all of them)') +
+            `, and fired on ${plural(d.falseAlarms, 'cell')} that ${d.falseAlarms === 1 ? 'was' : 'were'} not catastrophic (false alarms).`,
+    );
+  }
+  const sr = r.stoppingRule;
+  if (sr && sr.n > 0) {
+    out.push(
+      `Replayed on every cell's logged signals, the default --stop-when-stable rule fired in ${sr.fired} of ${sr.n} cells, ` +
+        `saving ${pc(sr.meanIterationsSaved, 1)}% of the iterations on average; the test accuracy where it stopped differs from the final accuracy by ` +
+        `${pp(sr.meanAccuracyChange)} points on average (worst ${pp(sr.worstAccuracyChange)}).`,
+    );
+  }
+  return out;
+}
+
 function argBest(ms: MethodStats[], f: (m: MethodStats) => number, better: (a: number, b: number) => boolean): MethodStats[] {
   const ok = ms.filter((m) => isNum(f(m)));
   if (ok.length === 0) return [];
@@ -248,6 +292,7 @@ export function findings(r: StudyResults): string[] {
   if (isNum(r.trustCorrelation.spearman)) {
     out.push(`The data-free trust score ranks cells by final accuracy with Spearman ρ = ${r.trustCorrelation.spearman.toFixed(2)} over ${r.trustCorrelation.n} cells.`);
   }
+  out.push(...trustFindings(r));
   return out;
 }
 
@@ -296,6 +341,11 @@ export function renderMarkdown(r: StudyResults): string {
     '## Data-free trust score and accuracy',
     '',
     `Spearman ρ between the final trust score (computed without real data) and the final test accuracy over all cells: ${fx(r.trustCorrelation.spearman, 3)} (n = ${r.trustCorrelation.n}).`,
+    '',
+    ...trustFindings(r).flatMap((f) => [f, '']),
+    "Every cell, worst first: the real final accuracy beside the signals computed without real data at the last evaluation (docs/trust.md), and whether the collapse detector fired during the run.",
+    '',
+    mdTable(trustTable(r)),
     '',
   );
   L.push(
@@ -443,6 +493,7 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
   H.push(
     '<h2>Data-free trust score and accuracy</h2>',
     `<p>Spearman ρ = ${esc(fx(r.trustCorrelation.spearman, 3))} over ${r.trustCorrelation.n} cells.</p>`,
+    ...trustFindings(r).map((f) => `<p>${esc(f)}</p>`),
     await chart(
       () =>
         scatterSvg({
@@ -457,6 +508,7 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
       warn,
     ),
   );
+  H.push('<details><summary>Every cell: accuracy and data-free signals</summary>', htmlTable(trustTable(r)), '</details>');
   H.push('<h2>Which teacher property goes with which method’s accuracy</h2>', '<p class="note">Spearman over teachers.</p>', htmlTable(correlationTable(r)));
 
   // Sample grids.

@@ -15,6 +15,8 @@ import type { TeacherRecipe } from '../train/teacher';
 import type { PartialConfig } from '../distill/config';
 import type { Versions } from '../versions';
 import { mean, sampleStd, spearman, summarize, Summary } from './stats';
+import { collapseEvents } from '../distill/collapse';
+import { simulateStableStop, STOP_WHEN_STABLE_DEFAULTS } from '../distill/stopping';
 
 export interface TeacherResult {
   id: string;
@@ -50,6 +52,13 @@ export interface CellInput {
   /** Final data-free trust score (signals.trust at the last evaluation); NaN when absent. */
   trust: number;
   signals: TrustSignals | null;
+  /** Evaluations at which the collapse detector fired (from the logged signals); absent in old results. */
+  collapse?: { iteration: number; reasons: string[] }[];
+  /**
+   * Where `--stop-when-stable` (default rule) would have ended this run, replayed on its logged signals,
+   * and the test accuracy there; null when it would not have fired. Absent in old results.
+   */
+  stableStop?: { iteration: number; accuracy: number } | null;
   wallTimeSec: number;
   configHash: string;
   /** Run directory, relative to the study directory. */
@@ -61,6 +70,8 @@ export interface CellResult extends CellInput {
   relativeAccuracy: number;
   /** finalAccuracy < threshold x teacherAccuracy. */
   catastrophic: boolean;
+  /** The collapse detector fired at least once during the run. */
+  flagged: boolean;
 }
 
 /** A cell whose run stopped with an error (e.g. non-finite losses): it has no final accuracy. */
@@ -139,12 +150,66 @@ export interface StudyResults {
   methods: MethodStats[];
   /** Rank correlation between the final data-free trust score and the final accuracy over all cells. */
   trustCorrelation: { spearman: number; n: number };
+  /** How the collapse detector did against the catastrophic-failure criterion (which uses real data). */
+  detector: DetectorStats;
+  /** The default --stop-when-stable rule replayed on every cell's logged signals. */
+  stoppingRule: StoppingRuleStats;
   /** Finished cells and cells in the study. */
   progress: { done: number; total: number };
   versions: Versions | null;
   command: string;
   wallTimeSec: number;
   generatedAt: string;
+}
+
+export interface DetectorStats {
+  /** Catastrophic cells, and how many of them the detector flagged. */
+  catastrophic: number;
+  catastrophicFlagged: number;
+  /** Cells that were not catastrophic but were flagged (false alarms). */
+  falseAlarms: number;
+  /** Ids (teacher/method/seed-N) of catastrophic cells the detector missed. */
+  missed: string[];
+}
+
+export interface StoppingRuleStats {
+  /** Cells with the signals needed to replay the rule. */
+  n: number;
+  /** Cells where the rule fired before the end. */
+  fired: number;
+  /** Mean fraction of the iterations the rule saved over all n cells. */
+  meanIterationsSaved: number;
+  /** Mean of (accuracy where the rule stopped, or the final accuracy when it did not fire) minus final accuracy. */
+  meanAccuracyChange: number;
+  /** The worst (most negative) such change. */
+  worstAccuracyChange: number;
+}
+
+/** Cell id as used in reports: teacher/method/seed-N. */
+export const cellId = (c: { teacherId: string; methodId: string; seed: number }): string => `${c.teacherId}/${c.methodId}/seed-${c.seed}`;
+
+function detectorStats(cells: CellResult[]): DetectorStats {
+  const cat = cells.filter((c) => c.catastrophic);
+  return {
+    catastrophic: cat.length,
+    catastrophicFlagged: cat.filter((c) => c.flagged).length,
+    falseAlarms: cells.filter((c) => !c.catastrophic && c.flagged).length,
+    missed: cat.filter((c) => !c.flagged).map(cellId),
+  };
+}
+
+function stoppingRuleStats(cells: CellResult[]): StoppingRuleStats {
+  const withRule = cells.filter((c) => c.stableStop !== undefined && c.accuracyCurve.length > 0);
+  const lastIt = (c: CellResult): number => c.accuracyCurve[c.accuracyCurve.length - 1].iteration;
+  const saved = withRule.map((c) => (c.stableStop ? 1 - c.stableStop.iteration / lastIt(c) : 0));
+  const change = withRule.map((c) => (c.stableStop ? c.stableStop.accuracy - c.finalAccuracy : 0));
+  return {
+    n: withRule.length,
+    fired: withRule.filter((c) => c.stableStop).length,
+    meanIterationsSaved: withRule.length ? mean(saved) : NaN,
+    meanAccuracyChange: withRule.length ? mean(change) : NaN,
+    worstAccuracyChange: withRule.length ? Math.min(...change) : NaN,
+  };
 }
 
 export interface BuildResultsInput {
@@ -173,7 +238,7 @@ const finite = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x));
 /** Relative accuracy and the catastrophic flag of one cell. */
 export function classifyCell(c: CellInput, threshold: number): CellResult {
   const relativeAccuracy = c.finalAccuracy / c.teacherAccuracy;
-  return { ...c, relativeAccuracy, catastrophic: c.finalAccuracy < threshold * c.teacherAccuracy };
+  return { ...c, relativeAccuracy, catastrophic: c.finalAccuracy < threshold * c.teacherAccuracy, flagged: (c.collapse?.length ?? 0) > 0 };
 }
 
 /** The study statistics from the cell list (pure). */
@@ -244,6 +309,8 @@ export function buildResults(input: BuildResultsInput): StudyResults {
     failedCells: failed,
     methods,
     trustCorrelation: { spearman: rho, n: paired.length },
+    detector: detectorStats(cells),
+    stoppingRule: stoppingRuleStats(cells),
     progress: { done: cells.length, total: input.total ?? cells.length + failed.length },
     versions: input.versions ?? null,
     command: input.command ?? '',
@@ -302,10 +369,20 @@ export function cellFromSummary(
     accuracyCurve: history.map((h) => ({ iteration: h.iteration, accuracy: h.testAccuracy })),
     trust: num(signals?.trust),
     signals,
+    collapse: collapseEvents(history),
+    stableStop: replayStableStop(history, s.iterations),
     wallTimeSec: s.wallTimeSec,
     configHash: s.configHash,
     runDir: key.runDir,
   };
+}
+
+/** Where the default stopping rule would have ended a finished run, with the accuracy there. */
+function replayStableStop(history: EvalPoint[], iterations: number): { iteration: number; accuracy: number } | null {
+  const stop = simulateStableStop(history, STOP_WHEN_STABLE_DEFAULTS, iterations);
+  if (!stop) return null;
+  const at = history.find((h) => h.iteration === stop.iteration)!;
+  return { iteration: stop.iteration, accuracy: at.testAccuracy };
 }
 
 /** Reads a finished cell from `studyDir/runDir` (summary.json + log.jsonl). */
@@ -328,7 +405,7 @@ function revive(v: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(o)) {
       // Objects that may legitimately be null.
-      if (x === null && (k === 'signals' || k === 'versions')) out[k] = null;
+      if (x === null && (k === 'signals' || k === 'versions' || k === 'stableStop')) out[k] = null;
       else out[k] = revive(x);
     }
     return out;
