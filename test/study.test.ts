@@ -12,7 +12,8 @@ import { TeacherRecipe } from '../src/train/teacher';
 import { tmpDir, TINY } from './helpers/distill-fixtures';
 import { buildProgram } from '../src/cli/main';
 
-const quiet = { onWarn: () => undefined };
+// A tiny probe keeps the probe-trust step of every study in these tests to a fraction of a second.
+const quiet = { onWarn: () => undefined, probe: { n: 16, steps: 2, batchSize: 16 } };
 
 /** Runs the CLI in this process (no second libtorch start-up) and returns what it printed on stdout. */
 async function runCli(args: string[]): Promise<string> {
@@ -133,6 +134,10 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
   assert.equal(r.kind, 'dfkd-study-results');
   assert.equal(r.cells.length, 4);
   assert.equal(r.teachers.length, 2);
+  // Probe trust: every cell scored on its teacher's probe, one probe file per teacher.
+  for (const c of r.cells) assert.ok(c.probeTrust >= 0 && c.probeTrust <= 1, `probe trust of ${c.teacherId}/${c.methodId}: ${c.probeTrust}`);
+  assert.equal(r.probeTrustCorrelation.n, 4);
+  for (const d of teacherDirs) assert.equal(fs.readdirSync(path.join(out, 'teachers', d)).filter((f) => f.startsWith('probe-')).length, 1);
   for (const t of r.teachers) {
     assert.ok(t.testAccuracy > 0.5 && t.testAccuracy <= 1, `teacher ${t.id} accuracy ${t.testAccuracy}`);
     assert.ok(Number.isFinite(t.ece) && Number.isFinite(t.meanConfidence), 'teacher calibration missing');
@@ -379,7 +384,7 @@ test('collapse detector and stopping-rule statistics: catastrophic cells flagged
   near(r.stoppingRule.worstAccuracyChange, -0.1, 'worst change');
   const md = renderMarkdown(r);
   assert.match(md, /The collapse detector flagged 1 of the 2 catastrophic failures \(missed: T2\/ta-dfkd\/seed-0\), and fired on 1 cell that was not catastrophic/);
-  assert.match(md, /\| T1\/ta-dfkd\/seed-0 \| 90\.00 \| 30\.00 \| – \| – \| – \| – \| fired ×1 \(first at 10\) \| yes \|/);
+  assert.match(md, /\| T1\/ta-dfkd\/seed-0 \| 90\.00 \| 30\.00 \| – \| – \| – \| – \| – \| fired ×1 \(first at 10\) \| yes \|/);
   // Results written and read back keep the flags (stableStop null survives the NaN <-> null mapping).
   const again = JSON.parse(JSON.stringify(r));
   assert.equal(again.cells.find((c: { stableStop: unknown }) => c.stableStop === null) !== undefined, true);

@@ -53,6 +53,9 @@ export function registerStudyCommand(program: Command): void {
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
+    .option('--no-probe', 'skip the probe trust score of each cell (computed at the end; one probe inversion per teacher)')
+    .option('--probe-size <n>', 'probe images per teacher (default 512)', parseIntArg('--probe-size'))
+    .option('--probe-steps <n>', 'inversion steps per probe batch (default 200)', parseIntArg('--probe-steps'))
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
@@ -133,6 +136,10 @@ export function registerStudyCommand(program: Command): void {
               stopBar();
               process.stderr.write(`[${e.done}/${e.total}] ${e.cell.teacherId}/${e.cell.methodId}/seed-${e.cell.seed}: FAILED: ${e.error}\n`);
               break;
+            case 'probe':
+              stopBar();
+              process.stderr.write(`probe trust, teacher ${e.teacherId}: ${e.message}\n`);
+              break;
           }
         };
         try {
@@ -145,6 +152,7 @@ export function registerStudyCommand(program: Command): void {
             teachers: o.teachers,
             iterations: o.iterations,
             threshold: o.threshold,
+            probe: o.probe === false ? false : { n: o.probeSize, steps: o.probeSteps },
             onProgress,
             shouldStop: () => stopRequested,
           });

@@ -181,11 +181,12 @@ function extraTable(r: StudyResults): Table {
 function trustTable(r: StudyResults): Table {
   const cells = [...r.cells].sort((a, b) => a.finalAccuracy - b.finalAccuracy);
   return {
-    header: ['cell (teacher/method/seed)', 'teacher %', 'final %', 'trust', 'agreement', 'coverage', 'diversity', 'collapse detector', 'catastrophic'],
+    header: ['cell (teacher/method/seed)', 'teacher %', 'final %', 'probe trust', 'trust', 'agreement', 'coverage', 'diversity', 'collapse detector', 'catastrophic'],
     rows: cells.map((c) => [
       cellId(c),
       pc(c.teacherAccuracy),
       pc(c.finalAccuracy),
+      fx(c.probeTrust),
       fx(c.trust),
       fx(c.signals?.agreement),
       fx(c.signals?.coverage),
@@ -289,8 +290,11 @@ export function findings(r: StudyResults): string[] {
     s.push(ta.catastrophicFailures === fewest ? `it has the fewest catastrophic failures (${ta.catastrophicFailures})` : `it has more catastrophic failures (${ta.catastrophicFailures}) than the method with the fewest (${fewest})`);
     out.push(`TA-DFKD: ${s.join('; ')}.`);
   }
+  if (isNum(r.probeTrustCorrelation?.spearman)) {
+    out.push(`The probe trust score (agreement with the teacher on a probe set inverted from the teacher alone) ranks cells by final accuracy with Spearman ρ = ${r.probeTrustCorrelation!.spearman.toFixed(2)} over ${r.probeTrustCorrelation!.n} cells.`);
+  }
   if (isNum(r.trustCorrelation.spearman)) {
-    out.push(`The data-free trust score ranks cells by final accuracy with Spearman ρ = ${r.trustCorrelation.spearman.toFixed(2)} over ${r.trustCorrelation.n} cells.`);
+    out.push(`The in-run trust score (signals on the run's own synthetic samples) ranks cells by final accuracy with Spearman ρ = ${r.trustCorrelation.spearman.toFixed(2)} over ${r.trustCorrelation.n} cells.`);
   }
   out.push(...trustFindings(r));
   return out;
@@ -340,7 +344,9 @@ export function renderMarkdown(r: StudyResults): string {
   L.push(
     '## Data-free trust score and accuracy',
     '',
-    `Spearman ρ between the final trust score (computed without real data) and the final test accuracy over all cells: ${fx(r.trustCorrelation.spearman, 3)} (n = ${r.trustCorrelation.n}).`,
+    `Spearman ρ between the probe trust score (the student's agreement with the teacher on a probe set inverted from the teacher alone, shared by all cells of a teacher; docs/trust.md) and the final test accuracy over all cells: ${fx(r.probeTrustCorrelation?.spearman, 3)} (n = ${r.probeTrustCorrelation?.n ?? 0}).`,
+    '',
+    `Spearman ρ between the in-run trust score (agreement x coverage x diversity on the run's own fresh synthetic samples) and the final test accuracy over all cells: ${fx(r.trustCorrelation.spearman, 3)} (n = ${r.trustCorrelation.n}).`,
     '',
     ...trustFindings(r).flatMap((f) => [f, '']),
     "Every cell, worst first: the real final accuracy beside the signals computed without real data at the last evaluation (docs/trust.md), and whether the collapse detector fired during the run.",
@@ -492,7 +498,8 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
 
   H.push(
     '<h2>Data-free trust score and accuracy</h2>',
-    `<p>Spearman ρ = ${esc(fx(r.trustCorrelation.spearman, 3))} over ${r.trustCorrelation.n} cells.</p>`,
+    `<p>Probe trust (agreement on a probe set inverted from the teacher): Spearman ρ = ${esc(fx(r.probeTrustCorrelation?.spearman, 3))} over ${r.probeTrustCorrelation?.n ?? 0} cells. ` +
+      `In-run trust (the run's own synthetic samples): Spearman ρ = ${esc(fx(r.trustCorrelation.spearman, 3))} over ${r.trustCorrelation.n} cells.</p>`,
     ...trustFindings(r).map((f) => `<p>${esc(f)}</p>`),
     await chart(
       () =>
@@ -508,6 +515,23 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
       warn,
     ),
   );
+  if (r.cells.some((c) => isNum(c.probeTrust))) {
+    H.push(
+      await chart(
+        () =>
+          scatterSvg({
+            title: 'Probe trust vs final accuracy (one point per cell)',
+            xLabel: 'probe trust: agreement on the teacher-inverted probe (no real data)',
+            yLabel: 'student test accuracy',
+            points: r.cells.filter((c) => isNum(c.probeTrust)).map((c) => ({ x: c.probeTrust!, y: c.finalAccuracy, group: c.methodId })),
+            width: 480,
+            height: 300,
+          }),
+        'probe trust vs accuracy',
+        warn,
+      ),
+    );
+  }
   H.push('<details><summary>Every cell: accuracy and data-free signals</summary>', htmlTable(trustTable(r)), '</details>');
   H.push('<h2>Which teacher property goes with which method’s accuracy</h2>', '<p class="note">Spearman over teachers.</p>', htmlTable(correlationTable(r)));
 

@@ -52,6 +52,12 @@ export interface CellInput {
   /** Final data-free trust score (signals.trust at the last evaluation); NaN when absent. */
   trust: number;
   signals: TrustSignals | null;
+  /**
+   * Probe trust: the student's top-1 agreement with the teacher on a probe set inverted from the teacher
+   * alone and shared by every cell of that teacher (src/distill/probe.ts; probe-trust.json in the run
+   * directory). NaN until computed; absent in old results.
+   */
+  probeTrust?: number;
   /** Evaluations at which the collapse detector fired (from the logged signals); absent in old results. */
   collapse?: { iteration: number; reasons: string[] }[];
   /**
@@ -150,6 +156,8 @@ export interface StudyResults {
   methods: MethodStats[];
   /** Rank correlation between the final data-free trust score and the final accuracy over all cells. */
   trustCorrelation: { spearman: number; n: number };
+  /** Rank correlation between the probe trust and the final accuracy over all cells (absent in old results). */
+  probeTrustCorrelation?: { spearman: number; n: number };
   /** How the collapse detector did against the catastrophic-failure criterion (which uses real data). */
   detector: DetectorStats;
   /** The default --stop-when-stable rule replayed on every cell's logged signals. */
@@ -187,6 +195,12 @@ export interface StoppingRuleStats {
 
 /** Cell id as used in reports: teacher/method/seed-N. */
 export const cellId = (c: { teacherId: string; methodId: string; seed: number }): string => `${c.teacherId}/${c.methodId}/seed-${c.seed}`;
+
+/** Spearman between a per-cell score and the final accuracy, over the cells where both are finite. */
+function correlation(cells: CellResult[], score: (c: CellResult) => number): { spearman: number; n: number } {
+  const paired = cells.filter((c) => Number.isFinite(score(c)) && Number.isFinite(c.finalAccuracy));
+  return { spearman: paired.length >= 2 ? spearman(paired.map(score), paired.map((c) => c.finalAccuracy)) : NaN, n: paired.length };
+}
 
 function detectorStats(cells: CellResult[]): DetectorStats {
   const cat = cells.filter((c) => c.catastrophic);
@@ -293,8 +307,7 @@ export function buildResults(input: BuildResultsInput): StudyResults {
       },
     };
   });
-  const paired = cells.filter((c) => Number.isFinite(c.trust) && Number.isFinite(c.finalAccuracy));
-  const rho = paired.length >= 2 ? spearman(paired.map((c) => c.trust), paired.map((c) => c.finalAccuracy)) : NaN;
+  const { spearman: rho, n: nTrust } = correlation(cells, (c) => c.trust);
   return {
     kind: 'dfkd-study-results',
     preset: input.preset,
@@ -308,7 +321,8 @@ export function buildResults(input: BuildResultsInput): StudyResults {
     cells,
     failedCells: failed,
     methods,
-    trustCorrelation: { spearman: rho, n: paired.length },
+    trustCorrelation: { spearman: rho, n: nTrust },
+    probeTrustCorrelation: correlation(cells, (c) => c.probeTrust ?? NaN),
     detector: detectorStats(cells),
     stoppingRule: stoppingRuleStats(cells),
     progress: { done: cells.length, total: input.total ?? cells.length + failed.length },
@@ -385,13 +399,24 @@ function replayStableStop(history: EvalPoint[], iterations: number): { iteration
   return { iteration: stop.iteration, accuracy: at.testAccuracy };
 }
 
+/** probeAgreement from a run directory's probe-trust.json (src/distill/probe-trust.ts); NaN when absent. */
+function readProbeAgreement(runDir: string): number {
+  const f = path.join(runDir, 'probe-trust.json');
+  if (!fs.existsSync(f)) return NaN;
+  try {
+    return num((JSON.parse(fs.readFileSync(f, 'utf8')) as { probeAgreement?: unknown }).probeAgreement);
+  } catch {
+    return NaN;
+  }
+}
+
 /** Reads a finished cell from `studyDir/runDir` (summary.json + log.jsonl). */
 export function readCell(studyDir: string, key: { teacherId: string; methodId: string; seed: number; runDir: string }): CellInput {
   const dir = path.join(studyDir, key.runDir);
   const file = path.join(dir, 'summary.json');
   if (!fs.existsSync(file)) throw new DfkdError(`cell ${key.teacherId}/${key.methodId}/seed-${key.seed}: no summary.json in ${dir}`, 'ENOENT');
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as DistillSummary;
-  return cellFromSummary(key, s, readHistory(dir));
+  return { ...cellFromSummary(key, s, readHistory(dir)), probeTrust: readProbeAgreement(dir) };
 }
 
 // JSON (NaN <-> null) ----------------------------------------------------------------------------

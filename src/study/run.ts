@@ -23,6 +23,8 @@ import { writeJsonAtomic } from '../io/atomic';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
 import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
+import { teacherProbe, runProbeTrust } from '../distill/probe-trust';
+import type { ProbeOptions } from '../distill/probe';
 import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults, TeacherResult } from './results';
 
 export const STATE_FILE = 'state.json';
@@ -74,7 +76,8 @@ export type StudyEvent =
   | { type: 'cell-progress'; cell: CellKey; done: number; total: number; iteration: number; iterations: number; loss: number; selectionRate: number }
   | { type: 'cell-eval'; cell: CellKey; done: number; total: number; iteration: number; accuracy: number }
   | { type: 'cell-done'; cell: CellKey; done: number; total: number; result: CellInput }
-  | { type: 'cell-failed'; cell: CellKey; done: number; total: number; error: string };
+  | { type: 'cell-failed'; cell: CellKey; done: number; total: number; error: string }
+  | { type: 'probe'; teacherId: string; message: string };
 
 /** Runs one cell: `runDistill` unless a test injects another runner. */
 export type CellRunner = (opts: DistillOptions, cell: CellKey) => Promise<DistillResult>;
@@ -93,6 +96,11 @@ export interface RunStudyOptions extends StudyOverrides {
   runCell?: CellRunner;
   /** Write RESULTS.md and report.html at the end (default true). */
   report?: boolean;
+  /**
+   * Probe trust of every finished cell at the end (src/distill/probe-trust.ts): false skips it, an
+   * object overrides the probe options (tests use a tiny probe). Default: on, with PROBE_DEFAULTS.
+   */
+  probe?: false | Partial<ProbeOptions>;
 }
 
 export interface StudyRunResult {
@@ -417,6 +425,24 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
     emit({ type: 'cell-done', cell: key, done: finished.size, total: keys.length, result: cell });
   }
 
+  if (opts.probe !== false) {
+    // Probe trust (data-free, comparable across methods): one probe per teacher, cached in its directory.
+    for (const t of preset.teachers) {
+      const cells = keys.filter((k) => k.teacherId === t.id && finished.has(keyOf(k)));
+      const tdir = teacherRecords.get(t.id)?.dir;
+      if (cells.length === 0 || !tdir) continue;
+      const probe = teacherProbe(tdir, opts.probe ?? {}, (message) => emit({ type: 'probe', teacherId: t.id, message }));
+      try {
+        for (const k of cells) {
+          const cs = state.cells.find((c) => keyOf(c) === keyOf(k))!;
+          runProbeTrust(path.join(out, cs.runDir), tdir, probe);
+          finished.set(keyOf(k), readCell(out, cs));
+        }
+      } finally {
+        probe.probe.dispose();
+      }
+    }
+  }
   const results = save();
   if (opts.report !== false) await writeReportFiles(results, out);
   return { stopped: false, done: finished.size, total: keys.length, failed: failed.size, results, out, resumeCommand };

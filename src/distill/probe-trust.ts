@@ -1,0 +1,99 @@
+/**
+ * Probe trust of finished runs, with the probe cached per teacher: `dfkd trust` for one run and
+ * `dfkd study` for every cell. The result of a run is written next to it as `probe-trust.json`; a probe
+ * set is written to the teacher's directory as `probe-<hash>.safetensors` (the hash covers the probe
+ * options and the teacher's weights), so each teacher is inverted once.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../tensor';
+import { loadTeacher } from '../train/teacher';
+import { saveTensors, loadTensors } from '../io/weights';
+import { writeJsonAtomic } from '../io/atomic';
+import { contentHash, nowSeconds } from '../util';
+import { DfkdError } from '../errors';
+import { loadStudent } from './run';
+import { PROBE_DEFAULTS, ProbeOptions, definedOnly, ProbeSignals, probeSignals, synthesizeProbe } from './probe';
+
+export const PROBE_TRUST_FILE = 'probe-trust.json';
+
+export interface ProbeTrustRecord extends ProbeSignals {
+  kind: 'dfkd-probe-trust';
+  teacherWeightsSha256: string;
+  probe: ProbeOptions;
+  probeFile: string;
+  computedAt: string;
+}
+
+/** The probe set of a teacher: loaded from its cache file, or synthesised and cached. */
+export function teacherProbe(teacherDir: string, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined): { probe: Tensor; file: string; options: ProbeOptions; seconds: number } {
+  const options: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
+  const { model, record } = loadTeacher(teacherDir);
+  try {
+    const file = path.join(teacherDir, `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`);
+    if (fs.existsSync(file)) {
+      try {
+        const { tensors } = loadTensors(file);
+        const probe = tensors.get('probe');
+        for (const [k, t] of tensors) if (k !== 'probe') t.dispose();
+        if (probe) return { probe, file, options, seconds: 0 };
+      } catch (e) {
+        log(`probe cache ${file} unreadable (${(e as Error).message}); synthesising it again`);
+      }
+    }
+    log(`synthesising a probe set of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
+    const t0 = nowSeconds();
+    const probe = synthesizeProbe(model, { channels: record.inChannels, imageSize: record.imageSize, numClasses: record.numClasses }, options);
+    saveTensors(file, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
+    return { probe, file, options, seconds: nowSeconds() - t0 };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Probe trust of one finished run (a directory with student.json). Reuses `probe-trust.json` when it
+ * was computed with the same probe options and teacher weights.
+ */
+export function runProbeTrust(runDir: string, teacherDir: string, probe: { probe: Tensor; file: string; options: ProbeOptions }): ProbeTrustRecord {
+  const out = path.join(runDir, PROBE_TRUST_FILE);
+  const { model: teacher, record } = loadTeacher(teacherDir);
+  try {
+    if (fs.existsSync(out)) {
+      const prev = JSON.parse(fs.readFileSync(out, 'utf8')) as ProbeTrustRecord;
+      if (prev.teacherWeightsSha256 === record.weightsSha256 && JSON.stringify(prev.probe) === JSON.stringify(probe.options)) return prev;
+    }
+    const { model: student, record: sRec } = loadStudent(runDir);
+    try {
+      if (sRec.numClasses !== record.numClasses) {
+        throw new DfkdError(`run '${runDir}' has a ${sRec.numClasses}-class student but teacher '${teacherDir}' has ${record.numClasses} classes`, 'ESHAPE');
+      }
+      const s = probeSignals(teacher, student, probe.probe, record.numClasses);
+      const rec: ProbeTrustRecord = {
+        kind: 'dfkd-probe-trust',
+        ...s,
+        teacherWeightsSha256: record.weightsSha256,
+        probe: probe.options,
+        probeFile: path.resolve(probe.file),
+        computedAt: new Date().toISOString(),
+      };
+      writeJsonAtomic(out, rec);
+      return rec;
+    } finally {
+      student.dispose();
+    }
+  } finally {
+    teacher.dispose();
+  }
+}
+
+/** Reads a run's probe-trust.json (undefined when absent or unreadable). */
+export function readProbeTrust(runDir: string): ProbeTrustRecord | undefined {
+  const f = path.join(runDir, PROBE_TRUST_FILE);
+  if (!fs.existsSync(f)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(f, 'utf8')) as ProbeTrustRecord;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Probe trust: how well a student agrees with its teacher on a probe set that no distillation method
+ * trained on, synthesised from the teacher alone.
+ *
+ * Why: the signals of signals.ts are measured on fresh samples of the run's OWN synthesizer. A method
+ * whose generator makes easy, class-prior samples (DAFL) gets a student that agrees with the teacher
+ * there and still fails on real data, so those signals rank runs of one method but mislead across
+ * methods (the first cells of the committed study showed exactly that). The probe is shared by every
+ * student of a teacher, so agreement on it compares methods on the same inputs.
+ *
+ * The probe is made by model inversion (DeepInversion, Yin et al. 2020): random images optimised with
+ * Adam so that the teacher classifies them as balanced target labels (i mod K) while the statistics of
+ * every BatchNorm layer's input match that layer's running statistics, with small total-variation and
+ * L2 priors. It needs the teacher only: no real data. It is seeded and does not disturb the caller's
+ * random state.
+ */
+import { Tensor, tidy, noGrad, randn, tensor, F, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
+import { Adam } from '../optim';
+import type { Classifier } from '../models/registry';
+import { BNStatsHook } from './bn-hook';
+import * as L from './losses';
+
+export interface ProbeOptions {
+  /** Probe images (default 512). */
+  n: number;
+  /** Adam steps per batch of images (default 200). */
+  steps: number;
+  /** Images optimised together (default 128). */
+  batchSize: number;
+  lr: number;
+  bnWeight: number;
+  tvWeight: number;
+  l2Weight: number;
+  seed: number;
+}
+
+/** The fields of `o` that are not undefined (so that `{steps: undefined}` keeps the default). */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const PROBE_DEFAULTS: ProbeOptions = { n: 512, steps: 200, batchSize: 128, lr: 0.1, bnWeight: 10, tvWeight: 1.5e-5, l2Weight: 1e-5, seed: 12345 };
+
+/** Synthesises a probe set of normalised images [n, C, H, W] from the teacher alone. */
+export function synthesizeProbe(teacher: Classifier, shape: { channels: number; imageSize: number; numClasses: number }, o: Partial<ProbeOptions> = {}): Tensor {
+  const opts: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
+  const saved = getRngState();
+  const wasTraining = teacher.training;
+  teacher.eval();
+  const hook = new BNStatsHook(teacher);
+  const parts: Tensor[] = [];
+  try {
+    manualSeed(opts.seed);
+    for (let start = 0; start < opts.n; start += opts.batchSize) {
+      const b = Math.min(opts.batchSize, opts.n - start);
+      const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize]).requiresGrad_(true));
+      const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64'));
+      const opt = new Adam([x], { lr: opts.lr, betas: [0.5, 0.99] });
+      try {
+        for (let k = 0; k < opts.steps; k++) {
+          tidy(() => {
+            hook.reset();
+            hook.active = true;
+            let t: Tensor;
+            try {
+              t = teacher.call(x);
+            } finally {
+              hook.active = false;
+            }
+            const loss = F.crossEntropy(t, y).add(hook.loss().mul(opts.bnWeight)).add(L.totalVariation(x).mul(opts.tvWeight)).add(L.l2Prior(x).mul(opts.l2Weight));
+            opt.zeroGrad();
+            loss.backward();
+            opt.step();
+          });
+        }
+        parts.push(keep(x.detach().clone()));
+      } finally {
+        opt.dispose();
+        x.dispose();
+        y.dispose();
+      }
+    }
+    return tidy(() => cat(parts, 0));
+  } finally {
+    for (const p of parts) p.dispose();
+    hook.remove();
+    teacher.train(wasTraining);
+    setRngState(saved);
+  }
+}
+
+export interface ProbeSignals {
+  /** Top-1 agreement of student and teacher on the probe, in [0, 1]: the probe trust score. */
+  probeAgreement: number;
+  /** Mean |S(x) - T(x)| over probe samples and classes. */
+  probeLogitDistance: number;
+  /** Fraction of probe images the teacher assigns to their target class (how well the inversion worked). */
+  probeTargetHit: number;
+  n: number;
+}
+
+/** Agreement of student and teacher on a probe set (both in eval mode; no gradients). */
+export function probeSignals(teacher: Classifier, student: Classifier, probe: Tensor, numClasses: number): ProbeSignals {
+  const tWas = teacher.training;
+  const sWas = student.training;
+  teacher.eval();
+  student.eval();
+  try {
+    return tidy(() =>
+      noGrad(() => {
+        const n = probe.shape[0];
+        const t = teacher.call(probe);
+        const s = student.call(probe);
+        const tp = t.argmax(1);
+        const target = tensor(Int32Array.from({ length: n }, (_, i) => i % numClasses), [n], 'int64');
+        return {
+          probeAgreement: s.argmax(1).eq(tp).float().mean().item(),
+          probeLogitDistance: s.sub(t).abs().mean().item(),
+          probeTargetHit: tp.eq(target).float().mean().item(),
+          n,
+        };
+      }),
+    );
+  } finally {
+    teacher.train(tWas);
+    student.train(sWas);
+  }
+}

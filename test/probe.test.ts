@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as childProcess from 'child_process';
+import { randn, manualSeed } from '../src/tensor';
+import { loadTeacher } from '../src/train/teacher';
+import { synthesizeProbe, probeSignals } from '../src/distill/probe';
+import { runDistill } from '../src/distill/run';
+import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+
+const SHAPE = { channels: 1, imageSize: 32, numClasses: 10 };
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'dfkd.js');
+
+test('the probe is seeded, leaves the caller RNG alone, and inversion steers the teacher to the target classes', () => {
+  const { model: teacher } = loadTeacher(tinyTeacher());
+  manualSeed(5);
+  const ref = randn([4]).toFloat32Array();
+  manualSeed(5);
+  const a = synthesizeProbe(teacher, SHAPE, { n: 40, steps: 30, batchSize: 20 });
+  assert.deepEqual(randn([4]).toFloat32Array(), ref, 'the caller RNG continues as if no probe had been made');
+  const b = synthesizeProbe(teacher, SHAPE, { n: 40, steps: 30, batchSize: 20 });
+  assert.deepEqual(a.shape, [40, 1, 32, 32]);
+  assert.deepEqual(a.toFloat32Array(), b.toFloat32Array(), 'same seed, same probe');
+  const s = probeSignals(teacher, teacher, a, 10);
+  assert.equal(s.probeAgreement, 1, 'a model agrees with itself');
+  assert.equal(s.probeLogitDistance, 0);
+  const untrained = synthesizeProbe(teacher, SHAPE, { n: 40, steps: 1, batchSize: 20 });
+  const hitBefore = probeSignals(teacher, teacher, untrained, 10).probeTargetHit;
+  assert.ok(s.probeTargetHit > 0.5 && s.probeTargetHit > hitBefore + 0.3, `target hit after 30 steps ${s.probeTargetHit}, after 1 step ${hitBefore}`);
+  for (const t of [a, b, untrained]) t.dispose();
+  teacher.dispose();
+});
+
+test('dfkd trust scores a finished run, caches the probe in the teacher directory and reuses it', async () => {
+  const teacher = tinyTeacher();
+  const out = path.join(tmpDir('trust'), 'r');
+  await runDistill({ teacherDir: teacher, studentArch: 'lenet5-half', method: 'dfad', overrides: { ...TINY, iterations: 2 }, out, onWarn: () => undefined });
+  const run = (): childProcess.SpawnSyncReturns<string> =>
+    childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', out, '--probe-size', '20', '--probe-steps', '3'], { encoding: 'utf8', env: { ...process.env, DFKD_QUIET: '1' } });
+  const first = run();
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /probe trust 0\.\d{3}: the student agrees with the teacher on [\d.]+% of 20 probe images/);
+  assert.match(first.stderr, /synthesising a probe set of 20 images/);
+  const rec = JSON.parse(fs.readFileSync(path.join(out, 'probe-trust.json'), 'utf8'));
+  assert.equal(rec.n, 20);
+  assert.ok(rec.probeAgreement >= 0 && rec.probeAgreement <= 1);
+  assert.equal(fs.readdirSync(teacher).filter((f) => f.startsWith('probe-')).length >= 1, true);
+  const second = run();
+  assert.equal(second.status, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /synthesising/, 'the cached probe is reused');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'probe-trust.json'), 'utf8')).probeAgreement, rec.probeAgreement);
+
+  const bad = childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', teacher], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /is not a finished distillation run \(no student\.json\)/);
+});
