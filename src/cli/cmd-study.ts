@@ -5,7 +5,7 @@ import { DfkdError } from '../errors';
 import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset } from '../study/presets';
 import type { StudyEvent } from '../study/run';
 import { createProgress, fmt, Progress } from './progress';
-import { parseIntArg, parseNumArg, runCommand, pct } from './common';
+import { parseIntArg, parseNumArg, runCommand, pct, DEVICE_HELP } from './common';
 
 function parseList(name: string) {
   return (v: string): string[] => {
@@ -53,6 +53,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
+    .option('--device <name>', DEVICE_HELP, 'cpu')
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
@@ -140,6 +141,7 @@ export function registerStudyCommand(program: Command): void {
             preset: o.preset,
             out,
             dataPath: o.dataPath,
+            device: o.device,
             methods: o.methods,
             seeds: o.seeds,
             teachers: o.teachers,
