@@ -35,7 +35,15 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 echo "== 1. build against $LT"
 export DFKD_LIBTORCH="$LT"
 node native/config.js
-npx node-gyp rebuild
+# Node's own headers when they are installed with it (no download; works offline).
+NODEDIR="$(dirname "$(dirname "$(command -v node)")")"
+GYP_ARGS=()
+[ -f "$NODEDIR/include/node/node_api.h" ] && GYP_ARGS=(--nodedir="$NODEDIR")
+if [ ! -d node_modules ]; then
+  # onnxruntime-node (a test dependency) would otherwise download its own CUDA libraries.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --ignore-scripts
+fi
+npx node-gyp rebuild ${GYP_ARGS[@]+"${GYP_ARGS[@]}"}
 npx tsc -p .
 
 echo "== 2. engine"
