@@ -407,7 +407,9 @@ test('CUDA: a short distillation on the GPU; its checkpoint resumes on the CPU',
   const out = path.join(tmpDir('gpu-resume'), 'r');
   const first = await runDistill({ teacherDir: teacher, studentArch: 'lenet5-half', method: 'ta-dfkd', overrides: TINY, out, device: GPU, shouldStop: () => true, ...quiet });
   assert.equal(first.stopped, true);
-  const second = await runDistill({ teacherDir: teacher, studentArch: 'lenet5-half', method: 'ta-dfkd', overrides: TINY, out, resume: true, device: 'cpu', ...quiet });
+  const warnings: string[] = [];
+  const second = await runDistill({ teacherDir: teacher, studentArch: 'lenet5-half', method: 'ta-dfkd', overrides: TINY, out, resume: true, device: 'cpu', onWarn: (m) => warnings.push(m) });
   assert.equal(second.stopped, false);
+  assert.ok(warnings.some((w) => /written on a GPU and the run continues on the CPU/.test(w)), `warnings: ${warnings.join(' | ')}`);
   assert.equal(second.summary!.device, 'cpu');
 });

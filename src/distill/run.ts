@@ -331,6 +331,7 @@ function restore(
   const rngCuda = t.get('rng_cuda');
   if (device && rngCuda) setRngState(rngCuda.toArray() as Uint8Array, device);
   else if (device) warn('the checkpoint was written on the CPU: the CUDA random stream restarts from the seed, so this resumed run will not repeat an uninterrupted one');
+  else if (rngCuda) warn('the checkpoint was written on a GPU and the run continues on the CPU: it will not repeat an uninterrupted run on either device');
 }
 
 function rewriteLog(runDir: string, history: EvalPoint[]): void {
