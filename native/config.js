@@ -2,7 +2,8 @@
 // Resolves where libtorch lives for binding.gyp. Debian's libtorch-dev is the default;
 // set DFKD_LIBTORCH (or `npm config set dfkd_libtorch ...`) to the `torch` folder of a
 // PyTorch installation (or any libtorch distribution with include/ and lib/) to build
-// against it, e.g. a CUDA-enabled one. DFKD_CXX11_ABI=0|1 overrides the ABI flag.
+// against it, e.g. a CUDA-enabled one (docs/gpu.md). The ABI flag is read from its
+// share/cmake/Torch/TorchConfig.cmake; DFKD_CXX11_ABI=0|1 overrides it.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,8 +31,22 @@ function custom(dir) {
     include: [path.join(dir, 'include'), path.join(dir, 'include', 'torch', 'csrc', 'api', 'include')],
     libdir,
     cuda,
-    abi: process.env.DFKD_CXX11_ABI || '1',
+    abi: process.env.DFKD_CXX11_ABI || abiOf(dir) || '1',
   };
+}
+
+// The C++11 ABI flag libtorch was built with, as its CMake config records it
+// (set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=0|1")); undefined when the file is absent.
+// PyTorch wheels before 2.7 (pip) use 0, most others 1; a mismatch fails at link or load time
+// with undefined std::__cxx11 symbols.
+function abiOf(dir) {
+  try {
+    const text = fs.readFileSync(path.join(dir, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), 'utf8');
+    const m = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(text);
+    return m ? m[1] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const cfg = root ? custom(path.resolve(root)) : debian();

@@ -280,7 +280,13 @@ std::string describeFailure(const Napi::CallbackInfo& info, const char* op, cons
   for (size_t i = 0; i < info.Length(); ++i) {
     if (TensorHandle::IsHandle(info[i])) {
       auto it = gTensors.find(idOf(info[i]));
-      shapes.push_back(it == gTensors.end() ? std::string("<disposed>") : shapeString(it->second.t.sizes()) + " " + dtypeName(it->second.t.scalar_type()));
+      if (it == gTensors.end()) {
+        shapes.push_back("<disposed>");
+        continue;
+      }
+      const at::Tensor& t = it->second.t;
+      // The device is named only off the CPU, so CPU messages stay as they were.
+      shapes.push_back(shapeString(t.sizes()) + " " + dtypeName(t.scalar_type()) + (t.device().is_cpu() ? "" : " " + t.device().str()));
     }
   }
   if (!shapes.empty()) {
@@ -326,7 +332,9 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
     }
     auto buf = ta.ArrayBuffer();
     uint8_t* ptr = static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset();
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(src));
+    // The JS data is copied into a CPU tensor first (data_ptr of a CPU tensor), then converted and
+    // moved to the target device; never memcpy into device memory.
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(src).device(at::kCPU));
     if (n > 0) std::memcpy(t.data_ptr(), ptr, static_cast<size_t>(n) * t.element_size());
     at::TensorOptions target = optionsFrom(info, 2, 3, "fromArray");
     if (info.Length() > 2 && info[2].IsString()) t = t.to(target.dtype().toScalarType());
@@ -335,7 +343,7 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
   })
 }
 
-// toArray(t): a copy of the data as a typed array (float32 -> Float32Array, float64 -> Float64Array,
+// toArray(t): a copy of the data (copied to the CPU first, so any device works) as a typed array (float32 -> Float32Array, float64 -> Float64Array,
 // int32 -> Int32Array, int64 -> BigInt64Array, uint8/bool -> Uint8Array).
 static Napi::Value ToArray(const Napi::CallbackInfo& info) {
   DFKD_GUARD("toArray", {
@@ -529,10 +537,23 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   })
 }
 
-// getRngState() -> uint8 tensor of the default CPU generator's state; setRngState(t).
+// The default generator of a device: the CPU one, or a CUDA device's (seeded by manualSeed too).
+static at::Generator defaultGeneratorFor(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i < info.Length() && info[i].IsString()) {
+    at::Device d = parseDevice(argStr(info, i, op));
+    if (d.is_cuda()) {
+      if (!d.has_index()) d = at::Device(at::kCUDA, 0);
+      return at::globalContext().defaultGenerator(d);
+    }
+  }
+  return at::detail::getDefaultCPUGenerator();
+}
+
+// getRngState(device?) -> uint8 CPU tensor of the default generator's state (CPU unless a CUDA
+// device is named); setRngState(t, device?).
 static Napi::Value GetRngState(const Napi::CallbackInfo& info) {
   DFKD_GUARD("getRngState", {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = defaultGeneratorFor(info, 0, "getRngState");
     std::lock_guard<std::mutex> lock(gen.mutex());
     return TensorHandle::Wrap(info.Env(), at::Tensor(gen.get_state()));
   })
@@ -540,10 +561,46 @@ static Napi::Value GetRngState(const Napi::CallbackInfo& info) {
 
 static Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   DFKD_GUARD("setRngState", {
-    at::Tensor& t = argTensor(info, 0, "setRngState");
-    auto gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor t = argTensor(info, 0, "setRngState").to(at::kCPU);
+    auto gen = defaultGeneratorFor(info, 1, "setRngState");
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(t);
+    return info.Env().Undefined();
+  })
+}
+
+// ---------------------------------------------------------------- CUDA (all callable on a CPU-only build)
+
+static Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("cudaAvailable", { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); })
+}
+
+static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("cudaDeviceCount", { return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count())); })
+}
+
+// synchronize(device?): waits for every queued kernel on a CUDA device (for timing); a no-op
+// when no CUDA device is visible or the device is the CPU.
+static Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("synchronize", {
+    if (!torch::cuda::is_available()) return info.Env().Undefined();
+    int64_t index = -1;
+    if (info.Length() > 0 && info[0].IsString()) {
+      at::Device d = parseDevice(argStr(info, 0, "synchronize"));
+      if (!d.is_cuda()) return info.Env().Undefined();
+      if (d.has_index()) index = d.index();
+    }
+    torch::cuda::synchronize(index);
+    return info.Env().Undefined();
+  })
+}
+
+// setCudnn(benchmark, deterministic): cuDNN autotuning and deterministic algorithms (no effect
+// without cuDNN). Defaults are libtorch's: benchmark off, deterministic off.
+static Napi::Value SetCudnn(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setCudnn", {
+    at::globalContext().setBenchmarkCuDNN(argBool(info, 0, "setCudnn"));
+    at::globalContext().setDeterministicCuDNN(argBool(info, 1, "setCudnn"));
     return info.Env().Undefined();
   })
 }
@@ -553,6 +610,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("torchVersion", Napi::String::New(info.Env(), TORCH_VERSION));
   o.Set("cuda", Napi::Boolean::New(info.Env(), torch::cuda::is_available()));
   o.Set("cudaDeviceCount", Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count())));
+  o.Set("cudnn", Napi::Boolean::New(info.Env(), torch::cuda::cudnn_is_available()));
 #ifdef DFKD_WITH_CUDA
   o.Set("builtWithCuda", Napi::Boolean::New(info.Env(), true));
 #else
@@ -599,6 +657,10 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   REG("manualSeed", ManualSeed);
   REG("getRngState", GetRngState);
   REG("setRngState", SetRngState);
+  REG("cudaAvailable", CudaAvailable);
+  REG("cudaDeviceCount", CudaDeviceCount);
+  REG("synchronize", Synchronize);
+  REG("setCudnn", SetCudnn);
   REG("info", Info);
 #undef REG
   registerOps(env, exports);

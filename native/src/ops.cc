@@ -349,6 +349,21 @@ static Napi::Value Op_to(const Napi::CallbackInfo& info) {
     return wrap(info, t);
   })
 }
+// setData(t, src): t now holds src's data (device, dtype and storage), keeping t's identity and its
+// requires_grad flag, like PyTorch's `param.data = src` (what nn.Module.to does to parameters).
+// Its gradient is dropped: a gradient on the old device cannot accumulate with the new data.
+static Napi::Value Op_setData(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setData", {
+    at::Tensor& t = argTensor(info, 0, "setData");
+    const at::Tensor& s = argTensor(info, 1, "setData");
+    if (t.sizes() != s.sizes()) throw std::invalid_argument("setData: shapes differ");
+    // Same dtype keeps the registry's byte count of t right.
+    if (t.scalar_type() != s.scalar_type()) throw std::invalid_argument("setData: dtypes differ (" + dtypeName(t.scalar_type()) + " vs " + dtypeName(s.scalar_type()) + ")");
+    if (t.grad().defined()) t.mutable_grad() = at::Tensor();
+    t.set_data(s.detach());
+    return info.Env().Undefined();
+  })
+}
 static Napi::Value Op_clamp(const Napi::CallbackInfo& info) {
   DFKD_GUARD("clamp", {
     c10::optional<at::Scalar> lo, hi;
@@ -453,7 +468,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
       E(argmax), E(argmin), E(topk), E(sort),
       E(reshape), E(view), E(permute), E(transpose), E(flatten), E(squeeze), E(unsqueeze), E(expand), E(repeat), E(flip),
       E(cat), E(stack), E(narrow), E(select), E(slice), E(indexSelect), E(maskedSelect), E(gather), E(where), E(pad),
-      E(oneHot), E(to), E(clamp),
+      E(oneHot), E(to), E(setData), E(clamp),
       E(linear), E(conv2d), E(batchNorm), E(maxPool2d), E(avgPool2d), E(adaptiveAvgPool2d), E(upsampleNearest2d),
       E(upsampleBilinear2d), E(leakyRelu), E(dropout), E(softmax), E(logSoftmax), E(crossEntropy), E(nllLoss), E(klDiv),
       E(l1Loss), E(mseLoss),

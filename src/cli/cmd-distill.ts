@@ -6,7 +6,7 @@ import { runDistill, DistillSummary } from '../distill/run';
 import { METHODS, PartialConfig } from '../distill/config';
 import { DfkdError } from '../errors';
 import { createProgress, fmt, Progress } from './progress';
-import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct } from './common';
+import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
 
 export function registerDistillCommand(program: Command): void {
   program
@@ -27,6 +27,7 @@ export function registerDistillCommand(program: Command): void {
     .option('--selection-criterion <name>', 'loss (paper), entropy, margin or energy')
     .option('--stop-when-stable', 'data-free stopping rule: end the run when teacher-student agreement on fresh synthetic samples plateaus (tune with stopWhenStable in --config)')
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
+    .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
     .action((o) =>
       runCommand(async () => {
         const resumeDir: string | undefined = o.resume;
@@ -78,6 +79,7 @@ export function registerDistillCommand(program: Command): void {
           out,
           dataPath: o.dataPath,
           resume: resumeDir !== undefined,
+          device: o.device,
           shouldStop: () => stopRequested,
           onProgress: (p) => {
             bar ??= createProgress(`distill ${method}`, p.iterations, ['loss', 'sel', 'acc']);

@@ -5,7 +5,7 @@ import { DfkdError } from '../errors';
 import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset } from '../study/presets';
 import type { StudyEvent } from '../study/run';
 import { createProgress, fmt, Progress } from './progress';
-import { parseIntArg, parseNumArg, runCommand, pct } from './common';
+import { parseIntArg, parseNumArg, runCommand, pct, DEVICE_HELP } from './common';
 
 function parseList(name: string) {
   return (v: string): string[] => {
@@ -56,6 +56,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--no-probe', 'skip the probe trust score of each cell (computed at the end; one probe inversion per teacher)')
     .option('--probe-size <n>', 'probe images per teacher (default 512)', parseIntArg('--probe-size'))
     .option('--probe-steps <n>', 'inversion steps per probe batch (default 200)', parseIntArg('--probe-steps'))
+    .option('--device <name>', DEVICE_HELP, 'cpu')
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
@@ -147,6 +148,7 @@ export function registerStudyCommand(program: Command): void {
             preset: o.preset,
             out,
             dataPath: o.dataPath,
+            device: o.device,
             methods: o.methods,
             seeds: o.seeds,
             teachers: o.teachers,

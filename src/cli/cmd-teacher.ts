@@ -9,7 +9,8 @@ import { listDatasets, loadDataset, getDatasetInfo } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import { writeJsonAtomic } from '../io/atomic';
 import { createProgress, fmt } from './progress';
-import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct } from './common';
+import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
+import { Device, resolveDevice } from '../tensor';
 
 export function registerTeacherCommands(program: Command): void {
   program
@@ -24,9 +25,11 @@ export function registerTeacherCommands(program: Command): void {
     .option('--lr <x>', 'SGD learning rate (cosine schedule)', parseNumArg('--lr'))
     .option('--label-smoothing <x>', 'label smoothing', parseNumArg('--label-smoothing'))
     .option('--data-path <dir>', 'dataset location (default: the dataset\'s standard location)')
+    .option('--device <name>', DEVICE_HELP, 'cpu')
     .requiredOption('--out <dir>', 'output directory')
     .action((o) =>
       runCommand(() => {
+        resolveDevice(o.device);
         const base = o.config ? (readJsonFile(o.config, 'teacher recipe') as Record<string, unknown>) : {};
         const recipe: Record<string, unknown> = { ...base };
         const map: [string, string][] = [['dataset', 'dataset'], ['arch', 'arch'], ['seed', 'seed'], ['epochs', 'epochs'], ['batchSize', 'batchSize'], ['lr', 'lr'], ['labelSmoothing', 'labelSmoothing']];
@@ -35,6 +38,7 @@ export function registerTeacherCommands(program: Command): void {
         const rec = trainTeacher(recipe, {
           out: o.out,
           dataPath: o.dataPath,
+          device: o.device,
           onProgress: (p) => {
             if (!bar) bar = createProgress('train-teacher', p.epochs * p.stepsPerEpoch, ['epoch', 'loss']);
             bar.update((p.epoch - 1) * p.stepsPerEpoch + p.step, { epoch: `${p.epoch}/${p.epochs}`, loss: fmt(p.loss) });
@@ -58,9 +62,11 @@ export function registerTeacherCommands(program: Command): void {
     .option('--data-path <dir>', 'dataset location')
     .option('--split <split>', 'train or test', 'test')
     .option('--json <file>', 'also write the full result (per-class accuracy, confusion matrix) as JSON')
+    .option('--device <name>', DEVICE_HELP, 'cpu')
     .action((o) =>
       runCommand(() => {
-        const { model, record } = loadAnyModel(o.model);
+        const device = resolveDevice(o.device);
+        const { model, record } = loadAnyModel(o.model, device);
         const dsName = o.dataset ?? record.dataset;
         const info = getDatasetInfo(dsName);
         const raw = loadDataset(dsName, o.split === 'train' ? 'train' : 'test', { path: o.dataPath });
@@ -129,13 +135,13 @@ interface ModelRecordLike {
 }
 
 /** Loads a teacher directory, or a distilled student run directory (summary.json + student.safetensors). */
-export function loadAnyModel(dir: string): { model: ReturnType<typeof buildModel>; record: ModelRecordLike } {
+export function loadAnyModel(dir: string, device?: Device): { model: ReturnType<typeof buildModel>; record: ModelRecordLike } {
   if (fs.existsSync(path.join(dir, 'teacher.json'))) {
-    const { model, record } = loadTeacher(dir);
+    const { model, record } = loadTeacher(dir, device);
     return { model, record };
   }
   // Distilled students are loaded by the distill module (registered lazily to avoid a cycle).
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { loadStudent } = require('../distill/run') as typeof import('../distill/run');
-  return loadStudent(dir);
+  return loadStudent(dir, device);
 }

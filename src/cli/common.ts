@@ -45,6 +45,9 @@ export async function runCommand(fn: () => void | Promise<void>): Promise<void> 
   }
 }
 
+/** Help text of the --device option shared by the commands that compute. */
+export const DEVICE_HELP = "where to compute: cpu (default), cuda or cuda:N (needs an addon built against a CUDA-enabled libtorch: docs/gpu.md)";
+
 export function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;
 }

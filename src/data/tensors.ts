@@ -1,5 +1,5 @@
 /** Whole datasets as normalised tensors, and batch iteration over them. */
-import { Tensor, tensor, keep, tidy } from '../tensor';
+import { Tensor, Device, tensor, keep, tidy } from '../tensor';
 import { normalizeBatch, AugmentOptions } from './batches';
 import type { DatasetInfo } from './registry';
 import type { RawImages } from './raw';
@@ -12,20 +12,27 @@ export interface DatasetTensors {
   n: number;
 }
 
-/** Normalises every image of `raw` with the dataset's mean/std into one tensor (kept; dispose when done). */
-export function toTensors(raw: RawImages, info: Pick<DatasetInfo, 'mean' | 'std'>): DatasetTensors {
+/** Normalises every image of `raw` with the dataset's mean/std into one tensor (kept; dispose when done), on `device` (default CPU). */
+export function toTensors(raw: RawImages, info: Pick<DatasetInfo, 'mean' | 'std'>, device?: Device): DatasetTensors {
   const idx = new Int32Array(raw.n);
   for (let i = 0; i < raw.n; i++) idx[i] = i;
   const b = normalizeBatch(raw, idx, info);
-  const x = keep(tensor(b.data, b.shape));
-  const y = keep(tensor(b.labels, [raw.n], 'int64'));
+  const x = keep(tensor(b.data, b.shape, undefined, device));
+  const y = keep(tensor(b.labels, [raw.n], 'int64', device));
   return { x, y, n: raw.n };
 }
 
-/** An augmented batch built on the fly (random crop/flip need per-sample randomness). */
-export function augmentedBatch(raw: RawImages, indices: Int32Array, info: Pick<DatasetInfo, 'mean' | 'std'>, aug: AugmentOptions, rng: () => number): { x: Tensor; y: Tensor } {
+/** An augmented batch built on the fly (random crop/flip need per-sample randomness), on `device` (default CPU). */
+export function augmentedBatch(
+  raw: RawImages,
+  indices: Int32Array,
+  info: Pick<DatasetInfo, 'mean' | 'std'>,
+  aug: AugmentOptions,
+  rng: () => number,
+  device?: Device,
+): { x: Tensor; y: Tensor } {
   const b = normalizeBatch(raw, indices, info, aug, rng);
-  return { x: tensor(b.data, b.shape), y: tensor(b.labels, [indices.length], 'int64') };
+  return { x: tensor(b.data, b.shape, undefined, device), y: tensor(b.labels, [indices.length], 'int64', device) };
 }
 
 /** Calls `fn` on consecutive slices of at most `batchSize` samples, each inside its own tidy(). */

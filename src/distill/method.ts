@@ -4,7 +4,7 @@
  * trainer (trainer.ts) decides how many of each run per iteration and does everything else
  * (schedules, evaluation, checkpoints, logging).
  */
-import { Tensor, tidy, noGrad } from '../tensor';
+import { Tensor, Device, tidy, noGrad } from '../tensor';
 import { Optimizer, SGD, Adam } from '../optim';
 import type { Classifier } from '../models/registry';
 import type { DistillConfig } from './config';
@@ -26,6 +26,8 @@ export interface MethodContext {
   imageSize: number;
   /** Side of the real image content inside the zero-padded input (28 for the MNIST family), if smaller. */
   contentSize?: number;
+  /** Where synthetic data is made (teacher, student and `norm` must already be there); default CPU. */
+  device?: Device;
 }
 
 /** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */
@@ -101,6 +103,7 @@ export abstract class GeneratorMethod extends DistillMethod {
         channels: ctx.channels,
         lr: g.lr,
         betas: [g.beta1, g.beta2],
+        device: ctx.device,
       },
       ctx.norm,
     );

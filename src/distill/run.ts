@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
-import { Tensor, manualSeed, getRngState, setRngState, tensor, tidy } from '../tensor';
+import { Tensor, Device, manualSeed, getRngState, setRngState, tensor, tidy, resolveDevice } from '../tensor';
 import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
@@ -56,6 +56,8 @@ export interface DistillSummary {
   /** Mean test accuracy of the last k evaluations. */
   lastKMean: number;
   lastK: number;
+  /** Device of the (last part of the) run: 'cpu', 'cuda', 'cuda:N'. */
+  device?: string;
   /** Extra, NOT a data-free figure: the best test accuracy over training selects with the test set. */
   bestOverTraining: { accuracy: number; iteration: number; note: string };
   /** Student accuracy as a fraction of the teacher's. */
@@ -88,6 +90,11 @@ export interface DistillOptions {
   dataPath?: string;
   /** Continue an unfinished run in `out` (its config must match). */
   resume?: boolean;
+  /**
+   * 'cpu' (default), 'cuda' or 'cuda:N'. Not part of the run's identity (configHash): a run may be
+   * resumed on another device. Recorded in config.json (the latest start) and summary.json.
+   */
+  device?: string;
   onProgress?: (p: { iteration: number; iterations: number; log: StepLog; selectionRate: number }) => void;
   onEval?: (e: EvalPoint) => void;
   onWarn?: (msg: string) => void;
@@ -141,6 +148,7 @@ export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConf
 /** Runs (or resumes) a distillation. Yields to the event loop between iterations so signals are handled. */
 export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
   const t0 = nowSeconds();
   const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
   getModel(opts.studentArch);
@@ -171,7 +179,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
   }
   fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
-  writeJsonAtomic(cfgFile, { ...runConfig, configHash, versions: versions() });
+  writeJsonAtomic(cfgFile, { ...runConfig, configHash, device, versions: versions() });
 
   const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
   if (testRaw.channels !== tRec.inChannels || testRaw.height !== tRec.imageSize) {
@@ -182,8 +190,15 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
 
   manualSeed(cfg.seed);
   const student = buildModel(opts.studentArch, { inChannels: tRec.inChannels, numClasses: tRec.numClasses, imageSize: tRec.imageSize });
-  const norm = new Normalizer(info.mean, info.std);
-  const method = createMethod(cfg.method, { teacher, student, cfg, norm, numClasses: tRec.numClasses, channels: tRec.inChannels, imageSize: tRec.imageSize, contentSize: info.contentSize });
+  // Models are built and initialised on the CPU (same initial weights on every device), then moved
+  // before any optimiser exists. Test data stays on the CPU; evaluate() moves each batch.
+  const onDevice: Device | undefined = device === 'cpu' ? undefined : device;
+  if (onDevice) {
+    teacher.to(onDevice);
+    student.to(onDevice);
+  }
+  const norm = new Normalizer(info.mean, info.std, onDevice);
+  const method = createMethod(cfg.method, { teacher, student, cfg, norm, numClasses: tRec.numClasses, channels: tRec.inChannels, imageSize: tRec.imageSize, contentSize: info.contentSize, device: onDevice });
   const sched = scheduler(method, cfg);
   const teacherShaBefore = tRec.weightsSha256;
 
@@ -193,7 +208,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const ckpt = opts.resume ? loadLatestCheckpoint(opts.out, warn) : undefined;
   if (ckpt) {
     try {
-      restore(ckpt.tensors, ckpt.meta, student, method, sched);
+      restore(ckpt.tensors, ckpt.meta, student, method, sched, onDevice, warn);
       start = ckpt.iteration;
       history = (ckpt.meta.history as EvalPoint[]) ?? [];
       elapsedBefore = Number(ckpt.meta.elapsed ?? 0);
@@ -214,10 +229,14 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     for (const [k, t] of method.synthState()) tensors.set(`synth.${k}`, t);
     const rng = tensor(getRngState(), undefined, 'uint8');
     tensors.set('rng', rng);
+    // On a GPU the CUDA generator (noise, pool indices) is saved too; CPU checkpoints are unchanged.
+    const rngCuda = onDevice ? tensor(getRngState(onDevice), undefined, 'uint8') : undefined;
+    if (rngCuda) tensors.set('rng_cuda', rngCuda);
     try {
       saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash });
     } finally {
       rng.dispose();
+      rngCuda?.dispose();
     }
   };
 
@@ -295,7 +314,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     if (sha256File(path.join(opts.teacherDir, tRec.weightsFile)) !== teacherShaBefore) {
       throw new DfkdError('internal error: the teacher weights file changed during distillation', 'EINTERNAL');
     }
-    const summary = summarize(history, cfg, tRec, opts, teacher, student, elapsed(), configHash);
+    const summary = summarize(history, cfg, tRec, opts, teacher, student, elapsed(), configHash, device);
     if (earlyStop) summary.stoppedEarly = earlyStop;
     writeJsonAtomic(path.join(opts.out, 'summary.json'), summary);
     // Checkpoints are no longer needed once the final student and summary are written.
@@ -311,7 +330,15 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   }
 }
 
-function restore(t: Map<string, Tensor>, meta: Record<string, unknown>, student: Classifier, method: DistillMethod, sched: LRScheduler): void {
+function restore(
+  t: Map<string, Tensor>,
+  meta: Record<string, unknown>,
+  student: Classifier,
+  method: DistillMethod,
+  sched: LRScheduler,
+  device: Device | undefined,
+  warn: (msg: string) => void,
+): void {
   const pick = (prefix: string): Map<string, Tensor> => {
     const m = new Map<string, Tensor>();
     for (const [k, v] of t) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
@@ -324,6 +351,10 @@ function restore(t: Map<string, Tensor>, meta: Record<string, unknown>, student:
   const rng = t.get('rng');
   if (!rng) throw new DfkdError('checkpoint has no RNG state', 'ECORRUPT');
   setRngState(rng.toArray() as Uint8Array);
+  const rngCuda = t.get('rng_cuda');
+  if (device && rngCuda) setRngState(rngCuda.toArray() as Uint8Array, device);
+  else if (device) warn('the checkpoint was written on the CPU: the CUDA random stream restarts from the seed, so this resumed run will not repeat an uninterrupted one');
+  else if (rngCuda) warn('the checkpoint was written on a GPU and the run continues on the CPU: it will not repeat an uninterrupted run on either device');
 }
 
 function rewriteLog(runDir: string, history: EvalPoint[]): void {
@@ -345,6 +376,7 @@ function summarize(
   student: Classifier,
   wall: number,
   configHash: string,
+  device: string,
 ): DistillSummary {
   const last = history[history.length - 1];
   const k = Math.min(cfg.eval.lastK, history.length);
@@ -359,6 +391,7 @@ function summarize(
     teacher: { dir: path.resolve(opts.teacherDir), arch: tRec.arch, testAccuracy: tRec.testAccuracy, parameters: tp, weightsSha256: tRec.weightsSha256 },
     student: { arch: opts.studentArch, parameters: sp },
     dataset: tRec.dataset,
+    device,
     finalAccuracy: last.testAccuracy,
     lastKMean: lastK.reduce((a, h) => a + h.testAccuracy, 0) / k,
     lastK: k,
@@ -378,13 +411,14 @@ function summarize(
   };
 }
 
-/** Loads a distilled student from its run directory (for `dfkd eval`). */
-export function loadStudent(dir: string): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
+/** Loads a distilled student from its run directory (for `dfkd eval`), onto `device` (default CPU). */
+export function loadStudent(dir: string, device?: Device): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
   const recFile = path.join(dir, STUDENT_RECORD);
   if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (teacher.json) nor a finished student (student.json)`, 'ENOMODEL');
   const rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string };
   const model = buildModel(rec.arch, rec);
   loadModule(path.join(dir, rec.weightsFile), model);
+  if (device && device !== 'cpu') model.to(device);
   model.eval();
   return { model, record: rec };
 }

@@ -4,7 +4,7 @@
  * the low-score ("clean") component. The paper's criterion is the teacher's loss against its own
  * prediction; entropy, margin and energy are alternatives a user can pick (or register their own).
  */
-import { Tensor, noGrad, tensor } from '../tensor';
+import { Tensor, Device, noGrad, tensor } from '../tensor';
 import { DfkdError } from '../errors';
 import { selectClean, SelectCleanResult } from './gmm';
 
@@ -65,5 +65,8 @@ export function selectBatch(teacherLogits: Tensor, o: SelectionOptions): Selecti
   const r = selectClean(scores, { threshold: o.threshold });
   const idx: number[] = [];
   for (let i = 0; i < r.mask.length; i++) if (r.mask[i]) idx.push(i);
-  return { ...r, index: tensor(Int32Array.from(idx), [idx.length], 'int64'), kept: idx.length };
+  // The index lives where the logits do, so indexSelect works on any device.
+  const dev = teacherLogits.device;
+  const index = tensor(Int32Array.from(idx), [idx.length], 'int64', dev === 'cpu' ? undefined : (dev as Device));
+  return { ...r, index, kept: idx.length };
 }

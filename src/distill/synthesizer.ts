@@ -4,17 +4,17 @@
  * images of a pool). Images are produced in [0, 1] and normalised with the dataset's mean/std
  * before they reach a network.
  */
-import { Tensor, tensor, randn, keep, noGrad, tidy, cat, randint, randperm, F } from '../tensor';
+import { Tensor, Device, sameDevice, tensor, randn, keep, noGrad, tidy, cat, randint, randperm, F } from '../tensor';
 import { Adam } from '../optim';
 import { Generator } from '../models';
 
-/** Normalises [0,1] images with per-channel mean/std (the tensors are kept until dispose). */
+/** Normalises [0,1] images with per-channel mean/std (the tensors are kept until dispose), on `device`. */
 export class Normalizer {
   private readonly mean: Tensor;
   private readonly std: Tensor;
-  constructor(mean: number[], std: number[]) {
-    this.mean = keep(tensor(Float32Array.from(mean), [1, mean.length, 1, 1]));
-    this.std = keep(tensor(Float32Array.from(std), [1, std.length, 1, 1]));
+  constructor(mean: number[], std: number[], device?: Device) {
+    this.mean = keep(tensor(Float32Array.from(mean), [1, mean.length, 1, 1], undefined, device));
+    this.std = keep(tensor(Float32Array.from(std), [1, std.length, 1, 1], undefined, device));
   }
   apply(x01: Tensor): Tensor {
     return x01.sub(this.mean).div(this.std);
@@ -40,17 +40,20 @@ export class GeneratorSynthesizer {
   readonly optimizer: Adam;
   private readonly pad: number;
   constructor(
-    readonly o: { nz: number; width: number; imageSize: number; contentSize?: number; channels: number; lr: number; betas: [number, number] },
+    readonly o: { nz: number; width: number; imageSize: number; contentSize?: number; channels: number; lr: number; betas: [number, number]; device?: Device },
     readonly norm: Normalizer,
   ) {
     const content = o.contentSize && o.contentSize < o.imageSize && (o.imageSize - o.contentSize) % 2 === 0 ? o.contentSize : o.imageSize;
     this.pad = (o.imageSize - content) / 2;
+    // Initialised on the CPU (same weights for a given seed on every device), then moved before
+    // the optimiser is created.
     this.generator = new Generator({ nz: o.nz, width: o.width, imageSize: content, channels: o.channels });
+    if (o.device !== undefined) this.generator.to(o.device);
     this.optimizer = new Adam(this.generator.parameters(), { lr: o.lr, betas: o.betas });
   }
   /** Generates n images; returns them in [0,1] and normalised. Gradients flow unless under noGrad. */
   generate(n: number): { x01: Tensor; x: Tensor } {
-    const z = randn([n, this.o.nz]);
+    const z = randn([n, this.o.nz], 'float32', this.o.device);
     const g = this.generator.call(z);
     const x01 = this.pad > 0 ? F.pad(g, [this.pad, this.pad, this.pad, this.pad], 0) : g;
     return { x01, x: this.norm.apply(x01) };
@@ -95,15 +98,19 @@ export class ImagePool {
   sample(n: number): Tensor {
     if (!this.images) throw new Error('ImagePool: empty; synthesise images first');
     const size = this.size;
-    const idx = size >= n ? randperm(size).narrow(0, 0, n) : randint(0, size, [n]);
+    // Indices on the pool's device (drawn from that device's generator).
+    const dev = this.images.device as Device;
+    const on = dev === 'cpu' ? undefined : dev;
+    const idx = size >= n ? randperm(size, on).narrow(0, 0, n) : randint(0, size, [n], on);
     return this.images.indexSelect(0, idx);
   }
   all(): Tensor | undefined {
     return this.images;
   }
-  set(x: Tensor): void {
+  /** Replaces the pool with a copy of `x`, on `device` when given (checkpoints are read onto the CPU). */
+  set(x: Tensor, device?: Device): void {
     this.images?.dispose();
-    this.images = keep(x.clone());
+    this.images = keep(device && !sameDevice(x.device, device) ? x.to(device) : x.clone());
   }
   dispose(): void {
     this.images?.dispose();

@@ -3,7 +3,7 @@
  * name so that `stateDict()` produces PyTorch's names (`features.0.weight`, `bn1.running_mean`...).
  * Forward hooks let a caller observe a layer's input and output without patching the model.
  */
-import { Tensor, noGrad, keep, tidy, Device } from '../tensor';
+import { Tensor, noGrad, keep, tidy, Device, sameDevice } from '../tensor';
 
 export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => void;
 export interface HookHandle {
@@ -98,6 +98,27 @@ export abstract class Module {
   }
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /**
+   * Moves every parameter and buffer to `device` IN PLACE (like PyTorch's `module.to(device)`):
+   * the Tensor objects stay the same (so layers' fields and anything holding `parameters()` keep
+   * working) and only their data moves. Accumulated gradients are dropped. Move a module before
+   * creating its optimizer, or call the optimizer's `to(device)` afterwards: optimizer state (Adam
+   * moments, momentum buffers) is not part of the module. A no-op when already there.
+   */
+  to(device: Device): this {
+    noGrad(() =>
+      tidy(() => {
+        for (const t of this.stateDict().values()) if (!sameDevice(t.device, device)) t.setData_(t.detach().to(device));
+      }),
+    );
+    return this;
+  }
+  /** The device of the first parameter or buffer ('cpu' for a module without tensors). */
+  get device(): Device {
+    const first = this.stateDict().values().next();
+    return (first.done ? 'cpu' : first.value.device) as Device;
   }
 
   /** Parameters and buffers by PyTorch name, in registration order (the live tensors, not copies). */

@@ -3,7 +3,7 @@
  * Their state (momentum buffers, Adam moments, step counts) is exposed as named tensors plus JSON
  * so that checkpoints restore a run exactly.
  */
-import { Tensor, noGrad, tidy, zerosLike, keep } from '../tensor';
+import { Tensor, Device, noGrad, tidy, zerosLike, keep, sameDevice } from '../tensor';
 
 export interface OptimizerState {
   /** JSON-serialisable scalars: hyper-parameters and step counters. */
@@ -57,6 +57,21 @@ export abstract class Optimizer {
     });
     return { meta: { lr: this.lr, ...this.meta() }, tensors };
   }
+  /**
+   * Moves the optimizer's state tensors (momentum buffers, Adam moments) to `device`. Call it after
+   * moving the parameters' module when the optimizer was created (or has stepped) before the move;
+   * state that does not exist yet is created later on the parameters' device anyway.
+   */
+  to(device: Device): this {
+    for (const s of this.slots) {
+      for (const [k, t] of s) {
+        if (sameDevice(t.device, device)) continue;
+        s.set(k, keep(t.to(device)));
+        t.dispose();
+      }
+    }
+    return this;
+  }
   loadStateDict(state: OptimizerState): void {
     this.lr = Number(state.meta.lr);
     this.setMeta(state.meta);
@@ -72,7 +87,9 @@ export abstract class Optimizer {
       if (t.shape.join(',') !== this.params[i].shape.join(',')) {
         throw new Error(`optimizer state: '${key}' has shape [${t.shape}], parameter ${i} has [${this.params[i].shape}]`);
       }
-      this.slots[i].set(name, keep(t.clone()));
+      // A copy on the parameter's device (checkpoints are read onto the CPU).
+      const p = this.params[i];
+      this.slots[i].set(name, keep(t.device === p.device ? t.clone() : t.to({ device: p.device as Device })));
     }
   }
   dispose(): void {

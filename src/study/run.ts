@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
+import { resolveDevice } from '../tensor';
 import { runDistill, runConfigHash, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
 import { resolveConfig, DistillConfig } from '../distill/config';
 import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
@@ -87,6 +88,8 @@ export interface RunStudyOptions extends StudyOverrides {
   preset?: StudyPreset | string;
   out: string;
   dataPath?: string;
+  /** 'cpu' (default), 'cuda' or 'cuda:N' for teachers and cells; not part of any cell's identity. */
+  device?: string;
   /** The command line recorded in state.json / results.json (default: process.argv). */
   command?: string;
   onProgress?: (e: StudyEvent) => void;
@@ -176,6 +179,7 @@ function clearEmptyRunDir(dir: string): void {
 export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
   const t0 = nowSeconds();
   const out = opts.out;
+  resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
   const preset = resolveStudyPreset(opts);
   const prevState = readState(out);
   const dataPath = opts.dataPath ?? prevState?.dataPath;
@@ -293,7 +297,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
       reused = false;
     }
     emit({ type: 'teacher-start', teacherId: t.id, index: i, total: preset.teachers.length, reused, dir });
-    const record = trainTeacher(recipe, { out: dir, dataPath, reuse: true, onProgress: (p) => emit({ type: 'teacher-progress', teacherId: t.id, ...p }) });
+    const record = trainTeacher(recipe, { out: dir, dataPath, reuse: true, device: opts.device, onProgress: (p) => emit({ type: 'teacher-progress', teacherId: t.id, ...p }) });
     teacherRecords.set(t.id, { record, dir });
     teacherResults.push({
       id: t.id,
@@ -383,6 +387,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
           overrides: cellOverrides(preset, method, cs.seed),
           out: runDir,
           dataPath,
+          device: opts.device,
           resume: true,
           onWarn: warn,
           shouldStop: opts.shouldStop,

@@ -1,5 +1,5 @@
 /** The dfkd tensor engine: a typed PyTorch-like API over libtorch. */
-export { Tensor, DType, Device, Reduction, TensorLike } from './tensor';
+export { Tensor, DType, Device, Reduction, TensorLike, sameDevice } from './tensor';
 export * from './creation';
 export * as F from './functional';
 export * from './runtime';

@@ -51,6 +51,7 @@ export class Tensor {
   get dtype(): DType {
     return native.dtype(this.handle) as DType;
   }
+  /** 'cpu' or 'cuda:N' (libtorch's name; a CUDA tensor always carries its index). */
   get device(): string {
     return native.device(this.handle) as string;
   }
@@ -141,6 +142,14 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------ conversion
+  /**
+   * Converts to another dtype and/or device ('cpu', 'cuda', 'cuda:N'). Like PyTorch's `.to()`, a
+   * target the tensor already has copies nothing: the result is a NEW Tensor object (dispose it as
+   * usual) sharing this tensor's storage, so in-place writes through either are seen by both, and
+   * disposing one leaves the other valid. Moving between devices copies, and is recorded by
+   * autograd (gradients flow back to the source device). A CUDA device on a CPU-only build throws
+   * a clear error at once.
+   */
   to(target: DType | Device | { dtype?: DType; device?: Device | string }): Tensor {
     if (typeof target === 'string') {
       const isDtype = ['float32', 'float64', 'int64', 'int32', 'uint8', 'bool'].includes(target);
@@ -153,6 +162,16 @@ export class Tensor {
   }
   float(): Tensor {
     return this.to('float32');
+  }
+  /** `to('cpu')`: a CPU copy (or, already on the CPU, a new handle sharing storage). */
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  /** @internal Replaces this tensor's data with `src` (same shape and dtype, any device) keeping its identity, like `param.data = src`. Drops .grad. */
+  setData_(src: Tensor): this {
+    native.setData(this.handle, src.handle);
+    this.shapeCache = undefined;
+    return this;
   }
   long(): Tensor {
     return this.to('int64');
@@ -303,6 +322,12 @@ function reduceDims(t: Tensor, dims: number | number[] | undefined, keepdim: boo
 
 function shapeArg(a: number[] | [number[]]): number[] {
   return Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]);
+}
+
+/** True when two device names denote the same device ('cuda' is 'cuda:0', libtorch's default). */
+export function sameDevice(a: string, b: string): boolean {
+  const norm = (d: string): string => (d === 'cuda' ? 'cuda:0' : d);
+  return norm(a) === norm(b);
 }
 
 /** Wraps a native handle (used by the creation and functional modules). */

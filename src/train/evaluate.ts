@@ -1,6 +1,6 @@
 /** Accuracy, per-class accuracy, confusion matrix and calibration of a classifier on a labelled set. */
 import { Module } from '../nn';
-import { noGrad } from '../tensor';
+import { noGrad, sameDevice } from '../tensor';
 import { DatasetTensors, forEachBatch } from '../data/tensors';
 
 export interface EvalResult {
@@ -16,7 +16,10 @@ export interface EvalResult {
   meanConfidence: number;
 }
 
-/** Evaluates `model` in eval mode without gradients; restores its previous train/eval mode. */
+/**
+ * Evaluates `model` in eval mode without gradients; restores its previous train/eval mode. The data
+ * may live on any device: each batch is moved to the model's device (a GPU model evaluates CPU data).
+ */
 export function evaluate(model: Module, data: DatasetTensors, numClasses: number, batchSize = 500): EvalResult {
   const wasTraining = model.training;
   model.eval();
@@ -27,9 +30,10 @@ export function evaluate(model: Module, data: DatasetTensors, numClasses: number
   const binCorrect = new Array<number>(bins).fill(0);
   let confSum = 0;
   try {
+    const device = model.device;
     noGrad(() =>
       forEachBatch(data, batchSize, (x, y) => {
-        const logits = model.call(x);
+        const logits = model.call(sameDevice(x.device, device) ? x : x.to(device));
         const [conf, pred] = logits.softmax(1).maxWithIndices(1);
         const p = pred.toInt32Array();
         const c = conf.toFloat32Array();

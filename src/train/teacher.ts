@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { DfkdError } from '../errors';
-import { manualSeed, tensor, tidy, F } from '../tensor';
+import { Device, manualSeed, tensor, tidy, F, resolveDevice } from '../tensor';
 import { SGD, CosineLR } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
@@ -54,6 +54,8 @@ export interface TeacherRecord {
   ece: number;
   meanConfidence: number;
   wallTimeSec: number;
+  /** Device the teacher was trained on (absent in records written before devices existed). */
+  device?: string;
   weightsFile: string;
   weightsSha256: string;
   versions: Versions;
@@ -87,6 +89,8 @@ export interface TrainTeacherOptions {
   dataPath?: string;
   /** Reuse an existing teacher in `out` trained from the same recipe (default true). */
   reuse?: boolean;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. Not part of the recipe (or its hash); recorded in teacher.json. */
+  device?: string;
   onProgress?: (p: TrainProgress) => void;
   onEpoch?: (epoch: number, loss: number, test: EvalResult) => void;
 }
@@ -107,8 +111,8 @@ export function readTeacherRecord(dir: string): TeacherRecord {
   return rec;
 }
 
-/** Builds the teacher's architecture and loads its weights (checking the record's SHA-256). */
-export function loadTeacher(dir: string): { model: Classifier; record: TeacherRecord } {
+/** Builds the teacher's architecture and loads its weights (checking the record's SHA-256), onto `device` (default CPU). */
+export function loadTeacher(dir: string, device?: Device): { model: Classifier; record: TeacherRecord } {
   const record = readTeacherRecord(dir);
   const wfile = path.join(dir, record.weightsFile);
   if (!fs.existsSync(wfile)) throw new DfkdError(`teacher weights '${wfile}' named by ${path.join(dir, TEACHER_RECORD)} do not exist`, 'ENOTEACHER');
@@ -117,6 +121,7 @@ export function loadTeacher(dir: string): { model: Classifier; record: TeacherRe
   }
   const model = buildModel(record.arch, { inChannels: record.inChannels, numClasses: record.numClasses, imageSize: record.imageSize });
   loadModule(wfile, model);
+  if (device && device !== 'cpu') model.to(device);
   model.eval();
   return { model, record };
 }
@@ -124,6 +129,8 @@ export function loadTeacher(dir: string): { model: Classifier; record: TeacherRe
 /** Trains a teacher from `recipe` into `opts.out` (or reuses one trained from the same recipe). */
 export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): TeacherRecord {
   const recipe = parseRecipe(recipeInput);
+  const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
+  const onDevice: Device | undefined = device === 'cpu' ? undefined : device;
   const recipeHash = contentHash(recipe);
   const recFile = path.join(opts.out, TEACHER_RECORD);
   if (fs.existsSync(recFile)) {
@@ -142,11 +149,12 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
   const trainRaw = loadDataset(recipe.dataset, 'train', { path: opts.dataPath });
   const testRaw = loadDataset(recipe.dataset, 'test', { path: opts.dataPath });
   const numClasses = info.classes > 0 ? info.classes : 1 + Math.max(...trainRaw.labels);
-  const train = toTensors(trainRaw, info);
+  const train = toTensors(trainRaw, info, onDevice);
   const test = toTensors(testRaw, info);
   manualSeed(recipe.seed);
   const rng = mulberry32(recipe.seed);
   const model = buildModel(recipe.arch, { inChannels: trainRaw.channels, numClasses, imageSize: trainRaw.height });
+  if (onDevice) model.to(onDevice); // initialised on the CPU, moved before the optimiser exists
   const opt = new SGD(model.parameters(), { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, nesterov: false });
   const stepsPerEpoch = Math.floor(train.n / recipe.batchSize);
   const sched = new CosineLR(opt, recipe.epochs * stepsPerEpoch);
@@ -163,9 +171,9 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
         const idx = perm.subarray(s * recipe.batchSize, (s + 1) * recipe.batchSize);
         const loss = tidy(() => {
           const { x, y } = augment
-            ? augmentedBatch(trainRaw, idx, info, recipe.augment, rng)
+            ? augmentedBatch(trainRaw, idx, info, recipe.augment, rng, onDevice)
             : (() => {
-                const it = tensor(idx, [idx.length], 'int64');
+                const it = tensor(idx, [idx.length], 'int64', onDevice);
                 return { x: train.x.indexSelect(0, it), y: train.y.indexSelect(0, it) };
               })();
           const l = F.crossEntropy(model.call(x), y, { labelSmoothing: recipe.labelSmoothing });
@@ -202,6 +210,7 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
       ece: final.ece,
       meanConfidence: final.meanConfidence,
       wallTimeSec: nowSeconds() - t0,
+      device,
       weightsFile: TEACHER_WEIGHTS,
       weightsSha256: sha256File(wfile),
       versions: versions(),

@@ -28,8 +28,8 @@ export class DeepInversion extends DistillMethod {
     const cfg = this.cfg;
     const w = cfg.weights;
     const n = cfg.batchSize;
-    const x = keep(randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize]).requiresGrad_(true));
-    const y = keep(randint(0, this.ctx.numClasses, [n]));
+    const x = keep(randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize], 'float32', this.ctx.device).requiresGrad_(true));
+    const y = keep(randint(0, this.ctx.numClasses, [n], this.ctx.device));
     const opt = new Adam([x], { lr: cfg.deepinv.lr, betas: [0.5, 0.99] });
     const log: StepLog = {};
     try {
@@ -85,7 +85,7 @@ export class DeepInversion extends DistillMethod {
     });
   }
   freshSamples(n: number): Tensor {
-    return this.pool.size > 0 ? this.pool.sample(n) : randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize]);
+    return this.pool.size > 0 ? this.pool.sample(n) : randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize], 'float32', this.ctx.device);
   }
   synthState(): Map<string, Tensor> {
     const all = this.pool.all();
@@ -96,7 +96,7 @@ export class DeepInversion extends DistillMethod {
   }
   loadSynthState(t: Map<string, Tensor>): void {
     const p = t.get('pool');
-    if (p) this.pool.set(p);
+    if (p) this.pool.set(p, this.ctx.device);
   }
   override dispose(): void {
     super.dispose();
