@@ -282,6 +282,7 @@ function buildCpp(rebuild: boolean): CppBuild {
   const hash = crypto
     .createHash('sha256')
     .update(fs.readFileSync(CPP_SOURCE))
+    .update(fs.readFileSync(path.join(ROOT, 'native', 'src', 'cpu_allocator.h')))
     .update(JSON.stringify({ cxx, compilerVersion, flags, link }))
     .digest('hex')
     .slice(0, 16);

@@ -1,7 +1,9 @@
 /** Deterministic memory release: tidy/keep/dispose semantics and a memory-flatness training loop. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, F, tensor, zeros, ones, randn, randint, tidy, keep, dispose, scopeDepth, noGrad, manualSeed, setNumThreads, getNumThreads } from '../src/tensor';
+import * as childProcess from 'child_process';
+import * as path from 'path';
+import { Tensor, F, tensor, zeros, ones, randn, randint, tidy, keep, dispose, scopeDepth, noGrad, manualSeed, setNumThreads, getNumThreads, memoryStats, emptyCpuCache } from '../src/tensor';
 
 function alive(t: Tensor, what: string): void {
   assert.equal(t.isDisposed, false, `${what}: expected alive, but it was disposed`);
@@ -267,4 +269,40 @@ test('disposed large tensors are reused: rss plateaus over 60 x (2 x 32 MB) allo
   // A tensor leaked per iteration would add >= 32 MB each time (1.28 GB over 40 iterations). The engine keeps
   // freed heap for reuse (see tuneMalloc in native/src/addon.cc), so allow a bounded rise toward its plateau.
   assert.ok(after - before < 320 * 2 ** 20, `rss grew by ${mb(after - before)} MB over 40 iterations after warm-up, expected < 320 MB (a plateau, not 32 MB per iteration)`);
+});
+
+test('the CPU allocator cache reuses buffers across varying batch sizes, stays bounded and can be emptied', () => {
+  emptyCpuCache(); // start from an empty cache (earlier tests leave idle blocks)
+  const before = memoryStats().cpuCache;
+  assert.ok(before, 'the caching allocator is installed by default');
+  assert.equal(before.idleBytes, 0);
+  // Batches of 64..127 rows of a 100 KiB row: quarter-octave classes make them share a few blocks.
+  let seed = 7;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 200; i++) {
+    tidy(() => {
+      const n = 64 + Math.floor(rand() * 64);
+      randn([n, 25600]).mul(2).relu().sum().item();
+    });
+  }
+  const after = memoryStats().cpuCache!;
+  const misses = after.misses - before.misses;
+  const hits = after.hits - before.hits;
+  assert.ok(misses < 40, `expected most of 600 large allocations to hit the cache, got ${misses} misses and ${hits} hits`);
+  assert.ok(after.idleBytes <= after.capBytes, 'idle bytes stay under the cap');
+  // Three live 127-row buffers of 12.4 MiB at most, rounded up by at most 25%, in a few classes: well under 200 MiB idle.
+  assert.ok(after.idleBytes < 200 * 2 ** 20, `idle cache ${after.idleBytes} bytes`);
+  emptyCpuCache();
+  assert.equal(memoryStats().cpuCache!.idleBytes, 0);
+});
+
+test('DFKD_MALLOC=system and DFKD_CPU_CACHE_MB=0 turn the caching allocator off', () => {
+  for (const env of [{ DFKD_MALLOC: 'system' }, { DFKD_CPU_CACHE_MB: '0' }]) {
+    const out = childProcess.execFileSync(
+      process.execPath,
+      ['-e', `const t = require(${JSON.stringify(path.resolve(__dirname, '..', 'src', 'tensor'))}); const x = t.randn([1000]); x.sum().item(); console.log(JSON.stringify(t.memoryStats().cpuCache));`],
+      { env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
+    assert.equal(out.trim(), 'null', JSON.stringify(env));
+  }
 });

@@ -8,10 +8,14 @@
 //
 // Prints one JSON object on stdout: {"workload", "threads", "warmup", "runs", "times_ms" (wall time of
 // each timed run), "cpu_ms" (process user+system CPU time of each run), "minflt" (minor page faults of
-// each run), "median_ms", "libtorch", "malloc_tuned", "parallel"}. Architectures, shapes, losses and optimizers mirror src/models and
+// each run), "median_ms", "libtorch", "malloc_tuned", "cpu_cache", "parallel"}. Architectures, shapes, losses and optimizers mirror src/models and
 // src/optim exactly (see docs/benchmarks.md); keep both sides in step when either changes.
 #include <torch/torch.h>
 #include <ATen/Parallel.h>
+
+// The addon's CPU allocator, installed the same way (DFKD_MALLOC=system / DFKD_CPU_CACHE_MB=0 turn
+// it off on both sides), so that the ratio measures the binding and not two allocators.
+#include "../../native/src/cpu_allocator.h"
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -237,6 +241,7 @@ static std::string jsonEscape(const std::string& s) {
 
 int main(int argc, char** argv) {
   const bool tuned = tuneMalloc();
+  const bool cached = dfkd::CachingCPUAllocator::install() != nullptr;
   std::map<std::string, std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -281,7 +286,7 @@ int main(int argc, char** argv) {
     o << "{\"workload\":\"" << name << "\",\"threads\":" << at::get_num_threads() << ",\"warmup\":" << warmup << ",\"runs\":" << runs
       << ",\"times_ms\":" << jsonArray(times) << ",\"cpu_ms\":" << jsonArray(cpu) << ",\"minflt\":" << jsonArray(faults)
       << ",\"median_ms\":" << median(times) << ",\"libtorch\":\"" << TORCH_VERSION << "\",\"malloc_tuned\":" << (tuned ? "true" : "false")
-      << ",\"parallel\":\"" << jsonEscape(at::get_parallel_info()) << "\"}";
+      << ",\"cpu_cache\":" << (cached ? "true" : "false") << ",\"parallel\":\"" << jsonEscape(at::get_parallel_info()) << "\"}";
     std::cout << o.str() << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "workloads: " << e.what() << "\n";

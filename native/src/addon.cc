@@ -1,6 +1,7 @@
 // dfkd native binding: tensor handles, creation, data transfer, autograd and runtime settings.
 // Ops live in ops.cc. The TypeScript layer (src/tensor) owns validation and the public API.
 #include "common.h"
+#include "cpu_allocator.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -35,6 +36,10 @@ static bool tuneMalloc() {
   return true;
 }
 static const bool kMallocTuned = tuneMalloc();
+
+// Tensor buffers go through dfkd's caching allocator (native/src/cpu_allocator.h), installed when the
+// addon loads, before it creates any tensor.
+static CachingCPUAllocator* const kCpuCache = CachingCPUAllocator::install();
 
 // External-memory accounting. V8 is told about tensor memory held by JS handles so that the
 // garbage collector (the safety net for handles nobody disposed) feels their weight. But V8 starts a
@@ -119,12 +124,33 @@ static Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), gTensors.find(idOf(info[0])) == gTensors.end());
 }
 
-// memoryStats() -> { liveTensors, liveBytes }: what the registry holds right now.
+// memoryStats() -> { liveTensors, liveBytes, cpuCache }: what the registry holds right now, and the
+// CPU allocator's cache (null when DFKD_MALLOC=system / DFKD_CPU_CACHE_MB=0 turned it off).
 static Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
-  auto o = Napi::Object::New(info.Env());
-  o.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveCount())));
-  o.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(TensorHandle::LiveBytes())));
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("liveTensors", Napi::Number::New(env, static_cast<double>(TensorHandle::LiveCount())));
+  o.Set("liveBytes", Napi::Number::New(env, static_cast<double>(TensorHandle::LiveBytes())));
+  if (kCpuCache) {
+    CpuCacheStats s = kCpuCache->stats();
+    auto c = Napi::Object::New(env);
+    c.Set("capBytes", Napi::Number::New(env, static_cast<double>(s.capBytes)));
+    c.Set("idleBytes", Napi::Number::New(env, static_cast<double>(s.idleBytes)));
+    c.Set("liveBytes", Napi::Number::New(env, static_cast<double>(s.liveBytes)));
+    c.Set("hits", Napi::Number::New(env, static_cast<double>(s.hits)));
+    c.Set("misses", Napi::Number::New(env, static_cast<double>(s.misses)));
+    c.Set("released", Napi::Number::New(env, static_cast<double>(s.released)));
+    o.Set("cpuCache", c);
+  } else {
+    o.Set("cpuCache", env.Null());
+  }
   return o;
+}
+
+// emptyCpuCache(): returns every idle cached buffer to the OS.
+static Napi::Value EmptyCpuCache(const Napi::CallbackInfo& info) {
+  if (kCpuCache) kCpuCache->emptyCache();
+  return info.Env().Undefined();
 }
 
 // ---------------------------------------------------------------- argument helpers
@@ -628,6 +654,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
+  exports.Set("emptyCpuCache", Napi::Function::New(env, EmptyCpuCache, "emptyCpuCache"));
 #define REG(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
   REG("fromArray", FromArray);
   REG("toArray", ToArray);

@@ -145,7 +145,29 @@ export class DeviceError extends DfkdError {
   native.setNumThreads(n);
 }
 
-/** Tensors held by the native registry right now, and their bytes (leak diagnostics). */
-export function memoryStats(): { liveTensors: number; liveBytes: number } {
-  return native.memoryStats() as { liveTensors: number; liveBytes: number };
+/** The CPU allocator's cache of tensor buffers (native/src/cpu_allocator.h). */
+export interface CpuCacheStats {
+  /** Idle bytes kept at most (DFKD_CPU_CACHE_MB). */
+  capBytes: number;
+  /** Freed buffers kept for reuse. */
+  idleBytes: number;
+  /** Buffers in use (size classes, headers included). */
+  liveBytes: number;
+  hits: number;
+  misses: number;
+  /** Idle buffers returned to the OS (over the cap, or by emptyCpuCache). */
+  released: number;
+}
+
+/**
+ * Tensors held by the native registry right now and their bytes (leak diagnostics), and the CPU
+ * allocator's cache (null when turned off with DFKD_MALLOC=system or DFKD_CPU_CACHE_MB=0).
+ */
+export function memoryStats(): { liveTensors: number; liveBytes: number; cpuCache: CpuCacheStats | null } {
+  return native.memoryStats() as { liveTensors: number; liveBytes: number; cpuCache: CpuCacheStats | null };
+}
+
+/** Returns the CPU allocator's idle buffers to the OS (RSS drops; the next steps fault them back in). */
+export function emptyCpuCache(): void {
+  native.emptyCpuCache();
 }
