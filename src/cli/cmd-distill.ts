@@ -1,7 +1,7 @@
 /** `dfkd distill`: distill a teacher into a student without real training data. */
 import * as path from 'path';
 import * as fs from 'fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { runDistill, DistillSummary } from '../distill/run';
 import { METHODS, PartialConfig } from '../distill/config';
 import { collapseReasons } from '../distill/signals';
@@ -27,6 +27,7 @@ export function registerDistillCommand(program: Command): void {
     .option('--selection-threshold <p>', 'posterior threshold of the clean component (default 0.5)', parseNumArg('--selection-threshold'))
     .option('--selection-criterion <name>', 'loss (paper), entropy, margin or energy')
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
+    .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
     .action((o) =>
       runCommand(async () => {
         const resumeDir: string | undefined = o.resume;
@@ -43,6 +44,7 @@ export function registerDistillCommand(program: Command): void {
           student = saved.student;
           method = saved.config.method;
           userConfig = saved.config;
+          if (o.onNan) overrides = { nan: { policy: o.onNan } };
         } else {
           if (!teacherDir) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
           if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
@@ -56,6 +58,7 @@ export function registerDistillCommand(program: Command): void {
               threshold: o.selectionThreshold,
               criterion: o.selectionCriterion,
             },
+            nan: o.onNan ? { policy: o.onNan } : undefined,
           };
         }
         const out = resumeDir ?? (o.out as string);
@@ -97,6 +100,11 @@ export function registerDistillCommand(program: Command): void {
         printSummary(res.summary!, out);
       }),
     );
+}
+
+function parseOnNan(v: string): 'stop' | 'rollback' {
+  if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
+  return v;
 }
 
 export function printSummary(s: DistillSummary, out: string): void {

@@ -12,24 +12,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
-import { Tensor, manualSeed, getRngState, setRngState, tensor, tidy } from '../tensor';
+import { Tensor, manualSeed, getRngState, setRngState, tensor, tidy, noGrad } from '../tensor';
 import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
 import { loadTeacher, TeacherRecord } from '../train/teacher';
 import { evaluate } from '../train/evaluate';
-import { getDatasetInfo, loadDataset } from '../data/registry';
+import { getDatasetInfo, loadDataset, checkClassCount } from '../data/registry';
 import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
 import { saveModule, loadModule, sha256File } from '../io/weights';
-import { writeJsonAtomic } from '../io/atomic';
+import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
 import { savePngGrid } from '../io/png';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
 import { DistillConfig, resolveConfig, parseConfig, PartialConfig } from './config';
 import { Normalizer } from './synthesizer';
 import { createMethod, TADFKD } from './methods';
-import type { DistillMethod, StepLog } from './method';
-import { saveCheckpoint, loadLatestCheckpoint } from './checkpoint';
+import { GeneratorMethod, type DistillMethod, type StepLog } from './method';
+import { saveCheckpoint, loadLatestCheckpoint, latestCheckpointInfo } from './checkpoint';
 import { computeSignals, TrustSignals } from './signals';
 
 export interface EvalPoint {
@@ -103,16 +103,57 @@ function meanLogs(logs: StepLog[]): Record<string, number> {
   return Object.fromEntries(Object.entries(acc).map(([k, { s, n }]) => [k, s / n]));
 }
 
-function checkFinite(log: StepLog, iteration: number, step: string, runDir: string): void {
+/** A non-finite loss term or weight (code 'ENAN'); `what` names the term or tensor. */
+export class NumericalFault extends DfkdError {
+  constructor(message: string, readonly what: string, readonly iteration: number) {
+    super(message, 'ENAN');
+  }
+}
+
+/** The stop message: what went wrong, where, and the last good checkpoint to continue from. */
+function faultMessage(what: string, iteration: number, runDir: string, cfg: DistillConfig, prefix = ''): string {
+  const ck = latestCheckpointInfo(runDir);
+  const where = ck
+    ? `The last good checkpoint is '${ck.file}' (iteration ${ck.iteration}); continue from it with 'dfkd distill --resume ${runDir} --on-nan rollback' (restores it and lowers the learning rate)`
+    : `No checkpoint had been written yet (the first is at iteration ${cfg.checkpointEvery}); rerun with a lower learning rate`;
+  return `${prefix}non-finite ${what} at iteration ${iteration}; the run stopped. ${where}`;
+}
+
+function checkFinite(log: StepLog, iteration: number, step: string, runDir: string, cfg: DistillConfig): void {
   for (const [k, v] of Object.entries(log)) {
     if (!Number.isFinite(v)) {
-      throw new DfkdError(
-        `non-finite ${step} loss term '${k}' (${v}) at iteration ${iteration}; the run stopped. ` +
-          `The last good checkpoint is in ${path.join(runDir, 'checkpoints')} (resume with --resume, e.g. after lowering the learning rate in the config)`,
-        'ENAN',
-      );
+      const what = `${step} loss term '${k}' (${v})`;
+      throw new NumericalFault(faultMessage(what, iteration, runDir, cfg), what, iteration);
     }
   }
+}
+
+/** One isfinite().all() reduction per floating-point tensor of the student and the synthesizer. */
+function checkWeights(student: Classifier, method: DistillMethod, iteration: number, runDir: string, cfg: DistillConfig): void {
+  const sets: [string, Map<string, Tensor>][] = [['student', student.stateDict()], ['synthesizer', method.synthState()]];
+  for (const [owner, tensors] of sets) {
+    for (const [name, t] of tensors) {
+      if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+      const ok = tidy(() => t.isfinite().all());
+      if (!ok) {
+        const what = `${owner} weights in tensor '${name}'`;
+        throw new NumericalFault(faultMessage(what, iteration, runDir, cfg), what, iteration);
+      }
+    }
+  }
+}
+
+/**
+ * TEST HOOK (fault injection, not for normal use): `DFKD_TEST_INJECT_NAN=ITER[:TERM]` replaces the
+ * loss term TERM (default loss_s) of the first student step of iteration ITER with NaN, once per
+ * process; TERM 'weights' instead fills the student's first parameter with NaN after that
+ * iteration's steps. Used by test/reliability.test.ts.
+ */
+function nanInjection(): { iteration: number; term: string; done: boolean } | undefined {
+  const spec = process.env.DFKD_TEST_INJECT_NAN;
+  if (!spec) return undefined;
+  const [it, term] = spec.split(':');
+  return { iteration: Number(it), term: term || 'loss_s', done: false };
 }
 
 function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
@@ -121,7 +162,9 @@ function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
 
 /** The identity of a run: its effective config, the teacher's weights and the student architecture. */
 export function runConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
-  return contentHash({ config: cfg, teacherSha, student });
+  // The NaN policy is not part of a run's identity: `--resume DIR --on-nan rollback` continues the same run.
+  const { nan: _nan, ...config } = cfg;
+  return contentHash({ config, teacherSha, student });
 }
 
 /** Builds the effective config for a run. */
@@ -169,6 +212,12 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     teacher.dispose();
     throw new DfkdError(`dataset '${tRec.dataset}' gives ${testRaw.channels}x${testRaw.height} images but teacher '${opts.teacherDir}' expects ${tRec.inChannels}x${tRec.imageSize}`, 'ESHAPE');
   }
+  try {
+    checkClassCount(tRec, `teacher '${opts.teacherDir}'`, tRec.dataset, info.classes, testRaw.labels);
+  } catch (e) {
+    teacher.dispose();
+    throw e;
+  }
   const test = toTensors(testRaw, info);
 
   manualSeed(cfg.seed);
@@ -181,6 +230,14 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   let start = 0;
   let history: EvalPoint[] = [];
   let elapsedBefore = 0;
+  // --on-nan rollback state: rollbacks so far and the factor applied to every learning rate.
+  let rollbacks = 0;
+  let lrScale = 1;
+  const applyLrScale = (): void => {
+    if (lrScale === 1) return;
+    method.studentOpt.lr = sched.lrAt(sched.lastEpoch) * lrScale;
+    if (method instanceof GeneratorMethod) method.synth.optimizer.lr = cfg.generator.lr * lrScale;
+  };
   const ckpt = opts.resume ? loadLatestCheckpoint(opts.out, warn) : undefined;
   if (ckpt) {
     try {
@@ -188,13 +245,16 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
       start = ckpt.iteration;
       history = (ckpt.meta.history as EvalPoint[]) ?? [];
       elapsedBefore = Number(ckpt.meta.elapsed ?? 0);
+      rollbacks = Number(ckpt.meta.nanRollbacks ?? 0);
+      lrScale = Number(ckpt.meta.lrScale ?? 1);
+      applyLrScale();
       // Drop log lines written after the checkpoint (they will be recomputed identically).
-      rewriteLog(opts.out, history);
+      writeLog(opts.out, history);
     } finally {
       for (const t of ckpt.tensors.values()) t.dispose();
     }
   } else {
-    fs.writeFileSync(path.join(opts.out, 'log.jsonl'), '');
+    writeLog(opts.out, history);
   }
 
   const saveCk = (iteration: number, elapsed: number): void => {
@@ -206,7 +266,8 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     const rng = tensor(getRngState(), undefined, 'uint8');
     tensors.set('rng', rng);
     try {
-      saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash });
+      const nanState = rollbacks > 0 ? { nanRollbacks: rollbacks, lrScale } : {};
+      saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash, ...nanState });
     } finally {
       rng.dispose();
     }
@@ -218,20 +279,62 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   let iteration = start;
   const clock0 = nowSeconds();
   const elapsed = (): number => elapsedBefore + (nowSeconds() - clock0);
+  const inject = nanInjection();
+
+  /** --on-nan rollback: restore the last checkpoint, lower the learning rates; the iteration to continue after, or undefined to stop. */
+  const rollback = (fault: NumericalFault): number | undefined => {
+    const policy = cfg.nan;
+    if (!policy || policy.policy !== 'rollback') return undefined;
+    if (rollbacks >= policy.maxRollbacks) {
+      throw new NumericalFault(faultMessage(fault.what, fault.iteration, opts.out, cfg, `gave up after ${rollbacks} rollback(s) (nan.maxRollbacks): `), fault.what, fault.iteration);
+    }
+    const ck = loadLatestCheckpoint(opts.out, warn);
+    if (!ck) return undefined;
+    try {
+      restore(ck.tensors, ck.meta, student, method, sched);
+    } finally {
+      for (const t of ck.tensors.values()) t.dispose();
+    }
+    if (method instanceof TADFKD) method.takeSelectionRate();
+    history = (ck.meta.history as EvalPoint[]) ?? [];
+    writeLog(opts.out, history);
+    pending = [];
+    rollbacks += 1;
+    lrScale *= policy.lrFactor;
+    applyLrScale();
+    const gen = method instanceof GeneratorMethod ? `, generator lr ${method.synth.optimizer.lr.toPrecision(3)}` : '';
+    warn(
+      `non-finite ${fault.what} at iteration ${fault.iteration}: rolled back to checkpoint '${ck.file}' (iteration ${ck.iteration}) ` +
+        `and scaled the learning rates by ${lrScale.toPrecision(3)} (student lr ${method.studentOpt.lr.toPrecision(3)}${gen}); rollback ${rollbacks} of at most ${policy.maxRollbacks}`,
+    );
+    return ck.iteration;
+  };
+
   try {
     for (iteration = start + 1; iteration <= cfg.iterations; iteration++) {
-      for (let k = 0; k < cfg.studentSteps; k++) {
-        const l = method.studentStep();
-        checkFinite(l, iteration, 'student', opts.out);
-        pending.push(l);
-        lastStudentLog = l;
-      }
-      for (let k = 0; k < cfg.generatorSteps; k++) {
-        const l = method.generatorStep();
-        checkFinite(l, iteration, 'generator', opts.out);
-        pending.push(l);
+      try {
+        for (let k = 0; k < cfg.studentSteps; k++) {
+          const l = method.studentStep();
+          if (inject && !inject.done && inject.iteration === iteration && inject.term !== 'weights') (inject.done = true), (l[inject.term] = NaN);
+          checkFinite(l, iteration, 'student', opts.out, cfg);
+          pending.push(l);
+          lastStudentLog = l;
+        }
+        for (let k = 0; k < cfg.generatorSteps; k++) {
+          const l = method.generatorStep();
+          checkFinite(l, iteration, 'generator', opts.out, cfg);
+          pending.push(l);
+        }
+        if (inject && !inject.done && inject.iteration === iteration && inject.term === 'weights') (inject.done = true), noGrad(() => student.parameters()[0].fill_(NaN));
+        checkWeights(student, method, iteration, opts.out, cfg);
+      } catch (e) {
+        const back = e instanceof NumericalFault ? rollback(e) : undefined;
+        if (back === undefined) throw e;
+        iteration = back;
+        continue;
       }
       sched.step();
+      if (lrScale !== 1) applyLrScale();
       const rate = method instanceof TADFKD ? method.takeSelectionRate() : NaN;
       if (Number.isFinite(rate)) pending.push({ selection_rate: rate });
       opts.onProgress?.({ iteration, iterations: cfg.iterations, log: lastStudentLog, selectionRate: rate });
@@ -244,7 +347,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
         const signals = computeSignals(teacher, student, method, { n: 256 });
         const point: EvalPoint = { iteration, time: elapsed(), testAccuracy: acc, selectionRate: losses.selection_rate ?? NaN, losses, signals, lr: method.studentOpt.lr };
         history.push(point);
-        fs.appendFileSync(path.join(opts.out, 'log.jsonl'), JSON.stringify(point) + '\n');
+        writeLog(opts.out, history);
         opts.onEval?.(point);
       }
       if (iteration % cfg.checkpointEvery === 0 && iteration < cfg.iterations) saveCk(iteration, elapsed());
@@ -303,9 +406,12 @@ function restore(t: Map<string, Tensor>, meta: Record<string, unknown>, student:
   setRngState(rng.toArray() as Uint8Array);
 }
 
-function rewriteLog(runDir: string, history: EvalPoint[]): void {
-  fs.writeFileSync(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
+/** log.jsonl holds one line per evaluation; it is rewritten atomically (never left with a partial line). */
+function writeLog(runDir: string, history: EvalPoint[]): void {
+  writeFileAtomic(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
 }
+
+
 
 function writeSamples(runDir: string, method: DistillMethod, iteration: number): void {
   const p = method.preview(64);
