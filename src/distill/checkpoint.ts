@@ -42,6 +42,8 @@ export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<s
   const prev = readPointer(runDir);
   const pointer: CheckpointPointer = { file: name, sha256, iteration };
   if (prev && prev.file !== name) pointer.previous = { file: prev.file, sha256: prev.sha256, iteration: prev.iteration };
+  // The same iteration saved again (a stop request at a checkpoint iteration): keep its predecessor.
+  else if (prev && prev.previous) pointer.previous = prev.previous;
   writeJsonAtomic(path.join(dir, POINTER), pointer);
   // Remove checkpoints that are neither the latest nor the previous one.
   const keepFiles = new Set([name, pointer.previous?.file]);

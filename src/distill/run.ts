@@ -21,7 +21,7 @@ import { evaluate } from '../train/evaluate';
 import { getDatasetInfo, loadDataset, checkClassCount } from '../data/registry';
 import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
 import { saveModule, loadModule, sha256File } from '../io/weights';
-import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
+import { writeJsonAtomic, writeFileAtomic, removeStaleTemps } from '../io/atomic';
 import { savePngGrid } from '../io/png';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -144,16 +144,17 @@ function checkWeights(student: Classifier, method: DistillMethod, iteration: num
 }
 
 /**
- * TEST HOOK (fault injection, not for normal use): `DFKD_TEST_INJECT_NAN=ITER[:TERM]` replaces the
- * loss term TERM (default loss_s) of the first student step of iteration ITER with NaN, once per
- * process; TERM 'weights' instead fills the student's first parameter with NaN after that
- * iteration's steps. Used by test/reliability.test.ts.
+ * TEST HOOK (fault injection, not for normal use): `DFKD_TEST_INJECT_NAN=ITER[:TERM[:TIMES]]`
+ * replaces the loss term TERM (default loss_s) of the first student step of iteration ITER with NaN,
+ * TIMES times per process (default 1; a rollback replays the iteration); TERM 'weights' instead
+ * fills the student's first parameter with NaN after that iteration's steps. Used by
+ * test/reliability.test.ts.
  */
-function nanInjection(): { iteration: number; term: string; done: boolean } | undefined {
+function nanInjection(): { iteration: number; term: string; left: number } | undefined {
   const spec = process.env.DFKD_TEST_INJECT_NAN;
   if (!spec) return undefined;
-  const [it, term] = spec.split(':');
-  return { iteration: Number(it), term: term || 'loss_s', done: false };
+  const [it, term, times] = spec.split(':');
+  return { iteration: Number(it), term: term || 'loss_s', left: times ? Number(times) : 1 };
 }
 
 function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
@@ -194,6 +195,9 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     const sumFile = path.join(opts.out, 'summary.json');
     if (fs.existsSync(sumFile)) {
       teacher.dispose();
+      // A run killed between its summary and the clean-up: finish the clean-up.
+      fs.rmSync(path.join(opts.out, 'checkpoints'), { recursive: true, force: true });
+      for (const d of [opts.out, path.join(opts.out, 'samples')]) removeStaleTemps(d);
       return { summary: JSON.parse(fs.readFileSync(sumFile, 'utf8')) as DistillSummary, stopped: false, iteration: cfg.iterations };
     }
     if (!opts.resume) {
@@ -205,6 +209,8 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
   }
   fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
+  // Temporary files of writes interrupted by a crash (the targets themselves are intact).
+  for (const d of [opts.out, path.join(opts.out, 'samples'), path.join(opts.out, 'checkpoints')]) removeStaleTemps(d);
   writeJsonAtomic(cfgFile, { ...runConfig, configHash, versions: versions() });
 
   const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
@@ -315,7 +321,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
       try {
         for (let k = 0; k < cfg.studentSteps; k++) {
           const l = method.studentStep();
-          if (inject && !inject.done && inject.iteration === iteration && inject.term !== 'weights') (inject.done = true), (l[inject.term] = NaN);
+          if (inject && k === 0 && inject.left > 0 && inject.iteration === iteration && inject.term !== 'weights') (inject.left -= 1), (l[inject.term] = NaN);
           checkFinite(l, iteration, 'student', opts.out, cfg);
           pending.push(l);
           lastStudentLog = l;
@@ -325,7 +331,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
           checkFinite(l, iteration, 'generator', opts.out, cfg);
           pending.push(l);
         }
-        if (inject && !inject.done && inject.iteration === iteration && inject.term === 'weights') (inject.done = true), noGrad(() => student.parameters()[0].fill_(NaN));
+        if (inject && inject.left > 0 && inject.iteration === iteration && inject.term === 'weights') (inject.left -= 1), noGrad(() => student.parameters()[0].fill_(NaN));
         checkWeights(student, method, iteration, opts.out, cfg);
       } catch (e) {
         const back = e instanceof NumericalFault ? rollback(e) : undefined;

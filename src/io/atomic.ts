@@ -97,6 +97,17 @@ export function writeFileAtomic(filePath: string, data: Buffer | Uint8Array | st
   }
 }
 
+/** Removes the temporary files that writes interrupted by a crash left in `dir` (not recursive). */
+export function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const f of names) if (/\.tmp-\d+-[0-9a-f]{12}$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 /** Atomically write `obj` as pretty-printed JSON (2-space indent) followed by a newline. */
 export function writeJsonAtomic(filePath: string, obj: unknown): void {
   const text = JSON.stringify(obj, null, 2);
