@@ -434,3 +434,30 @@ test('bad input: an output directory that already holds a different run, or some
   assertFails(dfkd(['distill', '--teacher', teacher, '--out', junk]), /output directory '.*' is not empty and holds no dfkd run; choose another --out/);
   assert.equal(fs.readFileSync(path.join(junk, 'notes.txt'), 'utf8'), 'mine');
 });
+
+test('dfkd study passes --on-nan rollback to its cells: a NaN in a cell is rolled back instead of failing the cell', async () => {
+  const { runStudy } = await import('../src/study/run');
+  const { methodVariant } = await import('../src/study/presets');
+  const { TeacherRecipe } = await import('../src/train/teacher');
+  const preset = {
+    name: 'nan-test',
+    description: 'one one-epoch LeNet-5 teacher, TA-DFKD, one seed',
+    dataset: 'mnist',
+    student: 'lenet5-half',
+    teachers: [{ id: 'lenet5-s0', recipe: TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5', seed: 0, epochs: 1, batchSize: 128, lr: 0.05 }) }],
+    methods: [methodVariant('ta-dfkd')],
+    seeds: [0],
+    budget: TINY,
+    catastrophicThreshold: 0.5,
+  };
+  const warnings: string[] = [];
+  process.env.DFKD_TEST_INJECT_NAN = '3';
+  try {
+    const res = await runStudy({ preset, out: path.join(tmpDir('study-nan'), 's'), onNan: 'rollback', report: false, onWarn: (w) => warnings.push(w) });
+    assert.equal(res.done, 1);
+    assert.equal(res.failed, 0);
+  } finally {
+    delete process.env.DFKD_TEST_INJECT_NAN;
+  }
+  assert.match(warnings.join('\n'), /non-finite student loss term 'loss_s' \(NaN\) at iteration 3: rolled back to checkpoint '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
+});

@@ -53,6 +53,10 @@ export function registerStudyCommand(program: Command): void {
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
+    .option('--on-nan <policy>', 'on a non-finite loss or weight in a cell: stop it (default; recorded as diverged) or rollback (restore its last checkpoint, lower the learning rates)', (v: string) => {
+      if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
+      return v;
+    })
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
@@ -145,6 +149,7 @@ export function registerStudyCommand(program: Command): void {
             teachers: o.teachers,
             iterations: o.iterations,
             threshold: o.threshold,
+            onNan: o.onNan,
             onProgress,
             shouldStop: () => stopRequested,
           });

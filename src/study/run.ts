@@ -93,6 +93,8 @@ export interface RunStudyOptions extends StudyOverrides {
   runCell?: CellRunner;
   /** Write RESULTS.md and report.html at the end (default true). */
   report?: boolean;
+  /** On a non-finite loss or weight in a cell: stop the cell (default; it is recorded as diverged) or roll back (distill --on-nan). */
+  onNan?: 'stop' | 'rollback';
 }
 
 export interface StudyRunResult {
@@ -372,7 +374,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
           teacherDir,
           studentArch: preset.student,
           method: method.method,
-          overrides: cellOverrides(preset, method, cs.seed),
+          overrides: opts.onNan ? { ...cellOverrides(preset, method, cs.seed), nan: { policy: opts.onNan } } : cellOverrides(preset, method, cs.seed),
           out: runDir,
           dataPath,
           resume: true,
