@@ -382,7 +382,9 @@ test('bad input: teacher/dataset class-count mismatch (eval, distill, import)', 
     JSON.stringify({ kind: 'dfkd-teacher', arch: 'lenet5', dataset: 'mnist', numClasses: 5, inChannels: 1, imageSize: 32, testAccuracy: 0.5, weightsFile: 'weights.safetensors' }),
   );
   assertFails(dfkd(['eval', '--model', dir]), /model '.*' has 5 classes but dataset 'mnist' has 10/);
-  assertFails(dfkd(['distill', '--teacher', dir, '--out', path.join(tmpDir('bi'), 'r')]), /teacher '.*' has 5 classes but dataset 'mnist' has 10/);
+  const out = path.join(tmpDir('bi'), 'r');
+  assertFails(dfkd(['distill', '--teacher', dir, '--out', out]), /teacher '.*' has 5 classes but dataset 'mnist' has 10/);
+  assert.ok(!fs.existsSync(out), 'a failed validation created the run directory');
   assertFails(
     dfkd(['import', '--arch', 'lenet5', '--classes', '5', '--weights', wfile, '--dataset', 'mnist', '--out', path.join(tmpDir('bi'), 't')]),
     /weights file '.*weights\.safetensors' is a 5-class model but dataset 'mnist' has 10 classes/,
@@ -433,6 +435,10 @@ test('bad input: an output directory that already holds a different run, or some
   fs.writeFileSync(path.join(junk, 'notes.txt'), 'mine');
   assertFails(dfkd(['distill', '--teacher', teacher, '--out', junk]), /output directory '.*' is not empty and holds no dfkd run; choose another --out/);
   assert.equal(fs.readFileSync(path.join(junk, 'notes.txt'), 'utf8'), 'mine');
+  const broken = tmpDir('broken-run');
+  fs.writeFileSync(path.join(broken, 'config.json'), '{"configHash": "01');
+  assertFails(dfkd(['distill', '--teacher', teacher, '--out', broken]), /run record '.*config\.json' is not valid JSON \(.*\); choose another --out/);
+  assertFails(dfkd(['distill', '--resume', broken]), /run record file '.*config\.json' is not valid JSON/);
 });
 
 test('dfkd study passes --on-nan rollback to its cells: a NaN in a cell is rolled back instead of failing the cell', async () => {

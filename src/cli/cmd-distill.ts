@@ -39,7 +39,7 @@ export function registerDistillCommand(program: Command): void {
         if (resumeDir) {
           const cf = path.join(resumeDir, 'config.json');
           if (!fs.existsSync(cf)) throw new DfkdError(`--resume ${resumeDir}: no config.json there (not a dfkd run directory)`, 'EUSAGE');
-          const saved = JSON.parse(fs.readFileSync(cf, 'utf8')) as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
+          const saved = readJsonFile(cf, 'run record') as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
           teacherDir = saved.teacher.dir;
           student = saved.student;
           method = saved.config.method;

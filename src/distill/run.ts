@@ -187,7 +187,13 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   // Output directory: new, or the same run (resume), never a different run.
   const cfgFile = path.join(opts.out, 'config.json');
   if (fs.existsSync(cfgFile)) {
-    const prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+    let prev: { configHash?: string };
+    try {
+      prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+    } catch (e) {
+      teacher.dispose();
+      throw new DfkdError(`run record '${cfgFile}' is not valid JSON (${(e as Error).message}); choose another --out`, 'ERECORD');
+    }
     if (prev.configHash !== configHash) {
       teacher.dispose();
       throw new DfkdError(`output directory '${opts.out}' already holds a different run (config hash ${prev.configHash}, this run ${configHash}); choose another --out`, 'EEXIST');
@@ -208,11 +214,6 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     teacher.dispose();
     throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
   }
-  fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
-  // Temporary files of writes interrupted by a crash (the targets themselves are intact).
-  for (const d of [opts.out, path.join(opts.out, 'samples'), path.join(opts.out, 'checkpoints')]) removeStaleTemps(d);
-  writeJsonAtomic(cfgFile, { ...runConfig, configHash, versions: versions() });
-
   const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
   if (testRaw.channels !== tRec.inChannels || testRaw.height !== tRec.imageSize) {
     teacher.dispose();
@@ -224,6 +225,12 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     teacher.dispose();
     throw e;
   }
+  // Everything is validated: from here on the run directory is written.
+  fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
+  // Temporary files of writes interrupted by a crash (the targets themselves are intact).
+  for (const d of [opts.out, path.join(opts.out, 'samples'), path.join(opts.out, 'checkpoints')]) removeStaleTemps(d);
+  writeJsonAtomic(cfgFile, { ...runConfig, configHash, versions: versions() });
+
   const test = toTensors(testRaw, info);
 
   manualSeed(cfg.seed);
