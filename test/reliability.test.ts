@@ -467,3 +467,15 @@ test('dfkd study passes --on-nan rollback to its cells: a NaN in a cell is rolle
   }
   assert.match(warnings.join('\n'), /non-finite student loss term 'loss_s' \(NaN\) at iteration 3: rolled back to checkpoint '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
 });
+
+test('bad input: a distilled student whose record or weights are corrupt', async () => {
+  const run = path.join(tmpDir('student'), 'r');
+  await runDistill({ teacherDir: tinyTeacher(), studentArch: 'lenet5-half', method: 'dfad', overrides: { ...TINY, iterations: 2 }, out: run, ...quiet });
+  const w = path.join(run, 'student.safetensors');
+  const bytes = fs.readFileSync(w);
+  bytes[bytes.length - 1] ^= 0xff;
+  fs.writeFileSync(w, bytes);
+  assertFails(dfkd(['eval', '--model', run]), /student weights '.*student\.safetensors' do not match the SHA-256 in .*student\.json \(file changed or corrupted\)/);
+  fs.writeFileSync(path.join(run, 'student.json'), '{"arch": "lenet5-half",');
+  assertFails(dfkd(['eval', '--model', run]), /student record '.*student\.json' is not valid JSON/);
+});

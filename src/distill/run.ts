@@ -476,9 +476,18 @@ function summarize(
 export function loadStudent(dir: string): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
   const recFile = path.join(dir, STUDENT_RECORD);
   if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (teacher.json) nor a finished student (student.json)`, 'ENOMODEL');
-  const rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string };
+  let rec: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string; weightsSha256?: string };
+  try {
+    rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as typeof rec;
+  } catch (e) {
+    throw new DfkdError(`student record '${recFile}' is not valid JSON: ${(e as Error).message}`, 'ERECORD');
+  }
+  const wfile = path.join(dir, rec.weightsFile);
+  if (rec.weightsSha256 && fs.existsSync(wfile) && sha256File(wfile) !== rec.weightsSha256) {
+    throw new DfkdError(`student weights '${wfile}' do not match the SHA-256 in ${recFile} (file changed or corrupted)`, 'ECORRUPT');
+  }
   const model = buildModel(rec.arch, rec);
-  loadModule(path.join(dir, rec.weightsFile), model);
+  loadModule(wfile, model);
   model.eval();
   return { model, record: rec };
 }
