@@ -424,8 +424,6 @@ function writeLog(runDir: string, history: EvalPoint[]): void {
   writeFileAtomic(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
 }
 
-
-
 function writeSamples(runDir: string, method: DistillMethod, iteration: number): void {
   const p = method.preview(64);
   if (p.shape[0] === 0) return;
