@@ -1,7 +1,7 @@
 /** `dfkd distill`: distill a teacher into a student without real training data. */
 import * as path from 'path';
 import * as fs from 'fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { runDistill, DistillSummary } from '../distill/run';
 import { METHODS, PartialConfig } from '../distill/config';
 import { DfkdError } from '../errors';
@@ -28,6 +28,7 @@ export function registerDistillCommand(program: Command): void {
     .option('--stop-when-stable', 'data-free stopping rule: end the run when teacher-student agreement on fresh synthetic samples plateaus (tune with stopWhenStable in --config)')
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
     .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
+    .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
     .action((o) =>
       runCommand(async () => {
         const resumeDir: string | undefined = o.resume;
@@ -39,11 +40,12 @@ export function registerDistillCommand(program: Command): void {
         if (resumeDir) {
           const cf = path.join(resumeDir, 'config.json');
           if (!fs.existsSync(cf)) throw new DfkdError(`--resume ${resumeDir}: no config.json there (not a dfkd run directory)`, 'EUSAGE');
-          const saved = JSON.parse(fs.readFileSync(cf, 'utf8')) as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
+          const saved = readJsonFile(cf, 'run record') as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
           teacherDir = saved.teacher.dir;
           student = saved.student;
           method = saved.config.method;
           userConfig = saved.config;
+          if (o.onNan) overrides = { nan: { policy: o.onNan } };
         } else {
           if (!teacherDir) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
           if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
@@ -58,6 +60,7 @@ export function registerDistillCommand(program: Command): void {
               threshold: o.selectionThreshold,
               criterion: o.selectionCriterion,
             },
+            nan: o.onNan ? { policy: o.onNan } : undefined,
           };
         }
         const out = resumeDir ?? (o.out as string);
@@ -98,6 +101,11 @@ export function registerDistillCommand(program: Command): void {
         printSummary(res.summary!, out);
       }),
     );
+}
+
+function parseOnNan(v: string): 'stop' | 'rollback' {
+  if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
+  return v;
 }
 
 export function printSummary(s: DistillSummary, out: string): void {

@@ -57,6 +57,10 @@ export function registerStudyCommand(program: Command): void {
     .option('--probe-size <n>', 'probe images per teacher (default 512)', parseIntArg('--probe-size'))
     .option('--probe-steps <n>', 'inversion steps per probe batch (default 200)', parseIntArg('--probe-steps'))
     .option('--device <name>', DEVICE_HELP, 'cpu')
+    .option('--on-nan <policy>', 'on a non-finite loss or weight in a cell: stop it (default; recorded as diverged) or rollback (restore its last checkpoint, lower the learning rates)', (v: string) => {
+      if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
+      return v;
+    })
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
@@ -155,6 +159,7 @@ export function registerStudyCommand(program: Command): void {
             iterations: o.iterations,
             threshold: o.threshold,
             probe: o.probe === false ? false : { n: o.probeSize, steps: o.probeSteps },
+            onNan: o.onNan,
             onProgress,
             shouldStop: () => stopRequested,
           });

@@ -5,9 +5,10 @@ import { Command } from 'commander';
 import { trainTeacher, loadTeacher, TeacherRecord } from '../train/teacher';
 import { evaluate } from '../train/evaluate';
 import { listModels, buildModel } from '../models';
-import { listDatasets, loadDataset, getDatasetInfo } from '../data/registry';
+import { listDatasets, loadDataset, getDatasetInfo, checkClassCount } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import { writeJsonAtomic } from '../io/atomic';
+import { DfkdError } from '../errors';
 import { createProgress, fmt } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
 import { Device, resolveDevice } from '../tensor';
@@ -71,7 +72,14 @@ export function registerTeacherCommands(program: Command): void {
         const info = getDatasetInfo(dsName);
         const raw = loadDataset(dsName, o.split === 'train' ? 'train' : 'test', { path: o.dataPath });
         if (raw.channels !== record.inChannels || raw.height !== record.imageSize) {
-          throw new Error(`dataset '${dsName}' gives ${raw.channels}x${raw.height}x${raw.width} images but the model expects ${record.inChannels}x${record.imageSize}x${record.imageSize}`);
+          model.dispose();
+          throw new DfkdError(`dataset '${dsName}' gives ${raw.channels}x${raw.height}x${raw.width} images but the model expects ${record.inChannels}x${record.imageSize}x${record.imageSize}`, 'ESHAPE');
+        }
+        try {
+          checkClassCount(record, `model '${o.model}'`, dsName, info.classes, raw.labels);
+        } catch (e) {
+          model.dispose();
+          throw e;
         }
         const data = toTensors(raw, info);
         try {

@@ -24,10 +24,12 @@ export function buildProgram(): Command {
 
 export function main(argv: string[]): void {
   const program = buildProgram();
-  program.exitOverride((err: CommanderError) => {
+  const onExit = (err: CommanderError): never => {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
     process.exit(2);
-  });
+  };
+  // Usage errors (bad option values, unknown options) exit 2 in every subcommand, not only at the top level.
+  for (const c of [program, ...program.commands]) c.exitOverride(onExit);
   program.parseAsync(argv).catch((e: Error) => {
     process.stderr.write(`dfkd: error: ${e.message}\n`);
     process.exit(1);

@@ -318,3 +318,15 @@ export function loadDataset(name: string, split: 'train' | 'test', opts: LoadDat
   }
   return padTo(raw, size, size);
 }
+
+/** A model/dataset class-count mismatch (the labels would index past the model's outputs). */
+export function checkClassCount(rec: { numClasses: number }, what: string, dataset: string, datasetClasses: number, labels: ArrayLike<number>): void {
+  if (datasetClasses > 0 && rec.numClasses !== datasetClasses) {
+    throw new DfkdError(`${what} has ${rec.numClasses} classes but dataset '${dataset}' has ${datasetClasses}`, 'ECLASSES');
+  }
+  let max = -1;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > max) max = labels[i];
+  if (max >= rec.numClasses) {
+    throw new DfkdError(`${what} has ${rec.numClasses} classes but dataset '${dataset}' has labels up to ${max} (${max + 1} classes)`, 'ECLASSES');
+  }
+}

@@ -42,6 +42,8 @@ export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<s
   const prev = readPointer(runDir);
   const pointer: CheckpointPointer = { file: name, sha256, iteration };
   if (prev && prev.file !== name) pointer.previous = { file: prev.file, sha256: prev.sha256, iteration: prev.iteration };
+  // The same iteration saved again (a stop request at a checkpoint iteration): keep its predecessor.
+  else if (prev && prev.previous) pointer.previous = prev.previous;
   writeJsonAtomic(path.join(dir, POINTER), pointer);
   // Remove checkpoints that are neither the latest nor the previous one.
   const keepFiles = new Set([name, pointer.previous?.file]);
@@ -51,14 +53,27 @@ export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<s
   return pointer;
 }
 
-export function readPointer(runDir: string): CheckpointPointer | undefined {
+/** The checkpoint pointer of a run; undefined when there is none, 'corrupt' when latest.json cannot be parsed. */
+function readPointerChecked(runDir: string): CheckpointPointer | undefined | 'corrupt' {
   const p = path.join(checkpointDir(runDir), POINTER);
   if (!fs.existsSync(p)) return undefined;
   try {
-    return JSON.parse(fs.readFileSync(p, 'utf8')) as CheckpointPointer;
+    const v = JSON.parse(fs.readFileSync(p, 'utf8')) as CheckpointPointer;
+    return v && typeof v.file === 'string' && typeof v.sha256 === 'string' ? v : 'corrupt';
   } catch {
-    return undefined;
+    return 'corrupt';
   }
+}
+
+export function readPointer(runDir: string): CheckpointPointer | undefined {
+  const p = readPointerChecked(runDir);
+  return p === 'corrupt' ? undefined : p;
+}
+
+/** Path and iteration of the latest recorded checkpoint (for messages), or undefined. */
+export function latestCheckpointInfo(runDir: string): { file: string; iteration: number } | undefined {
+  const p = readPointer(runDir);
+  return p ? { file: path.join(checkpointDir(runDir), p.file), iteration: p.iteration } : undefined;
 }
 
 function tryLoad(runDir: string, entry: { file: string; sha256: string; iteration: number }): LoadedCheckpoint | string {
@@ -79,7 +94,8 @@ function tryLoad(runDir: string, entry: { file: string; sha256: string; iteratio
  * `warn`) and falls back to the previous checkpoint when the latest is corrupt.
  */
 export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): LoadedCheckpoint | undefined {
-  const ptr = readPointer(runDir);
+  const ptr = readPointerChecked(runDir);
+  if (ptr === 'corrupt') return loadNewestReadable(runDir, warn);
   if (!ptr) return undefined;
   const first = tryLoad(runDir, ptr);
   if (typeof first !== 'string') return first;
@@ -92,4 +108,28 @@ export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void
     throw new DfkdError(`cannot resume '${runDir}': ${first}; and ${second}`, 'ECORRUPT');
   }
   throw new DfkdError(`cannot resume '${runDir}': ${first} and there is no previous checkpoint`, 'ECORRUPT');
+}
+
+/**
+ * latest.json itself is unreadable (it is written atomically, so only disk corruption does this): use
+ * the newest checkpoint file that decodes as a valid safetensors file, with a warning (no checksum
+ * to check it against).
+ */
+function loadNewestReadable(runDir: string, warn: (msg: string) => void): LoadedCheckpoint {
+  const dir = checkpointDir(runDir);
+  const files = fs.readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort().reverse();
+  const problems: string[] = [];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    try {
+      const { tensors, metadata } = loadTensors(file);
+      const meta = JSON.parse(metadata.dfkd ?? '{}') as Record<string, unknown>;
+      const iteration = Number(meta.iteration ?? Number(f.slice(5, 12)));
+      warn(`checkpoint pointer '${path.join(dir, POINTER)}' is corrupt; resuming from the newest readable checkpoint '${file}' (iteration ${iteration}, not checksum-verified)`);
+      return { tensors, meta, iteration, file };
+    } catch (e) {
+      problems.push(`'${file}': ${(e as Error).message}`);
+    }
+  }
+  throw new DfkdError(`cannot resume '${runDir}': checkpoint pointer '${path.join(dir, POINTER)}' is corrupt and no checkpoint file is readable${problems.length ? ` (${problems.join('; ')})` : ''}`, 'ECORRUPT');
 }

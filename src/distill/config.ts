@@ -94,6 +94,16 @@ export const DistillConfig = z
       .strict()
       .optional()
       .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
+    // Optional (absent by default, so existing configs and their hashes are unchanged). Not part of a
+    // run's identity (see runConfigHash): it only acts after a numerical fault.
+    nan: z
+      .object({
+        policy: z.enum(['stop', 'rollback']).default('stop').describe('on a non-finite loss or weight: stop (default) or roll back to the last checkpoint'),
+        lrFactor: z.number().gt(0).lt(1).default(0.5).describe('rollback: multiply the learning rates by this factor'),
+        maxRollbacks: z.number().int().min(1).default(3).describe('rollback: give up (stop) after this many rollbacks'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type DistillConfig = z.infer<typeof DistillConfig>;

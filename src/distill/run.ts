@@ -12,24 +12,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
-import { Tensor, Device, manualSeed, getRngState, setRngState, tensor, tidy, resolveDevice } from '../tensor';
+import { Tensor, Device, manualSeed, getRngState, setRngState, tensor, tidy, noGrad, resolveDevice } from '../tensor';
 import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
 import { loadTeacher, TeacherRecord } from '../train/teacher';
 import { evaluate } from '../train/evaluate';
-import { getDatasetInfo, loadDataset } from '../data/registry';
+import { getDatasetInfo, loadDataset, checkClassCount } from '../data/registry';
 import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
 import { saveModule, loadModule, sha256File } from '../io/weights';
-import { writeJsonAtomic } from '../io/atomic';
+import { writeJsonAtomic, writeFileAtomic, removeStaleTemps } from '../io/atomic';
 import { savePngGrid } from '../io/png';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
 import { DistillConfig, resolveConfig, parseConfig, PartialConfig } from './config';
 import { Normalizer } from './synthesizer';
 import { createMethod, TADFKD } from './methods';
-import type { DistillMethod, StepLog } from './method';
-import { saveCheckpoint, loadLatestCheckpoint } from './checkpoint';
+import { GeneratorMethod, type DistillMethod, type StepLog } from './method';
+import { saveCheckpoint, loadLatestCheckpoint, latestCheckpointInfo } from './checkpoint';
 import { computeSignals, collapseReasons, TrustSignals } from './signals';
 import { stableStop, StableStop } from './stopping';
 
@@ -119,16 +119,58 @@ function meanLogs(logs: StepLog[]): Record<string, number> {
   return Object.fromEntries(Object.entries(acc).map(([k, { s, n }]) => [k, s / n]));
 }
 
-function checkFinite(log: StepLog, iteration: number, step: string, runDir: string): void {
+/** A non-finite loss term or weight (code 'ENAN'); `what` names the term or tensor. */
+export class NumericalFault extends DfkdError {
+  constructor(message: string, readonly what: string, readonly iteration: number) {
+    super(message, 'ENAN');
+  }
+}
+
+/** The stop message: what went wrong, where, and the last good checkpoint to continue from. */
+function faultMessage(what: string, iteration: number, runDir: string, cfg: DistillConfig, prefix = ''): string {
+  const ck = latestCheckpointInfo(runDir);
+  const where = ck
+    ? `The last good checkpoint is '${ck.file}' (iteration ${ck.iteration}); continue from it with 'dfkd distill --resume ${runDir} --on-nan rollback' (restores it and lowers the learning rate)`
+    : `No checkpoint had been written yet (the first is at iteration ${cfg.checkpointEvery}); rerun with a lower learning rate`;
+  return `${prefix}non-finite ${what} at iteration ${iteration}; the run stopped. ${where}`;
+}
+
+function checkFinite(log: StepLog, iteration: number, step: string, runDir: string, cfg: DistillConfig): void {
   for (const [k, v] of Object.entries(log)) {
     if (!Number.isFinite(v)) {
-      throw new DfkdError(
-        `non-finite ${step} loss term '${k}' (${v}) at iteration ${iteration}; the run stopped. ` +
-          `The last good checkpoint is in ${path.join(runDir, 'checkpoints')} (resume with --resume, e.g. after lowering the learning rate in the config)`,
-        'ENAN',
-      );
+      const what = `${step} loss term '${k}' (${v})`;
+      throw new NumericalFault(faultMessage(what, iteration, runDir, cfg), what, iteration);
     }
   }
+}
+
+/** One isfinite().all() reduction per floating-point tensor of the student and the synthesizer. */
+function checkWeights(student: Classifier, method: DistillMethod, iteration: number, runDir: string, cfg: DistillConfig): void {
+  const sets: [string, Map<string, Tensor>][] = [['student', student.stateDict()], ['synthesizer', method.synthState()]];
+  for (const [owner, tensors] of sets) {
+    for (const [name, t] of tensors) {
+      if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+      const ok = tidy(() => t.isfinite().all());
+      if (!ok) {
+        const what = `${owner} weights in tensor '${name}'`;
+        throw new NumericalFault(faultMessage(what, iteration, runDir, cfg), what, iteration);
+      }
+    }
+  }
+}
+
+/**
+ * TEST HOOK (fault injection, not for normal use): `DFKD_TEST_INJECT_NAN=ITER[:TERM[:TIMES]]`
+ * replaces the loss term TERM (default loss_s) of the first student step of iteration ITER with NaN,
+ * TIMES times per process (default 1; a rollback replays the iteration); TERM 'weights' instead
+ * fills the student's first parameter with NaN after that iteration's steps. Used by
+ * test/reliability.test.ts.
+ */
+function nanInjection(): { iteration: number; term: string; left: number } | undefined {
+  const spec = process.env.DFKD_TEST_INJECT_NAN;
+  if (!spec) return undefined;
+  const [it, term, times] = spec.split(':');
+  return { iteration: Number(it), term: term || 'loss_s', left: times ? Number(times) : 1 };
 }
 
 function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
@@ -137,7 +179,9 @@ function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
 
 /** The identity of a run: its effective config, the teacher's weights and the student architecture. */
 export function runConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
-  return contentHash({ config: cfg, teacherSha, student });
+  // The NaN policy is not part of a run's identity: `--resume DIR --on-nan rollback` continues the same run.
+  const { nan: _nan, ...config } = cfg;
+  return contentHash({ config, teacherSha, student });
 }
 
 /** Builds the effective config for a run. */
@@ -160,7 +204,13 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   // Output directory: new, or the same run (resume), never a different run.
   const cfgFile = path.join(opts.out, 'config.json');
   if (fs.existsSync(cfgFile)) {
-    const prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+    let prev: { configHash?: string };
+    try {
+      prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+    } catch (e) {
+      teacher.dispose();
+      throw new DfkdError(`run record '${cfgFile}' is not valid JSON (${(e as Error).message}); choose another --out`, 'ERECORD');
+    }
     if (prev.configHash !== configHash) {
       teacher.dispose();
       throw new DfkdError(`output directory '${opts.out}' already holds a different run (config hash ${prev.configHash}, this run ${configHash}); choose another --out`, 'EEXIST');
@@ -168,6 +218,9 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     const sumFile = path.join(opts.out, 'summary.json');
     if (fs.existsSync(sumFile)) {
       teacher.dispose();
+      // A run killed between its summary and the clean-up: finish the clean-up.
+      fs.rmSync(path.join(opts.out, 'checkpoints'), { recursive: true, force: true });
+      for (const d of [opts.out, path.join(opts.out, 'samples')]) removeStaleTemps(d);
       return { summary: JSON.parse(fs.readFileSync(sumFile, 'utf8')) as DistillSummary, stopped: false, iteration: cfg.iterations };
     }
     if (!opts.resume) {
@@ -178,14 +231,23 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     teacher.dispose();
     throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
   }
-  fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
-  writeJsonAtomic(cfgFile, { ...runConfig, configHash, device, versions: versions() });
-
   const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
   if (testRaw.channels !== tRec.inChannels || testRaw.height !== tRec.imageSize) {
     teacher.dispose();
     throw new DfkdError(`dataset '${tRec.dataset}' gives ${testRaw.channels}x${testRaw.height} images but teacher '${opts.teacherDir}' expects ${tRec.inChannels}x${tRec.imageSize}`, 'ESHAPE');
   }
+  try {
+    checkClassCount(tRec, `teacher '${opts.teacherDir}'`, tRec.dataset, info.classes, testRaw.labels);
+  } catch (e) {
+    teacher.dispose();
+    throw e;
+  }
+  // Everything is validated: from here on the run directory is written.
+  fs.mkdirSync(path.join(opts.out, 'samples'), { recursive: true });
+  // Temporary files of writes interrupted by a crash (the targets themselves are intact).
+  for (const d of [opts.out, path.join(opts.out, 'samples'), path.join(opts.out, 'checkpoints')]) removeStaleTemps(d);
+  writeJsonAtomic(cfgFile, { ...runConfig, configHash, device, versions: versions() });
+
   const test = toTensors(testRaw, info);
 
   manualSeed(cfg.seed);
@@ -205,6 +267,14 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   let start = 0;
   let history: EvalPoint[] = [];
   let elapsedBefore = 0;
+  // --on-nan rollback state: rollbacks so far and the factor applied to every learning rate.
+  let rollbacks = 0;
+  let lrScale = 1;
+  const applyLrScale = (): void => {
+    if (lrScale === 1) return;
+    method.studentOpt.lr = sched.lrAt(sched.lastEpoch) * lrScale;
+    if (method instanceof GeneratorMethod) method.synth.optimizer.lr = cfg.generator.lr * lrScale;
+  };
   const ckpt = opts.resume ? loadLatestCheckpoint(opts.out, warn) : undefined;
   if (ckpt) {
     try {
@@ -212,13 +282,16 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
       start = ckpt.iteration;
       history = (ckpt.meta.history as EvalPoint[]) ?? [];
       elapsedBefore = Number(ckpt.meta.elapsed ?? 0);
+      rollbacks = Number(ckpt.meta.nanRollbacks ?? 0);
+      lrScale = Number(ckpt.meta.lrScale ?? 1);
+      applyLrScale();
       // Drop log lines written after the checkpoint (they will be recomputed identically).
-      rewriteLog(opts.out, history);
+      writeLog(opts.out, history);
     } finally {
       for (const t of ckpt.tensors.values()) t.dispose();
     }
   } else {
-    fs.writeFileSync(path.join(opts.out, 'log.jsonl'), '');
+    writeLog(opts.out, history);
   }
 
   const saveCk = (iteration: number, elapsed: number): void => {
@@ -233,7 +306,8 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     const rngCuda = onDevice ? tensor(getRngState(onDevice), undefined, 'uint8') : undefined;
     if (rngCuda) tensors.set('rng_cuda', rngCuda);
     try {
-      saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash });
+      const nanState = rollbacks > 0 ? { nanRollbacks: rollbacks, lrScale } : {};
+      saveCheckpoint(opts.out, iteration, tensors, { iteration, optS: optS.meta, synth: method.synthMeta(), sched: sched.stateDict(), history, elapsed, configHash, ...nanState });
     } finally {
       rng.dispose();
       rngCuda?.dispose();
@@ -247,20 +321,62 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   let iteration = start;
   const clock0 = nowSeconds();
   const elapsed = (): number => elapsedBefore + (nowSeconds() - clock0);
+  const inject = nanInjection();
+
+  /** --on-nan rollback: restore the last checkpoint, lower the learning rates; the iteration to continue after, or undefined to stop. */
+  const rollback = (fault: NumericalFault): number | undefined => {
+    const policy = cfg.nan;
+    if (!policy || policy.policy !== 'rollback') return undefined;
+    if (rollbacks >= policy.maxRollbacks) {
+      throw new NumericalFault(faultMessage(fault.what, fault.iteration, opts.out, cfg, `gave up after ${rollbacks} rollback(s) (nan.maxRollbacks): `), fault.what, fault.iteration);
+    }
+    const ck = loadLatestCheckpoint(opts.out, warn);
+    if (!ck) return undefined;
+    try {
+      restore(ck.tensors, ck.meta, student, method, sched, onDevice, warn);
+    } finally {
+      for (const t of ck.tensors.values()) t.dispose();
+    }
+    if (method instanceof TADFKD) method.takeSelectionRate();
+    history = (ck.meta.history as EvalPoint[]) ?? [];
+    writeLog(opts.out, history);
+    pending = [];
+    rollbacks += 1;
+    lrScale *= policy.lrFactor;
+    applyLrScale();
+    const gen = method instanceof GeneratorMethod ? `, generator lr ${method.synth.optimizer.lr.toPrecision(3)}` : '';
+    warn(
+      `non-finite ${fault.what} at iteration ${fault.iteration}: rolled back to checkpoint '${ck.file}' (iteration ${ck.iteration}) ` +
+        `and scaled the learning rates by ${lrScale.toPrecision(3)} (student lr ${method.studentOpt.lr.toPrecision(3)}${gen}); rollback ${rollbacks} of at most ${policy.maxRollbacks}`,
+    );
+    return ck.iteration;
+  };
+
   try {
     for (iteration = start + 1; iteration <= cfg.iterations; iteration++) {
-      for (let k = 0; k < cfg.studentSteps; k++) {
-        const l = method.studentStep();
-        checkFinite(l, iteration, 'student', opts.out);
-        pending.push(l);
-        lastStudentLog = l;
-      }
-      for (let k = 0; k < cfg.generatorSteps; k++) {
-        const l = method.generatorStep();
-        checkFinite(l, iteration, 'generator', opts.out);
-        pending.push(l);
+      try {
+        for (let k = 0; k < cfg.studentSteps; k++) {
+          const l = method.studentStep();
+          if (inject && k === 0 && inject.left > 0 && inject.iteration === iteration && inject.term !== 'weights') (inject.left -= 1), (l[inject.term] = NaN);
+          checkFinite(l, iteration, 'student', opts.out, cfg);
+          pending.push(l);
+          lastStudentLog = l;
+        }
+        for (let k = 0; k < cfg.generatorSteps; k++) {
+          const l = method.generatorStep();
+          checkFinite(l, iteration, 'generator', opts.out, cfg);
+          pending.push(l);
+        }
+        if (inject && inject.left > 0 && inject.iteration === iteration && inject.term === 'weights') (inject.left -= 1), noGrad(() => student.parameters()[0].fill_(NaN));
+        checkWeights(student, method, iteration, opts.out, cfg);
+      } catch (e) {
+        const back = e instanceof NumericalFault ? rollback(e) : undefined;
+        if (back === undefined) throw e;
+        iteration = back;
+        continue;
       }
       sched.step();
+      if (lrScale !== 1) applyLrScale();
       const rate = method instanceof TADFKD ? method.takeSelectionRate() : NaN;
       if (Number.isFinite(rate)) pending.push({ selection_rate: rate });
       opts.onProgress?.({ iteration, iterations: cfg.iterations, log: lastStudentLog, selectionRate: rate });
@@ -278,7 +394,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
           warn(`possible generator collapse at iteration ${iteration}: ${reasons.join('; ')}`);
         }
         history.push(point);
-        fs.appendFileSync(path.join(opts.out, 'log.jsonl'), JSON.stringify(point) + '\n');
+        writeLog(opts.out, history);
         opts.onEval?.(point);
         if (cfg.stopWhenStable && iteration < cfg.iterations) {
           earlyStop = stableStop(history, cfg.stopWhenStable, cfg.iterations);
@@ -357,8 +473,9 @@ function restore(
   else if (rngCuda) warn('the checkpoint was written on a GPU and the run continues on the CPU: it will not repeat an uninterrupted run on either device');
 }
 
-function rewriteLog(runDir: string, history: EvalPoint[]): void {
-  fs.writeFileSync(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
+/** log.jsonl holds one line per evaluation; it is rewritten atomically (never left with a partial line). */
+function writeLog(runDir: string, history: EvalPoint[]): void {
+  writeFileAtomic(path.join(runDir, 'log.jsonl'), history.map((h) => JSON.stringify(h) + '\n').join(''));
 }
 
 function writeSamples(runDir: string, method: DistillMethod, iteration: number): void {
@@ -415,9 +532,18 @@ function summarize(
 export function loadStudent(dir: string, device?: Device): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
   const recFile = path.join(dir, STUDENT_RECORD);
   if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (teacher.json) nor a finished student (student.json)`, 'ENOMODEL');
-  const rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string };
+  let rec: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string; weightsSha256?: string };
+  try {
+    rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as typeof rec;
+  } catch (e) {
+    throw new DfkdError(`student record '${recFile}' is not valid JSON: ${(e as Error).message}`, 'ERECORD');
+  }
+  const wfile = path.join(dir, rec.weightsFile);
+  if (rec.weightsSha256 && fs.existsSync(wfile) && sha256File(wfile) !== rec.weightsSha256) {
+    throw new DfkdError(`student weights '${wfile}' do not match the SHA-256 in ${recFile} (file changed or corrupted)`, 'ECORRUPT');
+  }
   const model = buildModel(rec.arch, rec);
-  loadModule(path.join(dir, rec.weightsFile), model);
+  loadModule(wfile, model);
   if (device && device !== 'cpu') model.to(device);
   model.eval();
   return { model, record: rec };

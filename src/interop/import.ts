@@ -412,6 +412,9 @@ export function importTeacher(opts: ImportOptions): ImportResult {
       for (const t of loaded.values()) t.dispose();
     }
     model.eval();
+    if (info.classes > 0 && numClasses !== info.classes) {
+      throw new DfkdError(`weights file '${opts.weights}' is a ${numClasses}-class model but dataset '${opts.dataset}' has ${info.classes} classes`, 'ECLASSES');
+    }
 
     let acc: ReturnType<typeof evaluate> | undefined;
     if (opts.testAccuracy !== false) {

@@ -20,6 +20,23 @@ function osMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * TEST HOOK (fault injection, not for normal use): `DFKD_TEST_ENOSPC=SUBSTRING[@N]` makes the N-th
+ * (default: every) atomic write whose target path contains SUBSTRING fail with ENOSPC after part of
+ * the temporary file was written, exactly as a full disk would. Used by test/reliability.test.ts.
+ */
+let enospcHits = 0;
+function injectedEnospc(filePath: string): boolean {
+  const spec = process.env.DFKD_TEST_ENOSPC;
+  if (!spec) return false;
+  const at = spec.lastIndexOf('@');
+  const needle = at > 0 ? spec.slice(0, at) : spec;
+  const nth = at > 0 ? Number(spec.slice(at + 1)) : 0;
+  if (!filePath.includes(needle)) return false;
+  enospcHits += 1;
+  return nth === 0 || enospcHits === nth;
+}
+
 /** Best-effort fsync of a directory so that a rename inside it is durable. */
 function fsyncDir(dir: string): void {
   if (process.platform === 'win32') return;
@@ -52,6 +69,10 @@ export function writeFileAtomic(filePath: string, data: Buffer | Uint8Array | st
     fd = fs.openSync(tmp, 'wx', 0o644);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
+    if (injectedEnospc(filePath)) {
+      fs.writeSync(fd, bytes, 0, Math.floor(bytes.byteLength / 2));
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected by DFKD_TEST_ENOSPC)`), { code: 'ENOSPC' });
+    }
     while (off < bytes.byteLength) {
       off += fs.writeSync(fd, bytes, off, bytes.byteLength - off);
     }
@@ -74,6 +95,17 @@ export function writeFileAtomic(filePath: string, data: Buffer | Uint8Array | st
     }
     throw new DfkdError(`cannot write '${filePath}': ${code}: ${osMessage(err)}`, code);
   }
+}
+
+/** Removes the temporary files that writes interrupted by a crash left in `dir` (not recursive). */
+export function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const f of names) if (/\.tmp-\d+-[0-9a-f]{12}$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 /** Atomically write `obj` as pretty-printed JSON (2-space indent) followed by a newline. */

@@ -104,6 +104,8 @@ export interface RunStudyOptions extends StudyOverrides {
    * object overrides the probe options (tests use a tiny probe). Default: on, with PROBE_DEFAULTS.
    */
   probe?: false | Partial<ProbeOptions>;
+  /** On a non-finite loss or weight in a cell: stop the cell (default; it is recorded as diverged) or roll back (distill --on-nan). */
+  onNan?: 'stop' | 'rollback';
 }
 
 export interface StudyRunResult {
@@ -384,7 +386,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
           teacherDir,
           studentArch: preset.student,
           method: method.method,
-          overrides: cellOverrides(preset, method, cs.seed),
+          overrides: opts.onNan ? { ...cellOverrides(preset, method, cs.seed), nan: { policy: opts.onNan } } : cellOverrides(preset, method, cs.seed),
           out: runDir,
           dataPath,
           device: opts.device,

@@ -18,7 +18,7 @@ import { getDatasetInfo, loadDataset } from '../data/registry';
 import { toTensors, augmentedBatch, disposeTensors } from '../data/tensors';
 import { mulberry32, shuffledIndices } from '../data/rng';
 import { saveModule, loadModule, sha256File } from '../io/weights';
-import { writeJsonAtomic } from '../io/atomic';
+import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
 import { evaluate, EvalResult } from './evaluate';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -160,7 +160,8 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
   const sched = new CosineLR(opt, recipe.epochs * stepsPerEpoch);
   const augment = recipe.augment.crop > 0 || recipe.augment.flip;
   const logFile = path.join(opts.out, 'train-log.jsonl');
-  fs.writeFileSync(logFile, '');
+  const logLines: string[] = [];
+  writeFileAtomic(logFile, '');
   let last: EvalResult | undefined;
   try {
     for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
@@ -189,7 +190,8 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
       }
       last = evaluate(model, test, numClasses);
       const line = { epoch, trainLoss: lossSum / stepsPerEpoch, testAccuracy: last.accuracy, lr: opt.lr, time: nowSeconds() - t0 };
-      fs.appendFileSync(logFile, JSON.stringify(line) + '\n');
+      logLines.push(JSON.stringify(line) + '\n');
+      writeFileAtomic(logFile, logLines.join(''));
       opts.onEpoch?.(epoch, line.trainLoss, last);
     }
     const wfile = path.join(opts.out, TEACHER_WEIGHTS);
