@@ -160,9 +160,10 @@ class CachingCPUAllocator final : public at::Allocator {
   void* take(size_t bytes) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(bytes);
-    if (it == idle_.end() || it->second.empty()) return nullptr;
+    if (it == idle_.end()) return nullptr;
     void* b = it->second.back();
     it->second.pop_back();
+    if (it->second.empty()) idle_.erase(it);  // the eviction in give() relies on no empty lists
     idleBytes_ -= bytes;
     return b;
   }
