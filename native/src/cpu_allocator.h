@@ -13,8 +13,9 @@
 // 1 KiB classes up to kSmallMax); larger ones are private mmap regions whose sizes are rounded up to
 // quarter-octave classes (2^k, 1.25 2^k, 1.5 2^k, 1.75 2^k: at most 25% slack), so tensors whose batch
 // dimension varies from step to step (TA-DFKD's selected batches) share a handful of classes instead of
-// each leaving its own idle block behind. Idle bytes are capped (DFKD_CPU_CACHE_MB, default 2048 or a
-// quarter of physical memory if smaller); above the cap idle blocks are returned, largest first.
+// each leaving its own idle block behind, and a request may take an idle block up to 1.5x its size.
+// Idle bytes are capped (DFKD_CPU_CACHE_MB, default 1024 or a quarter of physical memory if smaller);
+// above the cap idle blocks are returned, largest first.
 // DFKD_MALLOC=system or DFKD_CPU_CACHE_MB=0 keeps libtorch's default allocator.
 //
 // Header-only and free of N-API so that the C++ reference of bench/engine.ts can install the very
@@ -50,8 +51,8 @@ class CachingCPUAllocator final : public at::Allocator {
 
   at::DataPtr allocate(size_t n) const override {
     if (n == 0) return {nullptr, nullptr, &Delete, at::Device(at::DeviceType::CPU)};
-    const size_t total = sizeClass(n + kHeader);
-    void* base = take(total);
+    size_t total = sizeClass(n + kHeader);
+    void* base = take(total);  // may hand out a block of a larger class: `total` becomes its size
     if (base != nullptr) {
       hits_.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -138,7 +139,7 @@ class CachingCPUAllocator final : public at::Allocator {
     long pages = sysconf(_SC_PHYS_PAGES);
     long page = sysconf(_SC_PAGESIZE);
     size_t quarter = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 4 : size_t(1) << 30;
-    size_t def = size_t(2048) << 20;
+    size_t def = size_t(1024) << 20;
     return quarter < def ? quarter : def;
   }
 
@@ -157,12 +158,17 @@ class CachingCPUAllocator final : public at::Allocator {
     else munmap(base, bytes);
   }
 
-  void* take(size_t bytes) const {
+  // The smallest idle block of class `bytes` or up to two classes larger (at most 1.5x the request;
+  // heap blocks only of the exact class). Reusing a slightly larger block instead of mapping a new one
+  // keeps the number of distinct idle classes, and so the idle bytes, down when batch sizes vary.
+  void* take(size_t& bytes) const {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = idle_.find(bytes);
+    auto it = idle_.lower_bound(bytes);
     if (it == idle_.end()) return nullptr;
+    if (it->first != bytes && (bytes <= kSmallMax || it->first > bytes + bytes / 2)) return nullptr;
     void* b = it->second.back();
     it->second.pop_back();
+    bytes = it->first;
     if (it->second.empty()) idle_.erase(it);  // the eviction in give() relies on no empty lists
     idleBytes_ -= bytes;
     return b;
