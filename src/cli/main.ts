@@ -5,6 +5,7 @@ import { registerTeacherCommands } from './cmd-teacher';
 import { registerDistillCommand } from './cmd-distill';
 import { registerInteropCommands } from './cmd-interop';
 import { registerStudyCommand } from './cmd-study';
+import { registerWorkerCommand } from './cmd-worker';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDistillCommand(program);
   registerInteropCommands(program);
   registerStudyCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 
