@@ -26,6 +26,8 @@ const WORKER_ENV = { ...process.env, DFKD_QUIET: '1', DFKD_QUEUE_LOCK_MS: '2000'
 
 let redis: ChildProcess | undefined;
 let url = '';
+/** The local reference study of the first test (the second compares a cell run without shared storage with it). */
+let localRef: string | undefined;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -119,6 +121,7 @@ test('a study on the queue: two workers, one SIGKILLed mid-cell; every cell once
   const localOut = path.join(tmpDir('qlocal'), 'study');
   const local = await runStudy({ preset, out: localOut, report: false, ...quiet });
   assert.equal(local.done, 4);
+  localRef = localOut;
   const tLocal = Date.now() - t0;
 
   const a = new WorkerProc();
@@ -126,6 +129,8 @@ test('a study on the queue: two workers, one SIGKILLed mid-cell; every cell once
   await Promise.all([a.waitFor(/worker ready/, 60_000), b.waitFor(/worker ready/, 60_000)]);
 
   const out = path.join(tmpDir('qdist'), 'study');
+  // The submitter reuses teachers of the same recipe found in its directory: copy the local study's (saves training them twice).
+  fs.cpSync(path.join(localOut, 'teachers'), path.join(out, 'teachers'), { recursive: true });
   const remote: string[] = [];
   const submitted = runStudyOnQueue({ preset, out, queue: parseQueueUrl(url), command: 'dfkd study (queue test)', onRemoteDone: (e) => remote.push(cellName(e.cell)), ...quiet });
 
@@ -189,7 +194,8 @@ test('a worker refuses a job from another dfkd version and says why; --status sh
   const w = new WorkerProc(['--no-shared', '--work-dir', tmpDir('qwork')]);
   await w.waitFor(/worker ready/, 60_000);
   const out = path.join(tmpDir('qver'), 'study');
-  const preset = tinyPreset(2, 1, ['dfad']);
+  // A subset of the first test's study (same teacher recipe, method and budget: the same cell config hash).
+  const preset = tinyPreset(24, 1, ['dfad']);
   const prev = process.env.DFKD_VERSION_OVERRIDE;
   process.env.DFKD_VERSION_OVERRIDE = '9.9.9-test';
   let res;
@@ -212,7 +218,19 @@ test('a worker refuses a job from another dfkd version and says why; --status sh
   const ok = await runStudyOnQueue({ preset, out, queue: parseQueueUrl(url), report: false, ...quiet });
   assert.equal(ok.done, 1);
   assert.equal(ok.failed, 0);
-  assert.ok(fs.existsSync(path.join(out, ok.results.cells[0].runDir, 'student.safetensors')), 'the submitter stores the returned student');
+  const cell = ok.results.cells[0];
+  assert.match(w.out, /done: final \d+\.\d+%\n/, 'the job ran from scratch in the worker directory');
+  for (const f of ['config.json', 'log.jsonl', 'summary.json', 'student.json', 'student.safetensors', 'samples/iter-000024.png']) {
+    assert.ok(fs.existsSync(path.join(out, cell.runDir, f)), `the submitter did not store ${f} from the job's result`);
+  }
+  const summary = JSON.parse(fs.readFileSync(path.join(out, cell.runDir, 'summary.json'), 'utf8'));
+  assert.equal(summary.teacher.dir, path.resolve(out, ok.results.teachers[0].dir ?? ''), "summary.json names the study's teacher");
+  if (localRef) {
+    const lc = JSON.parse(fs.readFileSync(path.join(localRef, 'results.json'), 'utf8')).cells.find((c: CellKey) => cellName(c) === 'lenet5-s0/dfad/seed-0');
+    assert.equal(cell.configHash, lc.configHash);
+    assert.equal(cell.finalAccuracy, lc.finalAccuracy);
+    assert.equal(sha(path.join(out, cell.runDir, 'student.safetensors')), sha(path.join(localRef, lc.runDir, 'student.safetensors')), 'student weights differ from the local run');
+  }
   w.killGroup('SIGTERM');
   assert.equal(await w.exit, 0, w.out);
 });
@@ -229,6 +247,9 @@ test('an unreachable Redis fails fast with the URL; a malformed URL is a usage e
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
   assert.ok(Date.now() - t0 < 30_000, `two fail-fast commands took ${Date.now() - t0} ms`);
+  const help = spawnSync(process.execPath, [BIN, 'worker', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: dfkd worker[\s\S]*--concurrency[\s\S]*--no-shared/);
   const bad = spawnSync(process.execPath, [BIN, 'worker', '--queue', 'localhost:6379'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--queue must be a Redis URL like redis:\/\/HOST:PORT/);

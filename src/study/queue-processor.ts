@@ -120,7 +120,8 @@ export default async function processCell(job: SandboxedJob): Promise<CellJobRes
       resumed,
       configHash: summary.configHash,
       finalAccuracy: Number.isFinite(summary.finalAccuracy) ? summary.finalAccuracy : null,
-      files: collectRunFiles(out),
+      // A shared run's files are in the study directory already: no need to send them through Redis.
+      files: shared ? {} : collectRunFiles(out),
     };
   } catch (e) {
     throw encodeFailure(e);

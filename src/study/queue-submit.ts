@@ -165,7 +165,14 @@ function storeResult(o: DistillOptions, r: CellJobResult, data: CellJob): Distil
   };
   const have = present();
   if (have) return have;
-  if (!r.files['summary.json']) throw new DfkdError(`job for ${data.runDir} returned no summary.json`, 'EPAYLOAD');
+  if (!r.files['summary.json']) {
+    throw new DfkdError(
+      r.shared
+        ? `the worker on ${r.worker.host} ran ${data.runDir} in the shared study directory, but its summary.json is not in ${dir}`
+        : `job for ${data.runDir} returned no summary.json`,
+      'EPAYLOAD',
+    );
+  }
   const teacherDir = path.resolve(o.teacherDir);
   const names = Object.keys(r.files).filter((n) => n !== 'summary.json');
   for (const name of names) {

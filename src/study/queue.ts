@@ -180,7 +180,10 @@ export const CellJobResult = z.object({
   resumed: z.boolean(),
   configHash: z.string(),
   finalAccuracy: z.number().nullable(),
-  /** Run-directory-relative path -> base64 content (config.json, log.jsonl, summary.json, student files, samples). */
+  /**
+   * Run-directory-relative path -> base64 content (config.json, log.jsonl, summary.json, student files,
+   * samples); empty when `shared` (the files are in the study directory).
+   */
   files: z.record(b64),
 });
 export type CellJobResult = z.infer<typeof CellJobResult>;
