@@ -49,7 +49,7 @@ export function formatStatus(out: string, source: string, cells: { cell: { teach
   const names = cells.map((c) => `${c.cell.teacherId}/${c.cell.methodId}/seed-${c.cell.seed}`);
   const w = Math.max(...names.map((n) => n.length), 4);
   return [
-    `study ${out}: ${cells.length} cells: ${order.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ')} (from ${source})`,
+    `study ${out}: ${cells.length} cell${cells.length === 1 ? '' : 's'}: ${order.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ')} (from ${source})`,
     ...cells.map((c, i) => `  ${names[i].padEnd(w)}  ${c.status.padEnd(7)}${c.detail ? `  ${c.detail}` : ''}`),
   ].join('\n');
 }
@@ -134,7 +134,7 @@ export function registerStudyCommand(program: Command): void {
               process.on('SIGINT', handlers.SIGINT);
               process.on('SIGTERM', handlers.SIGTERM);
               process.stderr.write(`${e.total} cells, ${e.done} already finished${e.done > 0 ? ' (kept as they are)' : ''}\n`);
-              if (queueUrl) process.stderr.write(`queueing ${e.total - e.done} cells on ${queueUrl.display}; start workers with: dfkd worker --queue ${queueUrl.display}\n`);
+              if (queueUrl) process.stderr.write(`queueing ${e.total - e.done} cell(s) on ${queueUrl.display}; start workers with: dfkd worker --queue ${queueUrl.display}\n`);
               break;
             case 'cell-start':
               stopBar();
