@@ -21,7 +21,9 @@ import {
 
 /** How often a waiting cell re-reads its job state when no event arrived (events may be missed across reconnects). */
 const POLL_MS = 10_000;
+/** Finished jobs nobody collected are dropped after a week. */
 const KEEP_SECONDS = 7 * 24 * 3600;
+const EVENTS_MAX_LEN = 1000;
 
 export interface QueueStudyOptions extends RunStudyOptions {
   queue: QueueUrl;
@@ -38,11 +40,13 @@ interface Conn {
 /** Runs a study whose cells are computed by queue workers. */
 export async function runStudyOnQueue(opts: QueueStudyOptions): Promise<StudyRunResult> {
   await probeQueue(opts.queue);
-  const { studyId } = ensureQueueFile(opts.out, opts.queue);
+  // queue.json is written with the first job, once the preset and the teachers are known to be good.
+  let studyId: string | undefined;
   let conn: Promise<Conn> | undefined;
   const connect = async (): Promise<Conn> => {
     const { Queue, QueueEvents } = await import('bullmq');
-    const queue = new Queue(QUEUE_NAME, { connection: opts.queue.connection });
+    // Finished jobs' events carry their results (a cell's files when storage is not shared): keep few of them.
+    const queue = new Queue(QUEUE_NAME, { connection: opts.queue.connection, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
     const events = new QueueEvents(QUEUE_NAME, { connection: opts.queue.connection });
     const warn = (e: Error): void => (opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(`queue ${opts.queue.display}: ${e.message}`);
     queue.on('error', warn);
@@ -64,7 +68,7 @@ export async function runStudyOnQueue(opts: QueueStudyOptions): Promise<StudyRun
       concurrency: Number.MAX_SAFE_INTEGER,
       dispatchStatus: 'queued',
       keepGoing: true,
-      runCell: async (o, cell) => remoteCell(await (conn ??= connect()), studyId, opts, o, cell),
+      runCell: async (o, cell) => remoteCell(await (conn ??= connect()), (studyId ??= ensureQueueFile(opts.out, opts.queue).studyId), opts, o, cell),
     });
   } finally {
     clearInterval(ticker);
@@ -122,6 +126,8 @@ async function remoteCell(c: Conn, studyId: string, opts: QueueStudyOptions, o: 
       if (!r.success) throw new DfkdError(`job ${jobId} returned an invalid result: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'EPAYLOAD');
       if (r.data.configHash !== data.configHash) throw new DfkdError(`job ${jobId} ran config ${r.data.configHash}, expected ${data.configHash}`, 'ECONFIG');
       const summary = storeResult(o, r.data, data);
+      // Stored in the study directory: the job (teacher copy, result files) no longer needs Redis memory.
+      await job?.remove().catch(() => undefined);
       opts.onRemoteDone?.({ cell, host: r.data.worker.host, shared: r.data.shared, resumed: r.data.resumed });
       return { summary, stopped: false, iteration: summary.iterations };
     }
