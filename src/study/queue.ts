@@ -99,7 +99,11 @@ export async function probeQueue(q: QueueUrl, timeoutMs = 3000): Promise<void> {
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs + 500))),
     ]);
   } catch (e) {
-    throw new DfkdError(`cannot reach Redis at ${q.display}: ${(e as Error).message} (is redis-server running there, and is the URL right?)`, 'EQUEUE');
+    const msg = (e as Error).message;
+    if (/NOAUTH|WRONGPASS|invalid password/i.test(msg)) {
+      throw new DfkdError(`Redis at ${q.display} refused the login: ${msg} (give the password in the URL: redis://:PASSWORD@HOST:PORT)`, 'EQUEUE');
+    }
+    throw new DfkdError(`cannot reach Redis at ${q.display}: ${msg} (is redis-server running there, and is the URL right?)`, 'EQUEUE');
   } finally {
     clearTimeout(timer);
     await probe.close().catch(() => undefined);
