@@ -152,8 +152,9 @@ test('a study on the queue: two workers, one SIGKILLed mid-cell; every cell once
   assert.equal(res.done, 4);
   // The killed cell was taken over by worker B, which continued it from A's checkpoint.
   const jobRe = `\\.${victim.teacherId}\\.${victim.methodId.replace(/\+/g, '\\+')}\\.seed-${victim.seed}`;
-  assert.match(b.out, new RegExp(`cell \\S+${jobRe} stalled`), `B should have put the dead worker's job back:\n${b.out}`);
-  assert.match(b.out, new RegExp(`cell \\S+${jobRe} done: final \\d+\\.\\d+% \\(continued from a checkpoint\\)`), `B should have finished the killed cell from its checkpoint:\n${b.out}`);
+  // (The submitter may see a job finish before the worker has printed its line: wait for the lines.)
+  await b.waitFor(new RegExp(`cell \\S+${jobRe} stalled`), 10_000); // B put the dead worker's job back
+  await b.waitFor(new RegExp(`cell \\S+${jobRe} done: final \\d+\\.\\d+% \\(continued from a checkpoint\\)`), 10_000); // and finished it from A's checkpoint
 
   // results.json: each cell exactly once, with the local run's figures, config hash and student weights.
   const r = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
@@ -219,7 +220,7 @@ test('a worker refuses a job from another dfkd version and says why; --status sh
   assert.equal(ok.done, 1);
   assert.equal(ok.failed, 0);
   const cell = ok.results.cells[0];
-  assert.match(w.out, /done: final \d+\.\d+%\n/, 'the job ran from scratch in the worker directory');
+  await w.waitFor(/done: final \d+\.\d+%\n/, 10_000); // from scratch in the worker directory (not continued)
   for (const f of ['config.json', 'log.jsonl', 'summary.json', 'student.json', 'student.safetensors', 'samples/iter-000024.png']) {
     assert.ok(fs.existsSync(path.join(out, cell.runDir, f)), `the submitter did not store ${f} from the job's result`);
   }
