@@ -63,7 +63,11 @@ before(async () => {
   url = `redis://127.0.0.1:${port}`;
 });
 
+/** Every worker a test started: killed at the end even when a test fails half-way. */
+const workers: WorkerProc[] = [];
+
 after(() => {
+  for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.killGroup('SIGKILL');
   redis?.kill('SIGKILL');
 });
 
@@ -77,6 +81,7 @@ class WorkerProc {
     this.proc.stdout!.on('data', (d) => (this.out += d));
     this.proc.stderr!.on('data', (d) => (this.out += d));
     this.exit = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
+    workers.push(this);
   }
   async waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
     const t0 = Date.now();
