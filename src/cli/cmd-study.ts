@@ -41,6 +41,19 @@ function describePreset(p: StudyPreset): string {
   return lines.join('\n');
 }
 
+/** The `--status` table: one line per cell and a count per status. */
+export function formatStatus(out: string, source: string, cells: { cell: { teacherId: string; methodId: string; seed: number }; status: string; detail?: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const c of cells) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  const order = ['done', 'running', 'queued', 'pending', 'stopped', 'failed'];
+  const names = cells.map((c) => `${c.cell.teacherId}/${c.cell.methodId}/seed-${c.cell.seed}`);
+  const w = Math.max(...names.map((n) => n.length), 4);
+  return [
+    `study ${out}: ${cells.length} cell${cells.length === 1 ? '' : 's'}: ${order.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ')} (from ${source})`,
+    ...cells.map((c, i) => `  ${names[i].padEnd(w)}  ${c.status.padEnd(7)}${c.detail ? `  ${c.detail}` : ''}`),
+  ].join('\n');
+}
+
 export function registerStudyCommand(program: Command): void {
   program
     .command('study')
@@ -62,6 +75,8 @@ export function registerStudyCommand(program: Command): void {
       return v;
     })
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
+    .option('--queue <url>', 'run the cells on `dfkd worker` processes through this Redis queue (redis://HOST:PORT; see docs/distributed.md)')
+    .option('--status', 'show which cells are queued, running, done or failed (from the queue with --queue, else from DIR) and exit')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((o) =>
       runCommand(async () => {
@@ -82,7 +97,15 @@ export function registerStudyCommand(program: Command): void {
           console.log(`wrote ${files.markdown} and ${files.html} (${r.progress.done} of ${r.progress.total} cells)`);
           return;
         }
+        const queueUrl = o.queue === undefined ? undefined : (await import('../study/queue')).parseQueueUrl(o.queue);
+        if (o.status) {
+          const { studyStatus } = await import('../study/queue-submit');
+          const st = await studyStatus(out, queueUrl);
+          console.log(formatStatus(out, st.source, st.cells));
+          return;
+        }
         const { runStudy } = await import('../study/run');
+        const { runStudyOnQueue } = await import('../study/queue-submit');
 
         let stopRequested = false;
         let inCells = false;
@@ -119,9 +142,11 @@ export function registerStudyCommand(program: Command): void {
               process.on('SIGINT', handlers.SIGINT);
               process.on('SIGTERM', handlers.SIGTERM);
               process.stderr.write(`${e.total} cells, ${e.done} already finished${e.done > 0 ? ' (kept as they are)' : ''}\n`);
+              if (queueUrl) process.stderr.write(`queueing ${e.total - e.done} cell(s) on ${queueUrl.display}; start workers with: dfkd worker --queue ${queueUrl.display}\n`);
               break;
             case 'cell-start':
               stopBar();
+              if (queueUrl) break;
               bar = createProgress(`cell ${e.done + 1}/${e.total} ${e.cell.teacherId}/${e.cell.methodId}/seed-${e.cell.seed}${e.resumed ? ' (resumed)' : ''}`, e.iterations, ['acc', 'sel']);
               break;
             case 'cell-progress':
@@ -134,7 +159,7 @@ export function registerStudyCommand(program: Command): void {
               stopBar();
               process.stderr.write(
                 `[${e.done}/${e.total}] ${e.cell.teacherId}/${e.cell.methodId}/seed-${e.cell.seed}: final ${pct(e.result.finalAccuracy)} ` +
-                  `(teacher ${pct(e.result.teacherAccuracy)}), ${e.result.wallTimeSec.toFixed(0)} s\n`,
+                  `(teacher ${pct(e.result.teacherAccuracy)}), ${e.result.wallTimeSec.toFixed(0)} s${where.has(cellName(e.cell)) ? ` ${where.get(cellName(e.cell))}` : ''}\n`,
               );
               break;
             case 'cell-failed':
@@ -147,8 +172,14 @@ export function registerStudyCommand(program: Command): void {
               break;
           }
         };
+        const where = new Map<string, string>();
+        const cellName = (c: { teacherId: string; methodId: string; seed: number }): string => `${c.teacherId}/${c.methodId}/seed-${c.seed}`;
         try {
-          const res = await runStudy({
+          const run = queueUrl
+            ? (a: Parameters<typeof runStudy>[0]) =>
+                runStudyOnQueue({ ...a, queue: queueUrl, onRemoteDone: (r) => where.set(cellName(r.cell), `on ${r.host}${r.resumed ? ', continued from a checkpoint' : ''}`) })
+            : runStudy;
+          const res = await run({
             preset: o.preset,
             out,
             dataPath: o.dataPath,
@@ -164,12 +195,21 @@ export function registerStudyCommand(program: Command): void {
             shouldStop: () => stopRequested,
           });
           stopBar();
+          const resume = queueUrl ? `${res.resumeCommand} --queue ${queueUrl.display}` : res.resumeCommand;
           if (res.stopped) {
-            console.log(`study stopped: ${res.done} of ${res.total} cells finished (partial results in ${path.join(out, 'results.json')}). Continue with: ${res.resumeCommand}`);
+            console.log(
+              `study stopped: ${res.done} of ${res.total} cells finished (partial results in ${path.join(out, 'results.json')}). Continue with: ${resume}` +
+                (queueUrl ? ' (queued cells stay in the queue and keep running on the workers)' : ''),
+            );
             process.exitCode = 130;
             return;
           }
-          console.log(`study finished: ${res.done} of ${res.total} cells${res.failed ? `, ${res.failed} diverged (see RESULTS.md)` : ''}`);
+          console.log(`study finished: ${res.done} of ${res.total} cells${res.failed ? `, ${res.failed} ${queueUrl ? 'failed' : 'diverged'} (see RESULTS.md)` : ''}`);
+          if (queueUrl && res.failed > 0) {
+            for (const f of res.results.failedCells) console.log(`  failed: ${cellName(f)}: ${f.error}`);
+            console.log(`  submit again to retry them: ${resume}`);
+            process.exitCode = 1;
+          }
           console.log(`  ${path.join(out, 'RESULTS.md')}\n  ${path.join(out, 'report.html')}\n  ${path.join(out, 'results.json')}`);
         } finally {
           stopBar();

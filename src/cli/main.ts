@@ -6,6 +6,7 @@ import { registerDistillCommand } from './cmd-distill';
 import { registerInteropCommands } from './cmd-interop';
 import { registerStudyCommand } from './cmd-study';
 import { registerTrustCommand } from './cmd-trust';
+import { registerWorkerCommand } from './cmd-worker';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerInteropCommands(program);
   registerStudyCommand(program);
   registerTrustCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

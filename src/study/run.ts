@@ -38,7 +38,8 @@ export interface CellKey {
   seed: number;
 }
 
-export type CellStatus = 'pending' | 'running' | 'stopped' | 'done' | 'failed';
+/** 'queued': handed to a queue (`dfkd study --queue`), not yet known to run or finish. */
+export type CellStatus = 'pending' | 'queued' | 'running' | 'stopped' | 'done' | 'failed';
 
 export interface CellState extends CellKey {
   status: CellStatus;
@@ -106,6 +107,19 @@ export interface RunStudyOptions extends StudyOverrides {
   probe?: false | Partial<ProbeOptions>;
   /** On a non-finite loss or weight in a cell: stop the cell (default; it is recorded as diverged) or roll back (distill --on-nan). */
   onNan?: 'stop' | 'rollback';
+  /**
+   * Cells in flight at once (default 1). The queue submitter (src/study/queue-submit.ts) runs every cell at
+   * once: its runner only waits for a remote worker, so the local process does no numeric work.
+   */
+  concurrency?: number;
+  /** Status recorded in state.json while a cell is in the runner (default 'running'; the queue uses 'queued'). */
+  dispatchStatus?: CellStatus;
+  /**
+   * A cell that fails for a reason other than divergence is recorded as failed and the study goes on
+   * (default false: the error stops the study). The queue sets it: one worker's failure must not abandon the
+   * other cells, and the next submission retries the failed cells.
+   */
+  keepGoing?: boolean;
 }
 
 export interface StudyRunResult {
@@ -363,9 +377,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
     }
   }
   save();
-  for (const cs of cellStates) {
-    if (cs.status === 'done' || cs.status === 'failed') continue;
-    if (opts.shouldStop?.()) return stoppedResult();
+  // One cell: returns 'stopped' when it checkpointed on request; throws on an error that stops the study.
+  const runOne = async (cs: CellState): Promise<'done' | 'stopped'> => {
     const { dir: teacherDir } = teacherRecords.get(cs.teacherId)!;
     const method = preset.methods.find((m) => m.id === cs.methodId)!;
     const runDir = path.join(out, cs.runDir);
@@ -374,7 +387,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
     const resumed = fs.existsSync(path.join(runDir, 'config.json'));
     const key: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
     const iterations = methodCfg.get(cs.methodId)!.get(cs.seed)!.iterations;
-    cs.status = 'running';
+    cs.status = opts.dispatchStatus ?? 'running';
     cs.error = undefined;
     cs.errorCode = undefined;
     save();
@@ -404,19 +417,19 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
       cs.status = 'failed';
       cs.error = msg;
       cs.errorCode = e instanceof DfkdError ? e.code : undefined;
-      if (e instanceof DfkdError && e.code === 'ENAN') {
+      if ((e instanceof DfkdError && e.code === 'ENAN') || opts.keepGoing) {
         // The method diverged on this teacher: a result of the study, not a reason to stop it.
         failed.set(keyOf(cs), { ...key, error: msg, runDir: cs.runDir });
         emit({ type: 'cell-failed', cell: key, done: finished.size, total: keys.length, error: msg });
         save();
-        continue;
+        return 'done';
       }
       save();
       throw e;
     }
     if (res.stopped) {
       cs.status = 'stopped';
-      return stoppedResult();
+      return 'stopped';
     }
     const summary: DistillSummary | undefined = res.summary;
     if (!summary) throw new DfkdError(`internal error: cell ${cs.runDir} finished without a summary`, 'EINTERNAL');
@@ -430,7 +443,33 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
     cs.finalAccuracy = cell.finalAccuracy;
     save();
     emit({ type: 'cell-done', cell: key, done: finished.size, total: keys.length, result: cell });
-  }
+    return 'done';
+  };
+
+  // A pool of `concurrency` lanes taking cells in run order. A stop request or an error lets the cells
+  // in flight finish (or checkpoint) and starts no new one.
+  const todo = cellStates.filter((cs) => cs.status !== 'done' && cs.status !== 'failed');
+  let next = 0;
+  let stopped = false;
+  let fatal: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < todo.length && !stopped && !fatal) {
+      if (opts.shouldStop?.()) {
+        stopped = true;
+        return;
+      }
+      const cs = todo[next++];
+      try {
+        if ((await runOne(cs)) === 'stopped') stopped = true;
+      } catch (e) {
+        fatal ??= { error: e };
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(opts.concurrency ?? 1, todo.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  if (fatal) throw fatal.error;
+  if (stopped) return stoppedResult();
 
   if (opts.probe !== false) {
     // Probe trust (data-free, comparable across methods): one probe per teacher, cached in its directory.
