@@ -20,6 +20,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseArgs } from 'util';
 import { trainTeacher, readTeacherRecord } from '../src/train/teacher';
 import { runDistill, distillConfigFor } from '../src/distill/run';
 import { memoryStats } from '../src/tensor';
@@ -43,11 +44,30 @@ function growth(first: number, last: number): number {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+  // util.parseArgs (strict): an unknown flag is an error instead of being ignored.
+  const { values: v } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '5000' },
+      every: { type: 'string', default: '500' },
+      'max-growth': { type: 'string', default: '0.05' },
+      seed: { type: 'string', default: '0' },
+      keep: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      dataset: { type: 'string', default: 'fashion-mnist' },
+      teacher: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    process.stdout.write('usage: node dist/bench/soak.js [--steps 5000] [--every 500] [--teacher DIR] [--dataset NAME] [--config FILE] [--out DIR --keep] [--seed N] [--max-growth 0.05]\n');
+    return;
+  }
   const arg = (name: string, dflt?: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+    const x = (v as Record<string, string | boolean | undefined>)[name.replace(/^--/, '')];
+    return typeof x === 'string' ? x : dflt;
   };
+  const args = v.keep ? ['--keep'] : [];
   const steps = Number(arg('--steps', '5000'));
   const every = Number(arg('--every', '500'));
   const maxGrowth = Number(arg('--max-growth', '0.05'));
