@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     const last = samples[samples.length - 1];
     const rssGrowth = growth(first.rssMiB, last.rssMiB);
     const result = {
-      command: `node dist/bench/soak.js ${args.join(' ')}`.trim(),
+      command: `node dist/bench/soak.js ${process.argv.slice(2).join(' ')}`.trim(),
       dataset: tRec.dataset,
       teacher: teacherDir,
       method: 'ta-dfkd',
