@@ -177,9 +177,15 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
   assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html.replace(/xmlns(:\w+)?="[^"]*"/g, '')), 'report.html must be self-contained');
 
   // `dfkd study --report-only` regenerates both from results.json (here with another threshold).
+  // It also computes the probe trust of finished cells that lack it (a stopped study), with a tiny probe here.
   fs.rmSync(path.join(out, 'RESULTS.md'));
-  const cli = await runCli(['study', '--report-only', '--out', out, '--threshold', '0.99']);
+  const probeFile = path.join(out, r.cells[0].runDir, 'probe-trust.json');
+  fs.rmSync(probeFile);
+  const cli = await runCli(['study', '--report-only', '--out', out, '--threshold', '0.99', '--probe-size', '8', '--probe-steps', '2']);
   assert.match(cli, /wrote .*RESULTS\.md/);
+  assert.equal(JSON.parse(fs.readFileSync(probeFile, 'utf8')).n, 8, 'report-only recomputed the missing probe trust');
+  const r2 = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.ok(r2.cells.every((c: { probeTrust: number }) => c.probeTrust >= 0 && c.probeTrust <= 1));
   const md2 = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
   assert.ok(md2.includes('below 0.99 x the teacher'), 'report-only did not apply --threshold');
 

@@ -74,7 +74,7 @@ export function registerStudyCommand(program: Command): void {
       if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
       return v;
     })
-    .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json')
+    .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json (and compute the probe trust of its finished cells unless --no-probe)')
     .option('--queue <url>', 'run the cells on `dfkd worker` processes through this Redis queue (redis://HOST:PORT; see docs/distributed.md)')
     .option('--status', 'show which cells are queued, running, done or failed (from the queue with --queue, else from DIR) and exit')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
@@ -92,7 +92,18 @@ export function registerStudyCommand(program: Command): void {
           const { loadResults, recomputeResults } = await import('../study/results');
           const { writeReport } = await import('../study/report');
           let r = loadResults(path.join(out, 'results.json'));
-          if (o.threshold !== undefined && o.threshold !== r.threshold) r = recomputeResults(r, o.threshold);
+          if (o.probe !== false && r.cells.length > 0) {
+            // Probe trust of the finished cells (e.g. of a stopped study); cached, so cheap when already done.
+            const { probeTrustForRuns } = await import('../distill/probe-trust');
+            const { readCell } = await import('../study/results');
+            const runs = new Map<string, string[]>();
+            for (const t of r.teachers) if (t.dir) runs.set(path.join(out, t.dir), r.cells.filter((c) => c.teacherId === t.id).map((c) => path.join(out, c.runDir)));
+            probeTrustForRuns(runs, { n: o.probeSize, steps: o.probeSteps }, (tdir, m) => process.stderr.write(`probe trust, teacher ${tdir}: ${m}\n`));
+            r = { ...r, cells: r.cells.map((c) => ({ ...c, ...readCell(out, c) })) };
+            r = recomputeResults(r, o.threshold ?? r.threshold);
+            const { writeJsonAtomic } = await import('../io/atomic');
+            writeJsonAtomic(path.join(out, 'results.json'), r);
+          } else if (o.threshold !== undefined && o.threshold !== r.threshold) r = recomputeResults(r, o.threshold);
           const files = await writeReport(r, out);
           console.log(`wrote ${files.markdown} and ${files.html} (${r.progress.done} of ${r.progress.total} cells)`);
           return;

@@ -97,3 +97,19 @@ export function readProbeTrust(runDir: string): ProbeTrustRecord | undefined {
     return undefined;
   }
 }
+
+/**
+ * Probe trust for many runs grouped by teacher (a study): one probe per teacher, then every run of
+ * it. `runs` maps a teacher directory to the run directories of its students.
+ */
+export function probeTrustForRuns(runs: Map<string, string[]>, o: Partial<ProbeOptions>, log: (teacherDir: string, m: string) => void = () => undefined): void {
+  for (const [teacherDir, runDirs] of runs) {
+    if (runDirs.length === 0) continue;
+    const probe = teacherProbe(teacherDir, o, (m) => log(teacherDir, m));
+    try {
+      for (const r of runDirs) runProbeTrust(r, teacherDir, probe);
+    } finally {
+      probe.probe.dispose();
+    }
+  }
+}

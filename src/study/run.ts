@@ -24,7 +24,7 @@ import { writeJsonAtomic } from '../io/atomic';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
 import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
-import { teacherProbe, runProbeTrust } from '../distill/probe-trust';
+import { probeTrustForRuns } from '../distill/probe-trust';
 import type { ProbeOptions } from '../distill/probe';
 import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults, TeacherResult } from './results';
 
@@ -473,21 +473,16 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
 
   if (opts.probe !== false) {
     // Probe trust (data-free, comparable across methods): one probe per teacher, cached in its directory.
+    const runs = new Map<string, string[]>();
+    const idOfDir = new Map<string, string>();
     for (const t of preset.teachers) {
-      const cells = keys.filter((k) => k.teacherId === t.id && finished.has(keyOf(k)));
       const tdir = teacherRecords.get(t.id)?.dir;
-      if (cells.length === 0 || !tdir) continue;
-      const probe = teacherProbe(tdir, opts.probe ?? {}, (message) => emit({ type: 'probe', teacherId: t.id, message }));
-      try {
-        for (const k of cells) {
-          const cs = state.cells.find((c) => keyOf(c) === keyOf(k))!;
-          runProbeTrust(path.join(out, cs.runDir), tdir, probe);
-          finished.set(keyOf(k), readCell(out, cs));
-        }
-      } finally {
-        probe.probe.dispose();
-      }
+      if (!tdir) continue;
+      idOfDir.set(tdir, t.id);
+      runs.set(tdir, state.cells.filter((c) => c.teacherId === t.id && finished.has(keyOf(c))).map((c) => path.join(out, c.runDir)));
     }
+    probeTrustForRuns(runs, opts.probe ?? {}, (tdir, message) => emit({ type: 'probe', teacherId: idOfDir.get(tdir) ?? tdir, message }));
+    for (const c of state.cells) if (finished.has(keyOf(c))) finished.set(keyOf(c), readCell(out, c));
   }
   const results = save();
   if (opts.report !== false) await writeReportFiles(results, out);
