@@ -26,7 +26,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { F, Tensor, keep, noGrad, randint, randn, setNumThreads, getNumThreads, tidy, manualSeed } from '../src/tensor';
+import { F, Tensor, keep, noGrad, randint, randn, setNumThreads, getNumThreads, tidy, manualSeed, memoryStats } from '../src/tensor';
 import { native } from '../src/tensor/native';
 import { Module } from '../src/nn';
 import { Adam, Optimizer, SGD } from '../src/optim';
@@ -310,6 +310,7 @@ interface CppResult {
   median_ms: number;
   libtorch: string;
   malloc_tuned: boolean;
+  cpu_cache: boolean;
   parallel: string;
 }
 
@@ -371,7 +372,7 @@ function main(): void {
   const build = o.cpp ? buildCpp(o.rebuild) : undefined;
 
   const results: Record<string, WorkloadResult> = {};
-  let cppInfo: Pick<CppResult, 'libtorch' | 'malloc_tuned' | 'parallel'> | undefined;
+  let cppInfo: Pick<CppResult, 'libtorch' | 'malloc_tuned' | 'cpu_cache' | 'parallel'> | undefined;
   for (const spec of selected) {
     const addon: Samples = { wall: [], cpu: [], minflt: [] };
     const cpp: Samples = { wall: [], cpu: [], minflt: [] };
@@ -400,7 +401,7 @@ function main(): void {
         cpp.cpu.push(...c.cpu_ms);
         cpp.minflt.push(...c.minflt);
         cppRounds.push(round3(c.median_ms));
-        cppInfo = { libtorch: c.libtorch, malloc_tuned: c.malloc_tuned, parallel: c.parallel };
+        cppInfo = { libtorch: c.libtorch, malloc_tuned: c.malloc_tuned, cpu_cache: c.cpu_cache, parallel: c.parallel };
         log(`  C++   median ${c.median_ms.toFixed(1)} ms (cpu ${median(c.cpu_ms).toFixed(1)} ms, ${median(c.minflt)} page faults)`);
       }
     }
@@ -434,13 +435,13 @@ function main(): void {
   const maxRatio = ratios.length > 0 ? Math.max(...ratios) : null;
   const out = {
     threads: getNumThreads(),
-    versions: { ...versions(), ...(cppInfo ? { cppLibtorch: cppInfo.libtorch, cppMallocTuned: cppInfo.malloc_tuned } : {}) },
+    versions: { ...versions(), ...(cppInfo ? { cppLibtorch: cppInfo.libtorch, cppMallocTuned: cppInfo.malloc_tuned, cppCpuCache: cppInfo.cpu_cache } : {}) },
     date: new Date().toISOString(),
     /** Settings both sides inherit (the C++ reference runs with this process's environment). */
     env: Object.fromEntries(
       ['OMP_WAIT_POLICY', 'OMP_NUM_THREADS', 'DFKD_MALLOC', 'DFKD_CPU_CACHE_MB', 'DFKD_GC_SLACK_MB'].map((k) => [k, process.env[k] ?? null]),
     ),
-    cpuAllocator: typeof native.cpuAllocatorStats === 'function' ? (native.cpuAllocatorStats() as Record<string, unknown>) : null,
+    cpuAllocator: memoryStats().cpuCache, // the addon's caching allocator at the end (null when turned off)
     loadavg: { start: loadStart.map(round3), end: os.loadavg().map(round3) },
     protocol: { warmup: o.warmup, runs: o.runs, rounds: o.rounds, statistic: 'median' as const, interleaved: 'per workload: addon then C++ subprocess, each round' },
     cppBuild: build ? { cached: build.cached, seconds: round3(build.seconds), binary: path.relative(ROOT, build.binary), command: build.command } : null,
