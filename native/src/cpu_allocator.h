@@ -14,8 +14,9 @@
 // quarter-octave classes (2^k, 1.25 2^k, 1.5 2^k, 1.75 2^k: at most 25% slack), so tensors whose batch
 // dimension varies from step to step (TA-DFKD's selected batches) share a handful of classes instead of
 // each leaving its own idle block behind, and a request may take an idle block up to 1.5x its size.
-// Idle bytes are capped (DFKD_CPU_CACHE_MB, default 1024 or a quarter of physical memory if smaller);
-// above the cap idle blocks are returned, largest first.
+// Idle bytes are capped (DFKD_CPU_CACHE_MB, default 1024 or a quarter of physical memory if smaller)
+// beyond the largest working set the process has had live at once: idle + live never exceeds
+// max(peak live, live + cap), and above that idle blocks are returned, largest first.
 // DFKD_MALLOC=system or DFKD_CPU_CACHE_MB=0 keeps libtorch's default allocator.
 //
 // Header-only and free of N-API so that the C++ reference of bench/engine.ts can install the very
@@ -64,7 +65,10 @@ class CachingCPUAllocator final : public at::Allocator {
         if (base == nullptr) TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
       }
     }
-    live_.fetch_add(total, std::memory_order_relaxed);
+    size_t live = live_.fetch_add(total, std::memory_order_relaxed) + total;
+    size_t peak = peakLive_.load(std::memory_order_relaxed);
+    while (live > peak && !peakLive_.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+    }
     auto* h = static_cast<Header*>(base);
     h->regionBytes = total;
     h->magic = kMagic;
@@ -177,15 +181,12 @@ class CachingCPUAllocator final : public at::Allocator {
   void give(void* base, size_t bytes) const {
     live_.fetch_sub(bytes, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu_);
-    if (bytes > cap_) {
-      release(base, bytes);
-      ++released_;
-      return;
-    }
     idle_[bytes].push_back(base);
     idleBytes_ += bytes;
-    // Over the cap: return idle blocks, largest classes first.
-    while (idleBytes_ > cap_) {
+    // Over the cap: return idle blocks, largest classes first, but keep what fits under the largest
+    // working set the process has already had live at once (the RSS it needed anyway): a step that frees
+    // its whole working set at the end (tidy) finds it again at the next step instead of faulting it in.
+    while (idleBytes_ > cap_ && idleBytes_ + live_.load(std::memory_order_relaxed) > peakLive_.load(std::memory_order_relaxed)) {
       auto victim = std::prev(idle_.end());
       void* b = victim->second.back();
       victim->second.pop_back();
@@ -203,6 +204,7 @@ class CachingCPUAllocator final : public at::Allocator {
   mutable size_t idleBytes_ = 0;
   mutable size_t released_ = 0;
   mutable std::atomic<size_t> live_{0};
+  mutable std::atomic<size_t> peakLive_{0};
   mutable std::atomic<size_t> hits_{0};
   mutable std::atomic<size_t> misses_{0};
   static inline CachingCPUAllocator* instance_ = nullptr;

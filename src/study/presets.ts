@@ -389,6 +389,7 @@ export function applyStudyOverrides(preset: StudyPreset, o: StudyOverrides): Stu
       if (!known.includes(id)) throw new DfkdError(`--teachers: preset '${p.name}' has no teacher '${id}' (known: ${known.join(', ')})`, 'EUSAGE');
     }
     p.teachers = o.teachers.map((id) => p.teachers.find((t) => t.id === id)!);
+    if (!p.description.includes('[run with --teachers')) p.description += ` [run with --teachers ${o.teachers.join(',')}]`;
   }
   if (o.methods !== undefined) {
     p.methods = o.methods.map((id) => structuredClone(p.methods.find((m) => m.id === id) ?? methodVariant(id)));

@@ -76,11 +76,16 @@ function htmlTable(t: Table): string {
 function budgetLine(r: StudyResults): string {
   const b = r.budget as Record<string, unknown> & { generator?: { nz?: number; width?: number }; eval?: { every?: number; lastK?: number } };
   const parts: string[] = [];
-  if (b.iterations !== undefined) parts.push(`${b.iterations} iterations`);
+  const steps = r.studentStepBudget;
+  // With a student-step budget the iterations differ per method (see the settings table), and the
+  // evaluation period is scaled to 8 evaluations per run.
+  if (steps) parts.push(`${steps} student steps per cell for every method (iterations per method under 'Method settings')`);
+  else if (b.iterations !== undefined) parts.push(`${b.iterations} iterations`);
   if (b.batchSize !== undefined) parts.push(`batch ${b.batchSize}`);
   if (b.generator?.width !== undefined) parts.push(`generator width ${b.generator.width}`);
   if (b.generator?.nz !== undefined) parts.push(`nz ${b.generator.nz}`);
-  if (b.eval?.every !== undefined) parts.push(`evaluation every ${b.eval.every} iterations`);
+  if (steps) parts.push('8 evaluations per run');
+  else if (b.eval?.every !== undefined) parts.push(`evaluation every ${b.eval.every} iterations`);
   if (b.eval?.lastK !== undefined) parts.push(`last-k mean over ${b.eval.lastK} evaluations`);
   parts.push(`seeds ${r.seeds.join(', ')}`);
   return parts.join(', ');
@@ -151,12 +156,13 @@ function correlationTable(r: StudyResults): Table {
 
 function settingsTable(r: StudyResults): Table {
   return {
-    header: ['method', 'steps S:G', 'student optimiser, lr', 'generator lr', 'student loss', 'description'],
-    left: [0, 2, 4, 5],
+    header: ['method', 'iterations', 'steps S:G', 'student optimiser, lr', 'generator lr', 'student loss', 'description'],
+    left: [0, 3, 5, 6],
     rows: r.methods.map((m) => {
       const s = m.settings;
       return [
         m.methodId,
+        s ? String(s.iterations) : '–',
         s ? `${s.studentSteps}:${s.generatorSteps}` : '–',
         s ? `${s.studentOptimizer}, ${s.studentLr}` : '–',
         s ? String(s.generatorLr) : '–',

@@ -150,6 +150,8 @@ export interface StudyResults {
   seeds: number[];
   threshold: number;
   budget: PartialConfig;
+  /** Student steps per cell shared by every method (iterations then differ per method); absent: budget.iterations is shared. */
+  studentStepBudget?: number;
   teachers: TeacherResult[];
   cells: CellResult[];
   failedCells: FailedCell[];
@@ -234,6 +236,7 @@ export interface BuildResultsInput {
   seeds: number[];
   threshold: number;
   budget?: PartialConfig;
+  studentStepBudget?: number;
   teachers: TeacherResult[];
   /** Methods in report order (their settings are carried into the result). */
   methods: MethodInfo[];
@@ -317,6 +320,7 @@ export function buildResults(input: BuildResultsInput): StudyResults {
     seeds: [...input.seeds],
     threshold,
     budget: input.budget ?? {},
+    studentStepBudget: input.studentStepBudget,
     teachers: input.teachers,
     cells,
     failedCells: failed,

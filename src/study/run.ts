@@ -272,6 +272,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
       seeds: preset.seeds,
       threshold: preset.catastrophicThreshold,
       budget: preset.budget,
+      studentStepBudget: preset.studentStepBudget,
       teachers: teacherResults,
       methods: methodInfos,
       cells: keys.map((k) => finished.get(keyOf(k))).filter((c): c is CellInput => c !== undefined),
