@@ -16,7 +16,7 @@
 // each leaving its own idle block behind, and a request may take an idle block up to 1.5x its size.
 // Idle bytes are capped (DFKD_CPU_CACHE_MB, default 1024 or a quarter of physical memory if smaller)
 // beyond the largest working set the process has had live at once: idle + live never exceeds
-// max(peak live, live + cap), and above that idle blocks are returned, largest first.
+// max(peak live, live + cap), and above that the least recently freed idle blocks are returned.
 // DFKD_MALLOC=system or DFKD_CPU_CACHE_MB=0 keeps libtorch's default allocator.
 //
 // Header-only and free of N-API so that the C++ reference of bench/engine.ts can install the very
@@ -90,11 +90,12 @@ class CachingCPUAllocator final : public at::Allocator {
   void emptyCache() const {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [bytes, blocks] : idle_) {
-      for (void* b : blocks) release(b, bytes);
+      for (const Idle& b : blocks) release(b.base, bytes);
       idleBytes_ -= bytes * blocks.size();
       released_ += blocks.size();
     }
     idle_.clear();
+    lru_.clear();
   }
 
   CpuCacheStats stats() const {
@@ -170,37 +171,54 @@ class CachingCPUAllocator final : public at::Allocator {
     auto it = idle_.lower_bound(bytes);
     if (it == idle_.end()) return nullptr;
     if (it->first != bytes && (bytes <= kSmallMax || it->first > bytes + bytes / 2)) return nullptr;
-    void* b = it->second.back();
+    Idle b = it->second.back();
     it->second.pop_back();
+    lru_.erase(b.seq);
     bytes = it->first;
     if (it->second.empty()) idle_.erase(it);  // the eviction in give() relies on no empty lists
     idleBytes_ -= bytes;
-    return b;
+    return b.base;
   }
 
   void give(void* base, size_t bytes) const {
     live_.fetch_sub(bytes, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu_);
-    idle_[bytes].push_back(base);
+    const uint64_t seq = ++clock_;
+    idle_[bytes].push_back({base, seq});
+    lru_.emplace(seq, bytes);
     idleBytes_ += bytes;
-    // Over the cap: return idle blocks, largest classes first, but keep what fits under the largest
-    // working set the process has already had live at once (the RSS it needed anyway): a step that frees
-    // its whole working set at the end (tidy) finds it again at the next step instead of faulting it in.
+    // Over the cap: return the least recently freed idle blocks first (blocks of shapes the process no
+    // longer uses, e.g. those of an earlier study cell), but keep what fits under the largest working
+    // set the process has already had live at once (the RSS it needed anyway): a step that frees its
+    // whole working set at the end (tidy) finds it again at the next step instead of faulting it in.
     while (idleBytes_ > cap_ && idleBytes_ + live_.load(std::memory_order_relaxed) > peakLive_.load(std::memory_order_relaxed)) {
-      auto victim = std::prev(idle_.end());
-      void* b = victim->second.back();
-      victim->second.pop_back();
-      release(b, victim->first);
-      idleBytes_ -= victim->first;
+      auto oldest = lru_.begin();
+      const size_t cls = oldest->second;
+      auto& list = idle_[cls];
+      for (auto e = list.begin(); e != list.end(); ++e) {
+        if (e->seq == oldest->first) {
+          release(e->base, cls);
+          list.erase(e);
+          break;
+        }
+      }
+      lru_.erase(oldest);
+      idleBytes_ -= cls;
       ++released_;
-      if (victim->second.empty()) idle_.erase(victim);
+      if (list.empty()) idle_.erase(cls);
     }
   }
 
   const size_t cap_;
   const size_t page_;
   mutable std::mutex mu_;
-  mutable std::map<size_t, std::vector<void*>> idle_;  // size class -> idle blocks (never empty vectors)
+  struct Idle {
+    void* base;
+    uint64_t seq;  // when it was freed (clock_)
+  };
+  mutable std::map<size_t, std::vector<Idle>> idle_;  // size class -> idle blocks, oldest first (never empty vectors)
+  mutable std::map<uint64_t, size_t> lru_;            // free time -> size class, of every idle block
+  mutable uint64_t clock_ = 0;
   mutable size_t idleBytes_ = 0;
   mutable size_t released_ = 0;
   mutable std::atomic<size_t> live_{0};
