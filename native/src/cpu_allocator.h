@@ -16,7 +16,7 @@
 // each leaving its own idle block behind, and a request may take an idle block up to 1.5x its size.
 // Idle bytes are capped (DFKD_CPU_CACHE_MB, default 1024 or a quarter of physical memory if smaller)
 // beyond the largest working set the process has had live at once: idle + live never exceeds
-// max(peak live, live + cap), and above that the least recently freed idle blocks are returned.
+// peak live + cap, and above that the least recently freed idle blocks are returned.
 // DFKD_MALLOC=system or DFKD_CPU_CACHE_MB=0 keeps libtorch's default allocator.
 //
 // Header-only and free of N-API so that the C++ reference of bench/engine.ts can install the very
@@ -187,11 +187,12 @@ class CachingCPUAllocator final : public at::Allocator {
     idle_[bytes].push_back({base, seq});
     lru_.emplace(seq, bytes);
     idleBytes_ += bytes;
-    // Over the cap: return the least recently freed idle blocks first (blocks of shapes the process no
-    // longer uses, e.g. those of an earlier study cell), but keep what fits under the largest working
-    // set the process has already had live at once (the RSS it needed anyway): a step that frees its
-    // whole working set at the end (tidy) finds it again at the next step instead of faulting it in.
-    while (idleBytes_ > cap_ && idleBytes_ + live_.load(std::memory_order_relaxed) > peakLive_.load(std::memory_order_relaxed)) {
+    // Keep idle + live within the largest working set the process has already had live at once (the
+    // RSS it needed anyway) plus the cap, so that a step that frees its whole working set at the end
+    // (tidy) finds it again at the next step instead of faulting it in, and the slack of the 1.5x reuse
+    // rule within a step does not evict blocks the same step needs later. Beyond that, return the least
+    // recently freed idle blocks first (shapes the process no longer uses, e.g. an earlier study cell's).
+    while (!lru_.empty() && idleBytes_ + live_.load(std::memory_order_relaxed) > peakLive_.load(std::memory_order_relaxed) + cap_) {
       auto oldest = lru_.begin();
       const size_t cls = oldest->second;
       auto& list = idle_[cls];
