@@ -29,18 +29,20 @@ export function registerTrustCommand(program: Command): void {
         for (const [flag, v] of [['--probe-size', o.probeSize], ['--probe-steps', o.probeSteps]] as const) {
           if (v !== undefined && v < 1) throw new DfkdError(`${flag} must be at least 1, got ${v}`, 'EUSAGE');
         }
-        const { teacherProbe, runProbeTrust } = await import('../distill/probe-trust');
-        const probe = teacherProbe(teacherDir, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
-        try {
-          const r = runProbeTrust(runDir, teacherDir, probe);
+        const { teacherProbe, runProbeTrust, withTeacher } = await import('../distill/probe-trust');
+        withTeacher(teacherDir, (teacher) => {
+          const probe = teacherProbe(teacher, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
+          try {
+            const r = runProbeTrust(runDir, teacher, probe);
           console.log(
             `probe trust ${r.probeAgreement.toFixed(3)}: the student agrees with the teacher on ${pct(r.probeAgreement)} of ${r.n} probe images ` +
               `(logit distance ${r.probeLogitDistance.toFixed(3)}; the teacher assigns ${pct(r.probeTargetHit)} of the probe to its target class)`,
           );
-          console.log(`  written to ${path.join(runDir, 'probe-trust.json')}; probe cached in ${probe.file}`);
-        } finally {
-          probe.probe.dispose();
-        }
+            console.log(`  written to ${path.join(runDir, 'probe-trust.json')}; probe cached in ${probe.file}`);
+          } finally {
+            probe.probe.dispose();
+          }
+        });
       }),
     );
 }

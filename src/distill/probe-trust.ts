@@ -25,76 +25,77 @@ export interface ProbeTrustRecord extends ProbeSignals {
   computedAt: string;
 }
 
+/** A teacher loaded once and shared by the probe synthesis and the scoring of all its runs. */
+export type LoadedTeacher = ReturnType<typeof loadTeacher> & { dir: string };
+
+export interface TeacherProbe {
+  probe: Tensor;
+  file: string;
+  options: ProbeOptions;
+  seconds: number;
+}
+
 /** The probe set of a teacher: loaded from its cache file, or synthesised and cached. */
-export function teacherProbe(teacherDir: string, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined): { probe: Tensor; file: string; options: ProbeOptions; seconds: number } {
+export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined): TeacherProbe {
   const options: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
-  const { model, record } = loadTeacher(teacherDir);
-  try {
-    const file = path.join(teacherDir, `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`);
-    if (fs.existsSync(file)) {
-      try {
-        const { tensors } = loadTensors(file);
-        const probe = tensors.get('probe');
-        for (const [k, t] of tensors) if (k !== 'probe') t.dispose();
-        if (probe) return { probe, file, options, seconds: 0 };
-      } catch (e) {
-        log(`probe cache ${file} unreadable (${(e as Error).message}); synthesising it again`);
-      }
+  const { model, record, dir: teacherDir } = teacher;
+  const file = path.join(teacherDir, `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`);
+  if (fs.existsSync(file)) {
+    try {
+      const { tensors } = loadTensors(file);
+      const probe = tensors.get('probe');
+      for (const [k, t] of tensors) if (k !== 'probe') t.dispose();
+      if (probe) return { probe, file, options, seconds: 0 };
+    } catch (e) {
+      log(`probe cache ${file} unreadable (${(e as Error).message}); synthesising it again`);
     }
-    log(`synthesising a probe set of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
-    const t0 = nowSeconds();
-    const probe = synthesizeProbe(model, { channels: record.inChannels, imageSize: record.imageSize, numClasses: record.numClasses }, options);
-    saveTensors(file, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
-    return { probe, file, options, seconds: nowSeconds() - t0 };
-  } finally {
-    model.dispose();
   }
+  log(`synthesising a probe set of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
+  const t0 = nowSeconds();
+  const probe = synthesizeProbe(model, { channels: record.inChannels, imageSize: record.imageSize, numClasses: record.numClasses }, options);
+  saveTensors(file, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
+  return { probe, file, options, seconds: nowSeconds() - t0 };
 }
 
 /**
  * Probe trust of one finished run (a directory with student.json). Reuses `probe-trust.json` when it
  * was computed with the same probe options and teacher weights.
  */
-export function runProbeTrust(runDir: string, teacherDir: string, probe: { probe: Tensor; file: string; options: ProbeOptions }): ProbeTrustRecord {
+export function runProbeTrust(runDir: string, loaded: LoadedTeacher, probe: TeacherProbe): ProbeTrustRecord {
   const out = path.join(runDir, PROBE_TRUST_FILE);
-  const { model: teacher, record } = loadTeacher(teacherDir);
+  const { model: teacher, record, dir: teacherDir } = loaded;
+  if (fs.existsSync(out)) {
+    const prev = JSON.parse(fs.readFileSync(out, 'utf8')) as ProbeTrustRecord;
+    if (prev.teacherWeightsSha256 === record.weightsSha256 && JSON.stringify(prev.probe) === JSON.stringify(probe.options)) return prev;
+  }
+  const { model: student, record: sRec } = loadStudent(runDir);
   try {
-    if (fs.existsSync(out)) {
-      const prev = JSON.parse(fs.readFileSync(out, 'utf8')) as ProbeTrustRecord;
-      if (prev.teacherWeightsSha256 === record.weightsSha256 && JSON.stringify(prev.probe) === JSON.stringify(probe.options)) return prev;
+    if (sRec.numClasses !== record.numClasses) {
+      throw new DfkdError(`run '${runDir}' has a ${sRec.numClasses}-class student but teacher '${teacherDir}' has ${record.numClasses} classes`, 'ESHAPE');
     }
-    const { model: student, record: sRec } = loadStudent(runDir);
-    try {
-      if (sRec.numClasses !== record.numClasses) {
-        throw new DfkdError(`run '${runDir}' has a ${sRec.numClasses}-class student but teacher '${teacherDir}' has ${record.numClasses} classes`, 'ESHAPE');
-      }
-      const s = probeSignals(teacher, student, probe.probe, record.numClasses);
-      const rec: ProbeTrustRecord = {
-        kind: 'dfkd-probe-trust',
-        ...s,
-        teacherWeightsSha256: record.weightsSha256,
-        probe: probe.options,
-        probeFile: path.resolve(probe.file),
-        computedAt: new Date().toISOString(),
-      };
-      writeJsonAtomic(out, rec);
-      return rec;
-    } finally {
-      student.dispose();
-    }
+    const s = probeSignals(teacher, student, probe.probe, record.numClasses);
+    const rec: ProbeTrustRecord = {
+      kind: 'dfkd-probe-trust',
+      ...s,
+      teacherWeightsSha256: record.weightsSha256,
+      probe: probe.options,
+      probeFile: path.resolve(probe.file),
+      computedAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(out, rec);
+    return rec;
   } finally {
-    teacher.dispose();
+    student.dispose();
   }
 }
 
-/** Reads a run's probe-trust.json (undefined when absent or unreadable). */
-export function readProbeTrust(runDir: string): ProbeTrustRecord | undefined {
-  const f = path.join(runDir, PROBE_TRUST_FILE);
-  if (!fs.existsSync(f)) return undefined;
+/** Loads a teacher, runs `fn` with it, and frees it. */
+export function withTeacher<T>(teacherDir: string, fn: (t: LoadedTeacher) => T): T {
+  const t = { ...loadTeacher(teacherDir), dir: teacherDir };
   try {
-    return JSON.parse(fs.readFileSync(f, 'utf8')) as ProbeTrustRecord;
-  } catch {
-    return undefined;
+    return fn(t);
+  } finally {
+    t.model.dispose();
   }
 }
 
@@ -105,11 +106,13 @@ export function readProbeTrust(runDir: string): ProbeTrustRecord | undefined {
 export function probeTrustForRuns(runs: Map<string, string[]>, o: Partial<ProbeOptions>, log: (teacherDir: string, m: string) => void = () => undefined): void {
   for (const [teacherDir, runDirs] of runs) {
     if (runDirs.length === 0) continue;
-    const probe = teacherProbe(teacherDir, o, (m) => log(teacherDir, m));
-    try {
-      for (const r of runDirs) runProbeTrust(r, teacherDir, probe);
-    } finally {
-      probe.probe.dispose();
-    }
+    withTeacher(teacherDir, (teacher) => {
+      const probe = teacherProbe(teacher, o, (m) => log(teacherDir, m));
+      try {
+        for (const r of runDirs) runProbeTrust(r, teacher, probe);
+      } finally {
+        probe.probe.dispose();
+      }
+    });
   }
 }
