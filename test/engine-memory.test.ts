@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as childProcess from 'child_process';
 import * as path from 'path';
-import { Tensor, F, tensor, zeros, ones, randn, randint, tidy, keep, dispose, scopeDepth, noGrad, manualSeed, setNumThreads, getNumThreads, memoryStats, emptyCpuCache } from '../src/tensor';
+import { Module, Sequential } from '../src/nn';
+import { Tensor, F, tensor, zeros, ones, randn, randint, tidy, keep, dispose, release, scopeDepth, noGrad, manualSeed, setNumThreads, getNumThreads, memoryStats, emptyCpuCache } from '../src/tensor';
 
 function alive(t: Tensor, what: string): void {
   assert.equal(t.isDisposed, false, `${what}: expected alive, but it was disposed`);
@@ -118,6 +119,71 @@ test('keep() takes a tensor out of every open scope', () => {
   k1.dispose();
   k2.dispose();
   dead(k1, 'kept tensor after explicit dispose');
+});
+
+test('release() frees only what the innermost scope owns', () => {
+  const outside = ones([2]);
+  let inner!: Tensor;
+  let keptOne!: Tensor;
+  let nested!: Tensor;
+  tidy(() => {
+    inner = outside.add(1);
+    keptOne = ones([2]).keep();
+    nested = tidy(() => outside.mul(3));
+    assert.equal(release(outside), false, 'a tensor created before the scope is not released');
+    assert.equal(release(keptOne), false, 'a kept tensor is not released');
+    assert.equal(release(inner), true, 'a tensor created in the scope is released');
+    assert.equal(release(nested), true, "a nested tidy's result belongs to the enclosing scope");
+    dead(inner, 'released tensor');
+    dead(nested, 'released nested result');
+    assert.equal(release(inner), false, 'releasing twice is a no-op');
+  });
+  alive(outside, 'outside tensor');
+  alive(keptOne, 'kept tensor');
+  assert.equal(release(outside), false, 'no open scope: nothing is released');
+  keptOne.dispose();
+  outside.dispose();
+});
+
+/** A layer that makes a few intermediates, like a conv block, and records live tensors at entry. */
+class Chatty extends Module {
+  static seen: number[] = [];
+  forward(x: Tensor): Tensor {
+    Chatty.seen.push(memoryStats().liveTensors);
+    return x.mul(2).add(1).relu().sub(0.5);
+  }
+}
+
+test('Sequential frees each layer\'s intermediates as it goes; hooks turn that off; results and grads are unchanged', () => {
+  const depth = 12;
+  const x = randn([4, 3], 'float64').requiresGrad_();
+  const run = (hooked: boolean): { live: number[]; y: number[]; g: number[]; seenByHook: number } => {
+    const seq = new Sequential(...Array.from({ length: depth }, () => new Chatty()));
+    let seenByHook = 0;
+    const handle = hooked ? seq.layers[5].registerForwardHook((_m, input, output) => { seenByHook = input.size + output.size; }) : undefined;
+    Chatty.seen = [];
+    x.zeroGrad();
+    const y = tidy(() => {
+      const out = seq.call(x);
+      out.sum().backward();
+      return out.toFloat64Array();
+    });
+    handle?.remove();
+    const g = Array.from(x.grad!.toFloat64Array());
+    return { live: [...Chatty.seen], y: Array.from(y), g, seenByHook };
+  };
+  const chained = run(false);
+  const plain = run(true);
+  // Freed as it goes: the live count at each layer's entry does not grow with depth.
+  const growth = chained.live[depth - 1] - chained.live[1];
+  assert.ok(growth <= 1, `live tensors at layer entry grew by ${growth} over ${depth} layers: ${chained.live.join(',')}`);
+  // With a hook, every intermediate stays until the scope ends (the hook may hold them).
+  const plainGrowth = plain.live[depth - 1] - plain.live[1];
+  assert.ok(plainGrowth >= 3 * (depth - 2), `with a hook, expected intermediates to accumulate, growth ${plainGrowth}: ${plain.live.join(',')}`);
+  assert.equal(plain.seenByHook, 24, 'the hook saw its input and output');
+  assert.deepEqual(chained.y, plain.y, 'same output either way');
+  assert.deepEqual(chained.g, plain.g, 'same gradient either way');
+  x.dispose();
 });
 
 test('parameters kept outside tidy: grads and in-place updates survive per-step tidy', () => {

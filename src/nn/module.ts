@@ -3,7 +3,7 @@
  * name so that `stateDict()` produces PyTorch's names (`features.0.weight`, `bn1.running_mean`...).
  * Forward hooks let a caller observe a layer's input and output without patching the model.
  */
-import { Tensor, noGrad, keep, tidy, Device, sameDevice } from '../tensor';
+import { Tensor, noGrad, keep, tidy, release, Device, sameDevice } from '../tensor';
 
 export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => void;
 export interface HookHandle {
@@ -26,6 +26,13 @@ export abstract class Module {
     const y = this.forward(x);
     for (const hook of this.hooks) hook(this, x, y);
     return y;
+  }
+
+  /** Whether this module or any descendant has a forward hook (something may observe its tensors). */
+  hasForwardHooks(): boolean {
+    if (this.hooks.size > 0) return true;
+    for (const c of this.children.values()) if (c.hasForwardHooks()) return true;
+    return false;
   }
 
   registerForwardHook(hook: ForwardHook): HookHandle {
@@ -181,9 +188,27 @@ export class Sequential extends Module {
     this.layers = layers;
     layers.forEach((l, i) => this.registerModule(String(i), l));
   }
+  /**
+   * Runs the layers in order. Each layer runs in its own tidy() and the previous layer's output is
+   * freed as soon as the next one has consumed it, so the working set is about one layer's
+   * intermediates rather than the whole chain's (what C++ temporaries give libtorch). Autograd keeps
+   * whatever backward needs on its own. When a layer or one of its descendants has a forward hook,
+   * the hook may hold on to tensors, so the plain chain runs instead.
+   */
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const l of this.layers) y = l.call(y);
-    return y;
+    if (this.layers.some((l) => l.hasForwardHooks())) {
+      let y = x;
+      for (const l of this.layers) y = l.call(y);
+      return y;
+    }
+    return tidy(() => {
+      let y = x;
+      for (const l of this.layers) {
+        const prev = y;
+        y = tidy(() => l.call(prev));
+        if (y !== prev) release(prev);
+      }
+      return y;
+    });
   }
 }

@@ -3,4 +3,4 @@ export { Tensor, DType, Device, Reduction, TensorLike, sameDevice } from './tens
 export * from './creation';
 export * as F from './functional';
 export * from './runtime';
-export { tidy, keep, dispose, scopeDepth } from './scope';
+export { tidy, keep, dispose, release, scopeDepth } from './scope';

@@ -86,6 +86,20 @@ export function dispose(value: unknown): void {
   for (const t of found) t.dispose();
 }
 
+/**
+ * Disposes `t` now if the innermost open scope owns it (it was created, or returned by a nested
+ * tidy(), inside that scope and not kept); otherwise does nothing. Returns whether it was freed.
+ * Lets a loop free an intermediate as soon as it is consumed instead of at the end of the scope,
+ * without risking a tensor the scope does not own (an input, a parameter, a kept tensor).
+ */
+export function release(t: Disposable): boolean {
+  const top = stack[stack.length - 1];
+  if (top === undefined || !top.has(t)) return false;
+  top.delete(t);
+  t.dispose();
+  return true;
+}
+
 /** Number of open scopes (for tests and diagnostics). */
 export function scopeDepth(): number {
   return stack.length;
