@@ -9,6 +9,8 @@ import { Module, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Linear, Adapt
 import type { Classifier } from './registry';
 
 export const VGG_CONFIGS = {
+  /** A small VGG for cheap BatchNorm teachers on 28-32 px grayscale data: 4 conv stages 16..128, about 99k parameters. */
+  vgg5: [16, 'M', 32, 'M', 64, 'M', 128, 'M'],
   vgg11: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
   vgg13: [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
   vgg16: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'],

@@ -48,6 +48,9 @@ export const BUILTIN_MODELS: ModelSpec[] = [
   wrn(16, 1),
   wrn(16, 2),
   wrn(40, 2),
+  classifier('vgg5', 'small VGG with BatchNorm: 4 stages of conv-BN-ReLU-maxpool (16/32/64/128), Linear 128 -> K (about 99k parameters)', (o) =>
+    new VGG({ inChannels: o.inChannels, numClasses: o.numClasses, cfg: VGG_CONFIGS.vgg5 }),
+  ),
   classifier('vgg11', 'VGG-11 with BatchNorm, CIFAR style (torchvision feature numbering, Linear 512 -> K)', (o) =>
     new VGG({ inChannels: o.inChannels, numClasses: o.numClasses, cfg: VGG_CONFIGS.vgg11 }),
   ),
