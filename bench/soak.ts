@@ -35,6 +35,8 @@ interface Sample {
   heapUsedMiB: number;
   liveTensors: number;
   liveTensorMiB: number;
+  /** Freed tensor buffers the caching CPU allocator keeps for reuse (null when it is off). */
+  cacheIdleMiB: number | null;
 }
 
 const MiB = 1024 * 1024;
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
       heapUsedMiB: Math.round((m.heapUsed / MiB) * 10) / 10,
       liveTensors: n.liveTensors,
       liveTensorMiB: Math.round((n.liveBytes / MiB) * 10) / 10,
+      cacheIdleMiB: n.cpuCache ? Math.round((n.cpuCache.idleBytes / MiB) * 10) / 10 : null,
     });
     process.stderr.write(`soak: ${JSON.stringify(samples[samples.length - 1])}\n`);
   };
