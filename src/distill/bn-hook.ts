@@ -32,6 +32,22 @@ export class BNStatsHook {
     this.terms = [];
   }
 
+  /**
+   * Runs `fn` (a forward of the hooked model) with recording on, and returns its result and the
+   * BN-statistics loss of exactly that forward.
+   */
+  capture<T>(fn: () => T): { result: T; loss: Tensor } {
+    this.reset();
+    this.active = true;
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.active = false;
+    }
+    return { result, loss: this.loss() };
+  }
+
   /** Sum of the recorded per-layer terms (of the forwards since the last reset). */
   loss(): Tensor {
     if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; set active = true and run the teacher first');

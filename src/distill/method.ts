@@ -118,15 +118,8 @@ export abstract class GeneratorMethod extends DistillMethod {
   /** Teacher forward that also records the BN-statistics loss of this batch (when BN weight > 0). */
   protected teacherWithBN(x: Tensor): { logits: Tensor; bn: Tensor | undefined } {
     if (!this.bnHook) return { logits: this.teacher.call(x), bn: undefined };
-    this.bnHook.reset();
-    this.bnHook.active = true;
-    let logits: Tensor;
-    try {
-      logits = this.teacher.call(x);
-    } finally {
-      this.bnHook.active = false;
-    }
-    return { logits, bn: this.bnHook.loss() };
+    const { result: logits, loss: bn } = this.bnHook.capture(() => this.teacher.call(x));
+    return { logits, bn };
   }
 
   /** Teacher forward that returns logits and the penultimate features (DAFL's activation loss). */

@@ -8,17 +8,16 @@
  * methods (the first cells of the committed study showed exactly that). The probe is shared by every
  * student of a teacher, so agreement on it compares methods on the same inputs.
  *
- * The probe is made by model inversion (DeepInversion, Yin et al. 2020): random images optimised with
- * Adam so that the teacher classifies them as balanced target labels (i mod K) while the statistics of
- * every BatchNorm layer's input match that layer's running statistics, with small total-variation and
- * L2 priors. It needs the teacher only: no real data. It is seeded and does not disturb the caller's
+ * The probe is made by model inversion (inversion.ts, the DeepInversion method's synthesis step):
+ * random images optimised with Adam so that the teacher classifies them as balanced target labels
+ * (i mod K) while the statistics of every BatchNorm layer's input match that layer's running
+ * statistics, with small total-variation and L2 priors. It needs the teacher only: no real data. It is seeded and does not disturb the caller's
  * random state.
  */
-import { Tensor, tidy, noGrad, randn, tensor, F, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
-import { Adam } from '../optim';
+import { Tensor, tidy, noGrad, randn, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { BNStatsHook } from './bn-hook';
-import * as L from './losses';
+import { invertImages } from './inversion';
 
 export interface ProbeOptions {
   /** Probe images (default 512). */
@@ -55,27 +54,10 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
       const b = Math.min(opts.batchSize, opts.n - start);
       const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize]).requiresGrad_(true));
       const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64'));
-      const opt = new Adam([x], { lr: opts.lr, betas: [0.5, 0.99] });
       try {
-        for (let k = 0; k < opts.steps; k++) {
-          tidy(() => {
-            hook.reset();
-            hook.active = true;
-            let t: Tensor;
-            try {
-              t = teacher.call(x);
-            } finally {
-              hook.active = false;
-            }
-            const loss = F.crossEntropy(t, y).add(hook.loss().mul(opts.bnWeight)).add(L.totalVariation(x).mul(opts.tvWeight)).add(L.l2Prior(x).mul(opts.l2Weight));
-            opt.zeroGrad();
-            loss.backward();
-            opt.step();
-          });
-        }
+        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights: { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight } });
         parts.push(keep(x.detach().clone()));
       } finally {
-        opt.dispose();
         x.dispose();
         y.dispose();
       }

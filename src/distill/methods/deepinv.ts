@@ -7,10 +7,10 @@
  *   student step: a random pool batch, L_S = KL with temperature (20).
  * No generator network: the images themselves are optimised.
  */
-import { Tensor, tidy, noGrad, randn, randint, F, keep } from '../../tensor';
-import { Adam } from '../../optim';
+import { Tensor, tidy, noGrad, randn, randint, keep } from '../../tensor';
 import { DistillMethod, MethodContext, Preview, StepLog } from '../method';
 import { BNStatsHook } from '../bn-hook';
+import { invertImages, InversionLog } from '../inversion';
 import { ImagePool } from '../synthesizer';
 import * as L from '../losses';
 
@@ -30,33 +30,11 @@ export class DeepInversion extends DistillMethod {
     const n = cfg.batchSize;
     const x = keep(randn([n, this.ctx.channels, this.ctx.imageSize, this.ctx.imageSize], 'float32', this.ctx.device).requiresGrad_(true));
     const y = keep(randint(0, this.ctx.numClasses, [n], this.ctx.device));
-    const opt = new Adam([x], { lr: cfg.deepinv.lr, betas: [0.5, 0.99] });
-    const log: StepLog = {};
+    let log: InversionLog | undefined;
     try {
-      for (let k = 0; k < cfg.deepinv.innerSteps; k++) {
-        tidy(() => {
-          this.bnHook.reset();
-          this.bnHook.active = true;
-          let t: Tensor;
-          try {
-            t = this.teacher.call(x);
-          } finally {
-            this.bnHook.active = false;
-          }
-          const ce = F.crossEntropy(t, y);
-          const bn = this.bnHook.loss();
-          const tv = L.totalVariation(x);
-          const l2 = L.l2Prior(x);
-          const loss = ce.mul(w.classPrior).add(bn.mul(w.bn)).add(tv.mul(w.tv)).add(l2.mul(w.l2));
-          opt.zeroGrad();
-          loss.backward();
-          opt.step();
-          if (k === cfg.deepinv.innerSteps - 1) Object.assign(log, { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item() });
-        });
-      }
+      log = invertImages(this.teacher, this.bnHook, x, y, { steps: cfg.deepinv.innerSteps, lr: cfg.deepinv.lr, weights: { ce: w.classPrior, bn: w.bn, tv: w.tv, l2: w.l2 } });
       noGrad(() => this.pool.add(x));
     } finally {
-      opt.dispose();
       x.dispose();
       y.dispose();
     }

@@ -1,0 +1,56 @@
+/**
+ * Model inversion (DeepInversion, Yin et al. 2020): images optimised with Adam so that a frozen
+ * teacher classifies them as given labels while the statistics of every BatchNorm layer's input match
+ * that layer's running statistics, with total-variation and L2 image priors. Used by the DeepInversion
+ * method (its synthesis step) and by the probe set of probe trust (probe.ts).
+ */
+import { Tensor, tidy, F } from '../tensor';
+import { Adam } from '../optim';
+import type { Classifier } from '../models/registry';
+import type { BNStatsHook } from './bn-hook';
+import * as L from './losses';
+
+export interface InversionOptions {
+  /** Adam steps on the images. */
+  steps: number;
+  lr: number;
+  /** Weights of the loss terms: cross-entropy to the labels, BN statistics, total variation, L2. */
+  weights: { ce: number; bn: number; tv: number; l2: number };
+}
+
+/** The loss terms of the last inversion step. */
+export interface InversionLog {
+  loss_g: number;
+  ce: number;
+  bn: number;
+  tv: number;
+}
+
+/**
+ * Optimises `x` (a leaf tensor with requiresGrad, updated in place) for `o.steps` Adam steps
+ * (betas 0.5/0.99) against `teacher`, whose BatchNorm layers `hook` observes. Returns the loss terms
+ * of the last step (undefined when `o.steps` is 0). Draws no random numbers.
+ */
+export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, y: Tensor, o: InversionOptions): InversionLog | undefined {
+  const w = o.weights;
+  const opt = new Adam([x], { lr: o.lr, betas: [0.5, 0.99] });
+  let log: InversionLog | undefined;
+  try {
+    for (let k = 0; k < o.steps; k++) {
+      tidy(() => {
+        const { result: t, loss: bn } = hook.capture(() => teacher.call(x));
+        const ce = F.crossEntropy(t, y);
+        const tv = L.totalVariation(x);
+        const l2 = L.l2Prior(x);
+        const loss = ce.mul(w.ce).add(bn.mul(w.bn)).add(tv.mul(w.tv)).add(l2.mul(w.l2));
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        if (k === o.steps - 1) log = { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item() };
+      });
+    }
+  } finally {
+    opt.dispose();
+  }
+  return log;
+}
