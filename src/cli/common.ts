@@ -1,7 +1,7 @@
 /** Shared CLI plumbing: option parsing helpers and the error boundary. */
-import * as fs from 'fs';
 import { InvalidArgumentError } from 'commander';
 import { DfkdError } from '../errors';
+import { readJson } from '../io/json';
 
 export function parseIntArg(name: string) {
   return (v: string): number => {
@@ -19,17 +19,7 @@ export function parseNumArg(name: string) {
 
 /** Reads a JSON config file, naming the file in every error. */
 export function readJsonFile(file: string, what = 'config'): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new DfkdError(`cannot read ${what} file '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'ENOENT');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new DfkdError(`${what} file '${file}' is not valid JSON: ${(e as Error).message}`, 'ECONFIG');
-  }
+  return readJson(file, `${what} file`, 'ECONFIG');
 }
 
 /** Runs a command body, turning any error into one line on stderr and exit code 1 (2 for usage errors). */

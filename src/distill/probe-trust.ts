@@ -10,6 +10,7 @@ import { Tensor } from '../tensor';
 import { loadTeacher } from '../train/teacher';
 import { saveTensors, loadTensors } from '../io/weights';
 import { writeJsonAtomic } from '../io/atomic';
+import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { DfkdError } from '../errors';
 import { loadStudent } from './run';
@@ -65,7 +66,7 @@ export function runProbeTrust(runDir: string, loaded: LoadedTeacher, probe: Teac
   const out = path.join(runDir, PROBE_TRUST_FILE);
   const { model: teacher, record, dir: teacherDir } = loaded;
   if (fs.existsSync(out)) {
-    const prev = JSON.parse(fs.readFileSync(out, 'utf8')) as ProbeTrustRecord;
+    const prev = readJson(out, 'probe trust record', 'ECORRUPT', 'delete it to compute it again') as ProbeTrustRecord;
     if (prev.teacherWeightsSha256 === record.weightsSha256 && JSON.stringify(prev.probe) === JSON.stringify(probe.options)) return prev;
   }
   const { model: student, record: sRec } = loadStudent(runDir);

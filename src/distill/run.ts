@@ -22,6 +22,7 @@ import { getDatasetInfo, loadDataset, checkClassCount } from '../data/registry';
 import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
 import { saveModule, loadModule, sha256File } from '../io/weights';
 import { writeJsonAtomic, writeFileAtomic, removeStaleTemps } from '../io/atomic';
+import { readJson } from '../io/json';
 import { savePngGrid } from '../io/png';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -206,10 +207,10 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   if (fs.existsSync(cfgFile)) {
     let prev: { configHash?: string };
     try {
-      prev = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string };
+      prev = readJson(cfgFile, 'run record', 'ERECORD', 'choose another --out') as { configHash?: string };
     } catch (e) {
       teacher.dispose();
-      throw new DfkdError(`run record '${cfgFile}' is not valid JSON (${(e as Error).message}); choose another --out`, 'ERECORD');
+      throw e;
     }
     if (prev.configHash !== configHash) {
       teacher.dispose();
@@ -532,12 +533,15 @@ function summarize(
 export function loadStudent(dir: string, device?: Device): { model: Classifier; record: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number } } {
   const recFile = path.join(dir, STUDENT_RECORD);
   if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (teacher.json) nor a finished student (student.json)`, 'ENOMODEL');
-  let rec: { arch: string; dataset: string; numClasses: number; inChannels: number; imageSize: number; weightsFile: string; weightsSha256?: string };
-  try {
-    rec = JSON.parse(fs.readFileSync(recFile, 'utf8')) as typeof rec;
-  } catch (e) {
-    throw new DfkdError(`student record '${recFile}' is not valid JSON: ${(e as Error).message}`, 'ERECORD');
-  }
+  const rec = readJson(recFile, 'student record', 'ERECORD') as {
+    arch: string;
+    dataset: string;
+    numClasses: number;
+    inChannels: number;
+    imageSize: number;
+    weightsFile: string;
+    weightsSha256?: string;
+  };
   const wfile = path.join(dir, rec.weightsFile);
   if (rec.weightsSha256 && fs.existsSync(wfile) && sha256File(wfile) !== rec.weightsSha256) {
     throw new DfkdError(`student weights '${wfile}' do not match the SHA-256 in ${recFile} (file changed or corrupted)`, 'ECORRUPT');

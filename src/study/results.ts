@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
+import { readJson } from '../io/json';
 import type { DistillSummary, EvalPoint } from '../distill/run';
 import type { TrustSignals } from '../distill/signals';
 import type { TeacherRecipe } from '../train/teacher';
@@ -445,13 +446,7 @@ function revive(v: unknown): unknown {
 /** Loads `results.json` (nulls written for NaN come back as NaN). */
 export function loadResults(file: string): StudyResults {
   if (!fs.existsSync(file)) throw new DfkdError(`no study results at '${file}' (run 'dfkd study --preset NAME --out DIR' first)`, 'ENOENT');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new DfkdError(`study results '${file}' are not valid JSON: ${(e as Error).message}`, 'ECORRUPT');
-  }
-  const r = revive(raw) as StudyResults;
+  const r = revive(readJson(file, 'study results file', 'ECORRUPT')) as StudyResults;
   if (r.kind !== 'dfkd-study-results') throw new DfkdError(`'${file}' is not a dfkd study results file`, 'ECORRUPT');
   return r;
 }

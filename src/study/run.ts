@@ -21,6 +21,7 @@ import { runDistill, runConfigHash, DistillOptions, DistillResult, DistillSummar
 import { resolveConfig, DistillConfig } from '../distill/config';
 import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
 import { writeJsonAtomic } from '../io/atomic';
+import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
 import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
@@ -158,12 +159,8 @@ function expectedConfigHash(cfg: DistillConfig, teacherSha: string, student: str
 function readState(out: string): StudyState | undefined {
   const f = path.join(out, STATE_FILE);
   if (!fs.existsSync(f)) return undefined;
-  try {
-    const s = JSON.parse(fs.readFileSync(f, 'utf8')) as StudyState;
-    return s.kind === 'dfkd-study-state' ? s : undefined;
-  } catch (e) {
-    throw new DfkdError(`study state '${f}' is not valid JSON (${(e as Error).message}); delete it to start the bookkeeping afresh (finished cells are kept)`, 'ECORRUPT');
-  }
+  const s = readJson(f, 'study state', 'ECORRUPT', 'delete it to start the bookkeeping afresh (finished cells are kept)') as StudyState;
+  return s.kind === 'dfkd-study-state' ? s : undefined;
 }
 
 function defaultCommand(): string {

@@ -19,6 +19,7 @@ import { toTensors, augmentedBatch, disposeTensors } from '../data/tensors';
 import { mulberry32, shuffledIndices } from '../data/rng';
 import { saveModule, loadModule, sha256File } from '../io/weights';
 import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
+import { readJson } from '../io/json';
 import { evaluate, EvalResult } from './evaluate';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -99,12 +100,7 @@ export interface TrainTeacherOptions {
 export function readTeacherRecord(dir: string): TeacherRecord {
   const file = path.join(dir, TEACHER_RECORD);
   if (!fs.existsSync(file)) throw new DfkdError(`teacher directory '${dir}' has no ${TEACHER_RECORD} (train one with 'dfkd train-teacher' or import one with 'dfkd import')`, 'ENOTEACHER');
-  let rec: TeacherRecord;
-  try {
-    rec = JSON.parse(fs.readFileSync(file, 'utf8')) as TeacherRecord;
-  } catch (e) {
-    throw new DfkdError(`teacher record '${file}' is not valid JSON: ${(e as Error).message}`, 'ERECORD');
-  }
+  const rec = readJson(file, 'teacher record', 'ERECORD') as TeacherRecord;
   for (const k of ['arch', 'dataset', 'numClasses', 'inChannels', 'weightsFile'] as const) {
     if (rec[k] === undefined) throw new DfkdError(`teacher record '${file}': field '${k}' is missing`, 'ERECORD');
   }
