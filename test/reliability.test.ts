@@ -47,6 +47,13 @@ function writeConfig(dir: string, cfg: unknown): string {
   return f;
 }
 
+/** A tiny teacher, a fresh work directory holding a TINY config of `iterations`, and a run path in it. */
+function tinyRunSetup(prefix: string, iterations: number): { teacher: string; work: string; cfgFile: string; run: string } {
+  const teacher = tinyTeacher();
+  const work = tmpDir(prefix);
+  return { teacher, work, cfgFile: writeConfig(work, { ...TINY, iterations }), run: path.join(work, 'run') };
+}
+
 function copyDir(src: string, prefix: string): string {
   const d = tmpDir(prefix);
   for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(d, f));
@@ -152,10 +159,7 @@ test('a distill run SIGKILLed at random points resumes to completion, bit-identi
 });
 
 test('SIGTERM finishes the iteration, writes a checkpoint and says how to resume', async () => {
-  const teacher = tinyTeacher();
-  const work = tmpDir('term');
-  const cfgFile = writeConfig(work, { ...TINY, iterations: 200 });
-  const run = path.join(work, 'run');
+  const { teacher, cfgFile, run } = tinyRunSetup('term', 200);
   const child = spawn(process.execPath, [BIN, 'distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { env: { ...process.env, DFKD_QUIET: '1' } });
   let stdout = '';
   let stderr = '';
@@ -223,10 +227,7 @@ test('a corrupt checkpoint pointer falls back to the newest readable checkpoint;
 });
 
 test('a full disk (ENOSPC) names the file, leaves the previous checkpoint intact, and the run resumes', () => {
-  const teacher = tinyTeacher();
-  const work = tmpDir('enospc');
-  const cfgFile = writeConfig(work, { ...TINY, iterations: 6 });
-  const run = path.join(work, 'run');
+  const { teacher, cfgFile, run } = tinyRunSetup('enospc', 6);
   // The second checkpoint write fails half-way through, as on a full disk.
   const r = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { DFKD_TEST_ENOSPC: 'ckpt-@2' });
   assertFails(r, /disk full while writing '.*ckpt-0000004\.safetensors' \(ENOSPC\): free some space and retry/);
@@ -260,10 +261,7 @@ test('writeFileAtomic: an ENOSPC failure keeps the previous content and leaves n
 // ---------------------------------------------------------------------------- numerical faults
 
 test('an injected NaN stops the run with the term, the iteration and the last good checkpoint; --resume --on-nan rollback recovers', () => {
-  const teacher = tinyTeacher();
-  const work = tmpDir('nan');
-  const cfgFile = writeConfig(work, { ...TINY, iterations: 8 });
-  const run = path.join(work, 'run');
+  const { teacher, cfgFile, run } = tinyRunSetup('nan', 8);
   const r = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { DFKD_TEST_INJECT_NAN: '5' });
   assertFails(
     r,
@@ -286,9 +284,7 @@ test('an injected NaN stops the run with the term, the iteration and the last go
 });
 
 test('--on-nan rollback in a fresh run, non-finite weights, a fault before any checkpoint, and the rollback limit', () => {
-  const teacher = tinyTeacher();
-  const work = tmpDir('nan2');
-  const cfgFile = writeConfig(work, { ...TINY, iterations: 6 });
+  const { teacher, work, cfgFile } = tinyRunSetup('nan2', 6);
   // Rollback from the start: the run completes.
   const a = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', path.join(work, 'a'), '--on-nan', 'rollback'], { DFKD_TEST_INJECT_NAN: '3:loss_s' });
   assert.equal(a.code, 0, a.stderr);
