@@ -94,11 +94,10 @@ export function registerStudyCommand(program: Command): void {
           let r = loadResults(path.join(out, 'results.json'));
           if (o.probe !== false && r.cells.length > 0) {
             // Probe trust of the finished cells (e.g. of a stopped study); cached, so cheap when already done.
-            const { probeTrustForRuns } = await import('../distill/probe-trust');
+            const { studyProbeTrust } = await import('../study/run');
             const { readCell } = await import('../study/results');
-            const runs = new Map<string, string[]>();
-            for (const t of r.teachers) if (t.dir) runs.set(path.join(out, t.dir), r.cells.filter((c) => c.teacherId === t.id).map((c) => path.join(out, c.runDir)));
-            probeTrustForRuns(runs, { n: o.probeSize, steps: o.probeSteps }, (tdir, m) => process.stderr.write(`probe trust, teacher ${tdir}: ${m}\n`));
+            const teacherDirs = new Map(r.teachers.filter((t) => t.dir).map((t) => [t.id, path.join(out, t.dir!)] as [string, string]));
+            studyProbeTrust(out, teacherDirs, r.cells, { n: o.probeSize, steps: o.probeSteps }, (id, m) => process.stderr.write(`probe trust, teacher ${id}: ${m}\n`));
             r = { ...r, cells: r.cells.map((c) => ({ ...c, ...readCell(out, c) })) };
             r = recomputeResults(r, o.threshold ?? r.threshold);
             const { writeJsonAtomic } = await import('../io/atomic');

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import { DfkdError } from '../errors';
+import { readJson } from '../io/json';
 import { parseIntArg, runCommand, pct } from './common';
 
 export function registerTrustCommand(program: Command): void {
@@ -24,7 +25,7 @@ export function registerTrustCommand(program: Command): void {
         if (!teacherDir) {
           const cf = path.join(runDir, 'config.json');
           if (!fs.existsSync(cf)) throw new DfkdError(`'${runDir}' has no config.json naming its teacher; pass --teacher`, 'ENOENT');
-          teacherDir = (JSON.parse(fs.readFileSync(cf, 'utf8')) as { teacher: { dir: string } }).teacher.dir;
+          teacherDir = (readJson(cf, 'run record', 'ERECORD') as { teacher: { dir: string } }).teacher.dir;
         }
         for (const [flag, v] of [['--probe-size', o.probeSize], ['--probe-steps', o.probeSteps]] as const) {
           if (v !== undefined && v < 1) throw new DfkdError(`${flag} must be at least 1, got ${v}`, 'EUSAGE');
@@ -34,10 +35,10 @@ export function registerTrustCommand(program: Command): void {
           const probe = teacherProbe(teacher, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
           try {
             const r = runProbeTrust(runDir, teacher, probe);
-          console.log(
-            `probe trust ${r.probeAgreement.toFixed(3)}: the student agrees with the teacher on ${pct(r.probeAgreement)} of ${r.n} probe images ` +
-              `(logit distance ${r.probeLogitDistance.toFixed(3)}; the teacher assigns ${pct(r.probeTargetHit)} of the probe to its target class)`,
-          );
+            console.log(
+              `probe trust ${r.probeAgreement.toFixed(3)}: the student agrees with the teacher on ${pct(r.probeAgreement)} of ${r.n} probe images ` +
+                `(logit distance ${r.probeLogitDistance.toFixed(3)}; the teacher assigns ${pct(r.probeTargetHit)} of the probe to its target class)`,
+            );
             console.log(`  written to ${path.join(runDir, 'probe-trust.json')}; probe cached in ${probe.file}`);
           } finally {
             probe.probe.dispose();

@@ -168,6 +168,26 @@ function defaultCommand(): string {
   return ['dfkd', ...args].join(' ');
 }
 
+/**
+ * Probe trust of a study's finished cells: one probe per teacher (cached in its directory), then each
+ * of its cells. `teacherDirs` maps a teacher id to its directory; `log` gets a teacher id and a message.
+ */
+export function studyProbeTrust(
+  out: string,
+  teacherDirs: ReadonlyMap<string, string>,
+  cells: readonly { teacherId: string; runDir: string }[],
+  o: Partial<ProbeOptions>,
+  log: (teacherId: string, message: string) => void,
+): void {
+  const runs = new Map<string, string[]>();
+  const idOfDir = new Map<string, string>();
+  for (const [id, dir] of teacherDirs) {
+    idOfDir.set(dir, id);
+    runs.set(dir, cells.filter((c) => c.teacherId === id).map((c) => path.join(out, c.runDir)));
+  }
+  probeTrustForRuns(runs, o, (dir, m) => log(idOfDir.get(dir) ?? dir, m));
+}
+
 /** Resolves the preset of a study run: the given one (plus overrides), or the one recorded in OUT. */
 export function resolveStudyPreset(opts: Pick<RunStudyOptions, 'preset' | 'out' | keyof StudyOverrides>): StudyPreset {
   let base: StudyPreset;
@@ -471,15 +491,13 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
 
   if (opts.probe !== false) {
     // Probe trust (data-free, comparable across methods): one probe per teacher, cached in its directory.
-    const runs = new Map<string, string[]>();
-    const idOfDir = new Map<string, string>();
+    const teacherDirs = new Map<string, string>();
     for (const t of preset.teachers) {
       const tdir = teacherRecords.get(t.id)?.dir;
-      if (!tdir) continue;
-      idOfDir.set(tdir, t.id);
-      runs.set(tdir, state.cells.filter((c) => c.teacherId === t.id && finished.has(keyOf(c))).map((c) => path.join(out, c.runDir)));
+      if (tdir) teacherDirs.set(t.id, tdir);
     }
-    probeTrustForRuns(runs, opts.probe ?? {}, (tdir, message) => emit({ type: 'probe', teacherId: idOfDir.get(tdir) ?? tdir, message }));
+    const done = state.cells.filter((c) => finished.has(keyOf(c)));
+    studyProbeTrust(out, teacherDirs, done, opts.probe ?? {}, (teacherId, message) => emit({ type: 'probe', teacherId, message }));
     for (const c of state.cells) if (finished.has(keyOf(c))) finished.set(keyOf(c), readCell(out, c));
   }
   const results = save();
