@@ -66,7 +66,6 @@ export function selectBatch(teacherLogits: Tensor, o: SelectionOptions): Selecti
   const idx: number[] = [];
   for (let i = 0; i < r.mask.length; i++) if (r.mask[i]) idx.push(i);
   // The index lives where the logits do, so indexSelect works on any device.
-  const dev = teacherLogits.device;
-  const index = tensor(Int32Array.from(idx), [idx.length], 'int64', dev === 'cpu' ? undefined : (dev as Device));
+  const index = tensor(Int32Array.from(idx), [idx.length], 'int64', teacherLogits.device as Device);
   return { ...r, index, kept: idx.length };
 }

@@ -100,8 +100,7 @@ export class ImagePool {
     const size = this.size;
     // Indices on the pool's device (drawn from that device's generator).
     const dev = this.images.device as Device;
-    const on = dev === 'cpu' ? undefined : dev;
-    const idx = size >= n ? randperm(size, on).narrow(0, 0, n) : randint(0, size, [n], on);
+    const idx = size >= n ? randperm(size, dev).narrow(0, 0, n) : randint(0, size, [n], dev);
     return this.images.indexSelect(0, idx);
   }
   all(): Tensor | undefined {
