@@ -26,6 +26,7 @@ import { runDistill, distillConfigFor } from '../src/distill/run';
 import { memoryStats } from '../src/tensor';
 import { versions } from '../src/versions';
 import { nowSeconds } from '../src/util';
+import { readJson } from '../src/io/json';
 
 interface Sample {
   studentSteps: number;
@@ -65,30 +66,23 @@ async function main(): Promise<void> {
     process.stdout.write('usage: node dist/bench/soak.js [--steps 5000] [--every 500] [--teacher DIR] [--dataset NAME] [--config FILE] [--out DIR --keep] [--seed N] [--max-growth 0.05]\n');
     return;
   }
-  const arg = (name: string, dflt?: string): string | undefined => {
-    const x = (v as Record<string, string | boolean | undefined>)[name.replace(/^--/, '')];
-    return typeof x === 'string' ? x : dflt;
-  };
-  const args = v.keep ? ['--keep'] : [];
-  const steps = Number(arg('--steps', '5000'));
-  const every = Number(arg('--every', '500'));
-  const maxGrowth = Number(arg('--max-growth', '0.05'));
-  const seed = Number(arg('--seed', '0'));
+  const steps = Number(v.steps);
+  const every = Number(v.every);
+  const maxGrowth = Number(v['max-growth']);
+  const seed = Number(v.seed);
   if (!(Number.isInteger(steps) && steps > 0 && Number.isInteger(every) && every > 0 && every <= steps)) {
     throw new Error(`--steps and --every must be positive integers with every <= steps (got ${steps}, ${every})`);
   }
-  const keep = args.includes('--keep');
-  const givenOut = arg('--out');
-  const out = givenOut ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dfkd-soak-'));
-  const dataset = arg('--dataset', 'fashion-mnist')!;
-  let teacherDir = arg('--teacher');
+  const out = v.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dfkd-soak-'));
+  const dataset = v.dataset;
+  let teacherDir = v.teacher;
   if (!teacherDir) {
-    const recipe = JSON.parse(fs.readFileSync(path.join('configs', 'teachers', `${dataset}-lenet5.json`), 'utf8')) as unknown;
+    const recipe = readJson(path.join('configs', 'teachers', `${dataset}-lenet5.json`), 'teacher recipe', 'ECONFIG');
     teacherDir = path.join(out, 'teacher');
     trainTeacher(recipe, { out: teacherDir });
   }
   const tRec = readTeacherRecord(teacherDir);
-  const userConfig = arg('--config') ? (JSON.parse(fs.readFileSync(arg('--config')!, 'utf8')) as unknown) : {};
+  const userConfig = v.config ? readJson(v.config, 'distill config file', 'ECONFIG') : {};
   const base = distillConfigFor({ method: 'ta-dfkd', userConfig }, tRec.dataset);
   const iterations = Math.ceil(steps / base.studentSteps);
   const runDir = path.join(out, `soak-${Date.now()}`);
@@ -156,7 +150,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     if (!result.pass) process.exitCode = 1;
   } finally {
-    if (!keep && !givenOut) fs.rmSync(out, { recursive: true, force: true });
+    if (!v.keep && !v.out) fs.rmSync(out, { recursive: true, force: true });
   }
 }
 
