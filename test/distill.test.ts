@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runDistill } from '../src/distill/run';
-import { METHODS, resolveConfig } from '../src/distill/config';
+import { methodNames, resolveConfig } from '../src/distill/config';
 import * as losses from '../src/distill/losses';
 import { selectBatch } from '../src/distill/selection';
 import { loadTensors, sha256File } from '../src/io/weights';
@@ -26,7 +26,7 @@ function weightsOf(file: string): Map<string, Float32Array> {
   return out;
 }
 
-for (const method of METHODS) {
+for (const method of methodNames()) {
   test(`${method} runs end to end, changes the student and writes a complete run directory`, async () => {
     const teacher = tinyTeacher();
     const out = path.join(tmpDir(method), 'run');

@@ -22,7 +22,7 @@ import { buildModel, Classifier } from '../src/models';
 import { saveSafetensors, loadSafetensors, NamedArray } from '../src/io/safetensors';
 import { toNamedArray } from '../src/io/weights';
 import { loadTeacher, readTeacherRecord } from '../src/train/teacher';
-import { loadStudent } from '../src/distill/run';
+import { loadStudent } from '../src/io/model-dir';
 import { saveModule, sha256File } from '../src/io/weights';
 import { writeJsonAtomic } from '../src/io/atomic';
 import { importTeacher, mapNames } from '../src/interop/import';

@@ -10,7 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { runDistill, runConfigHash, distillConfigFor } from '../src/distill/run';
+import { runDistill, runConfigHash, distillConfigFor, resumeOptions } from '../src/distill/run';
+import type { FaultSpec } from '../src/distill/callbacks';
+import { identityView } from '../src/distill/config';
 import { loadLatestCheckpoint, readPointer } from '../src/distill/checkpoint';
 import { loadSafetensors, decodeSafetensors, encodeSafetensors } from '../src/io/safetensors';
 import { writeFileAtomic } from '../src/io/atomic';
@@ -260,18 +262,34 @@ test('writeFileAtomic: an ENOSPC failure keeps the previous content and leaves n
 
 // ---------------------------------------------------------------------------- numerical faults
 
-test('an injected NaN stops the run with the term, the iteration and the last good checkpoint; --resume --on-nan rollback recovers', () => {
-  const { teacher, cfgFile, run } = tinyRunSetup('nan', 8);
-  const r = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { DFKD_TEST_INJECT_NAN: '5' });
-  assertFails(
-    r,
+/** A run through the library with an injected fault (fault injection is a test-only option of runDistill, never an environment variable). */
+async function faultyRun(o: { teacher: string; run: string; cfg: unknown; faults: FaultSpec; onNan?: 'stop' | 'rollback'; resume?: boolean }): Promise<{ error?: Error; warnings: string[] }> {
+  const warnings: string[] = [];
+  const opts = o.resume
+    ? { ...resumeOptions(o.run, { onNan: o.onNan }), faults: o.faults, onWarn: (w: string) => warnings.push(w) }
+    : { teacherDir: o.teacher, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: o.cfg, overrides: o.onNan ? { nan: { policy: o.onNan } } : {}, out: o.run, faults: o.faults, onWarn: (w: string) => warnings.push(w) };
+  try {
+    await runDistill(opts);
+    return { warnings };
+  } catch (e) {
+    return { error: e as Error, warnings };
+  }
+}
+
+test('an injected NaN stops the run with the term, the iteration and the last good checkpoint; --resume --on-nan rollback recovers', async () => {
+  const { teacher, run } = tinyRunSetup('nan', 8);
+  const cfg = { ...TINY, iterations: 8 };
+  const r = await faultyRun({ teacher, run, cfg, faults: { iteration: 5 } });
+  assert.equal((r.error as { code?: string } | undefined)?.code, 'ENAN', String(r.error));
+  assert.match(
+    r.error!.message,
     /non-finite student loss term 'loss_s' \(NaN\) at iteration 5; the run stopped\. The last good checkpoint is '.*ckpt-0000004\.safetensors' \(iteration 4\); continue from it with 'dfkd distill --resume .* --on-nan rollback'/,
   );
   assert.ok(!fs.existsSync(path.join(run, 'summary.json')));
   // The same fault again on resume, now with rollback: restored, learning rates halved, finished.
-  const r2 = dfkd(['distill', '--resume', run, '--on-nan', 'rollback'], { DFKD_TEST_INJECT_NAN: '5' });
-  assert.equal(r2.code, 0, r2.stderr);
-  assert.match(r2.stderr, /warning: non-finite student loss term 'loss_s' \(NaN\) at iteration 5: rolled back to checkpoint '.*ckpt-0000004\.safetensors' \(iteration 4\) and scaled the learning rates by 0\.500 \(student lr .*, generator lr .*\); rollback 1 of at most 3/);
+  const r2 = await faultyRun({ teacher, run, cfg, faults: { iteration: 5 }, onNan: 'rollback', resume: true });
+  assert.equal(r2.error, undefined, String(r2.error));
+  assert.match(r2.warnings.join('\n'), /non-finite student loss term 'loss_s' \(NaN\) at iteration 5: rolled back to checkpoint '.*ckpt-0000004\.safetensors' \(iteration 4\) and scaled the learning rates by 0\.500 \(student lr .*, generator lr .*\); rollback 1 of at most 3/);
   const s = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
   assert.equal(s.iterations, 8);
   const log = fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -283,29 +301,39 @@ test('an injected NaN stops the run with the term, the iteration and the last go
   assert.ok(Math.abs(log[2].lr - 0.5 * base * cosine(6)) < 1e-9, `the student learning rate was not halved after the rollback: ${log[2].lr}`);
 });
 
-test('--on-nan rollback in a fresh run, non-finite weights, a fault before any checkpoint, and the rollback limit', () => {
-  const { teacher, work, cfgFile } = tinyRunSetup('nan2', 6);
+test('--on-nan rollback in a fresh run, non-finite weights, a fault before any checkpoint, and the rollback limit', async () => {
+  const { teacher, work } = tinyRunSetup('nan2', 6);
+  const cfg = { ...TINY, iterations: 6 };
   // Rollback from the start: the run completes.
-  const a = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', path.join(work, 'a'), '--on-nan', 'rollback'], { DFKD_TEST_INJECT_NAN: '3:loss_s' });
-  assert.equal(a.code, 0, a.stderr);
-  assert.match(a.stderr, /at iteration 3: rolled back to checkpoint '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
+  const a = await faultyRun({ teacher, run: path.join(work, 'a'), cfg, faults: { iteration: 3, term: 'loss_s' }, onNan: 'rollback' });
+  assert.equal(a.error, undefined, String(a.error));
+  assert.match(a.warnings.join('\n'), /at iteration 3: rolled back to checkpoint '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
   // Non-finite weights are detected in the iteration they appear and named by tensor.
-  const b = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', path.join(work, 'b')], { DFKD_TEST_INJECT_NAN: '3:weights' });
-  assertFails(b, /non-finite student weights in tensor 'features\.0\.weight' at iteration 3; the run stopped\. The last good checkpoint is '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
+  const b = await faultyRun({ teacher, run: path.join(work, 'b'), cfg, faults: { iteration: 3, term: 'weights' } });
+  assert.match(String(b.error?.message), /non-finite student weights in tensor 'features\.0\.weight' at iteration 3; the run stopped\. The last good checkpoint is '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
   // Before the first checkpoint there is nothing to roll back to: stop, and say so.
-  const c = dfkd(['distill', '--teacher', teacher, '--config', cfgFile, '--out', path.join(work, 'c'), '--on-nan', 'rollback'], { DFKD_TEST_INJECT_NAN: '1' });
-  assertFails(c, /non-finite student loss term 'loss_s' \(NaN\) at iteration 1; the run stopped\. No checkpoint had been written yet \(the first is at iteration 2\)/);
+  const c = await faultyRun({ teacher, run: path.join(work, 'c'), cfg, faults: { iteration: 1 }, onNan: 'rollback' });
+  assert.match(String(c.error?.message), /non-finite student loss term 'loss_s' \(NaN\) at iteration 1; the run stopped\. No checkpoint had been written yet \(the first is at iteration 2\)/);
   // nan.maxRollbacks reached: the stop message says the run gave up.
-  const cfg2 = writeConfig(tmpDir('nan3'), { ...TINY, iterations: 6, nan: { policy: 'rollback', maxRollbacks: 1 } });
-  const d = dfkd(['distill', '--teacher', teacher, '--config', cfg2, '--out', path.join(work, 'd')], { DFKD_TEST_INJECT_NAN: '3:weights:2' });
-  assertFails(d, /gave up after 1 rollback\(s\) \(nan\.maxRollbacks\): non-finite student weights in tensor 'features\.0\.weight' at iteration 3/);
+  const d = await faultyRun({ teacher, run: path.join(work, 'd'), cfg: { ...cfg, nan: { policy: 'rollback', maxRollbacks: 1 } }, faults: { iteration: 3, term: 'weights', times: 2 } });
+  assert.match(String(d.error?.message), /gave up after 1 rollback\(s\) \(nan\.maxRollbacks\): non-finite student weights in tensor 'features\.0\.weight' at iteration 3/);
   assertFails(dfkd(['distill', '--teacher', teacher, '--out', path.join(work, 'e'), '--on-nan', 'retry']), /--on-nan must be 'stop' or 'rollback', got 'retry'/, 2);
+});
+
+test('--on-nan rollback lowers the synthesizer learning rate of every method, DeepInversion included', async () => {
+  const { teacher, work } = tinyRunSetup('nan-di', 6);
+  const warnings: string[] = [];
+  await runDistill({ teacherDir: teacher, studentArch: 'lenet5-half', method: 'deepinv', overrides: { ...TINY, iterations: 6, nan: { policy: 'rollback' } }, out: path.join(work, 'di'), faults: { iteration: 3 }, onWarn: (w) => warnings.push(w) });
+  // TINY keeps deepinv.lr at its default 0.1: halved to 0.05.
+  assert.match(warnings.join('\n'), /rolled back to checkpoint .* \(student lr .*, inversion lr 0\.0500\)/);
 });
 
 test('the NaN policy is not part of the run identity: default config hashes are unchanged', () => {
   const cfg = distillConfigFor({ method: 'ta-dfkd' }, 'fashion-mnist');
   assert.equal(cfg.nan, undefined, 'the default config must not gain a nan field');
-  assert.equal(runConfigHash(cfg, 'sha', 'lenet5-half'), contentHash({ config: cfg, teacherSha: 'sha', student: 'lenet5-half' }));
+  assert.equal(runConfigHash(cfg, 'sha', 'lenet5-half'), contentHash({ config: identityView(cfg), teacherSha: 'sha', student: 'lenet5-half' }));
+  // The value dfkd has always computed for this config (test/fixtures/pre-redesign/hashes.json).
+  assert.equal(runConfigHash(cfg, 'sha', 'lenet5-half'), 'a936c12162b06cda');
   const rb = distillConfigFor({ method: 'ta-dfkd', userConfig: { nan: { policy: 'rollback' } } }, 'fashion-mnist');
   assert.deepEqual(rb.nan, { policy: 'rollback', lrFactor: 0.5, maxRollbacks: 3 });
   assert.equal(runConfigHash(rb, 'sha', 'lenet5-half'), runConfigHash(cfg, 'sha', 'lenet5-half'));
@@ -404,7 +432,7 @@ test('bad input: images of the wrong size', () => {
   // Images of the right size but the wrong channel count for the model.
   const rgb = tmpDir('imgs-rgb');
   png(path.join(rgb, 'a', '0.png'), 32, 32);
-  assertFails(dfkd(['eval', '--model', tinyTeacher(), '--dataset', 'imagefolder', '--data-path', rgb]), /dataset 'imagefolder' gives 3x32x32 images but the model expects 1x32x32/);
+  assertFails(dfkd(['eval', '--model', tinyTeacher(), '--dataset', 'imagefolder', '--data-path', rgb]), /dataset 'imagefolder' gives 3x32x32 images but model '.*' expects 1x32x32/);
 });
 
 test('bad input: invalid config files and fields name the file or the field', () => {
@@ -453,14 +481,9 @@ test('dfkd study passes --on-nan rollback to its cells: a NaN in a cell is rolle
     catastrophicThreshold: 0.5,
   };
   const warnings: string[] = [];
-  process.env.DFKD_TEST_INJECT_NAN = '3';
-  try {
-    const res = await runStudy({ preset, out: path.join(tmpDir('study-nan'), 's'), onNan: 'rollback', report: false, onWarn: (w) => warnings.push(w) });
-    assert.equal(res.done, 1);
-    assert.equal(res.failed, 0);
-  } finally {
-    delete process.env.DFKD_TEST_INJECT_NAN;
-  }
+  const res = await runStudy({ preset, out: path.join(tmpDir('study-nan'), 's'), onNan: 'rollback', report: false, onWarn: (w) => warnings.push(w), runCell: (o) => runDistill({ ...o, faults: { iteration: 3 } }) });
+  assert.equal(res.done, 1);
+  assert.equal(res.failed, 0);
   assert.match(warnings.join('\n'), /non-finite student loss term 'loss_s' \(NaN\) at iteration 3: rolled back to checkpoint '.*ckpt-0000002\.safetensors' \(iteration 2\)/);
 });
 

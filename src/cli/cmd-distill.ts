@@ -1,12 +1,33 @@
 /** `dfkd distill`: distill a teacher into a student without real training data. */
-import * as path from 'path';
-import * as fs from 'fs';
-import { Command, InvalidArgumentError } from 'commander';
-import { runDistill, DistillSummary } from '../distill/run';
-import { METHODS, PartialConfig } from '../distill/config';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { runDistill, resumeOptions, DistillOptions, DistillSummary } from '../distill/run';
+import { methodNames, PartialConfig } from '../distill/config';
 import { DfkdError } from '../errors';
 import { createProgress, fmt, Progress } from './progress';
-import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
+import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
+
+/** The options of `dfkd distill`, as commander parses them. */
+const DistillFlags = z.object({
+  teacher: z.string().optional(),
+  student: z.string(),
+  method: z.string(),
+  config: z.string().optional(),
+  out: z.string().optional(),
+  resume: z.string().optional(),
+  seed: z.number().int().optional(),
+  iterations: z.number().int().optional(),
+  batchSize: z.number().int().optional(),
+  classPrior: z.union([z.literal(true), z.number()]).optional(),
+  selection: z.boolean(),
+  selectionThreshold: z.number().optional(),
+  selectionCriterion: z.string().optional(),
+  stopWhenStable: z.boolean().optional(),
+  dataPath: z.string().optional(),
+  device: z.string(),
+  onNan: z.enum(['stop', 'rollback']).optional(),
+});
+type DistillFlags = z.infer<typeof DistillFlags>;
 
 export function registerDistillCommand(program: Command): void {
   program
@@ -14,7 +35,7 @@ export function registerDistillCommand(program: Command): void {
     .description('distill a teacher into a student with no access to real training data (TA-DFKD by default)')
     .option('--teacher <dir>', 'teacher directory (teacher.json + weights)')
     .option('--student <arch>', 'student architecture', 'lenet5-half')
-    .option('--method <name>', `method: ${METHODS.join(', ')}`, 'ta-dfkd')
+    .option('--method <name>', `method: ${methodNames().join(', ')}`, 'ta-dfkd')
     .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
     .option('--out <dir>', 'run directory')
     .option('--resume <dir>', 'continue the unfinished run in this directory (same teacher/student/method/config)')
@@ -29,83 +50,64 @@ export function registerDistillCommand(program: Command): void {
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
     .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
     .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
-    .action((o) =>
-      runCommand(async () => {
-        const resumeDir: string | undefined = o.resume;
-        let teacherDir: string | undefined = o.teacher;
-        let student: string = o.student;
-        let method: string = o.method;
-        let userConfig: unknown = o.config ? readJsonFile(o.config, 'distill config') : {};
-        let overrides: PartialConfig = {};
-        if (resumeDir) {
-          const cf = path.join(resumeDir, 'config.json');
-          if (!fs.existsSync(cf)) throw new DfkdError(`--resume ${resumeDir}: no config.json there (not a dfkd run directory)`, 'EUSAGE');
-          const saved = readJsonFile(cf, 'run record') as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
-          teacherDir = saved.teacher.dir;
-          student = saved.student;
-          method = saved.config.method;
-          userConfig = saved.config;
-          if (o.onNan) overrides = { nan: { policy: o.onNan } };
-        } else {
-          if (!teacherDir) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
-          if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
-          overrides = {
-            seed: o.seed,
-            iterations: o.iterations,
-            batchSize: o.batchSize,
-            weights: o.classPrior !== undefined ? { classPrior: o.classPrior === true ? 1 : o.classPrior } : undefined,
-            stopWhenStable: o.stopWhenStable ? {} : undefined,
-            selection: {
-              enabled: o.selection === false ? false : undefined,
-              threshold: o.selectionThreshold,
-              criterion: o.selectionCriterion,
-            },
-            nan: o.onNan ? { policy: o.onNan } : undefined,
-          };
-        }
-        const out = resumeDir ?? (o.out as string);
-        let stopRequested = false;
-        const onSignal = (sig: string): void => {
-          if (stopRequested) process.exit(130);
-          stopRequested = true;
-          process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
-        };
-        process.on('SIGINT', () => onSignal('SIGINT'));
-        process.on('SIGTERM', () => onSignal('SIGTERM'));
-        let bar: Progress | undefined;
-        const res = await runDistill({
-          teacherDir: teacherDir!,
-          studentArch: student,
-          method,
-          userConfig,
-          overrides,
-          out,
-          dataPath: o.dataPath,
-          resume: resumeDir !== undefined,
-          device: o.device,
-          shouldStop: () => stopRequested,
-          onProgress: (p) => {
-            bar ??= createProgress(`distill ${method}`, p.iterations, ['loss', 'sel', 'acc']);
-            bar.update(p.iteration, { loss: fmt(p.log.loss_s ?? NaN), sel: Number.isFinite(p.selectionRate) ? fmt(p.selectionRate, 2) : '-' });
-          },
-          onEval: (e) => bar?.update(e.iteration, { acc: pct(e.testAccuracy) }),
-          // Warnings (e.g. the collapse detector) start on a fresh line below the progress bar.
-          onWarn: (m) => process.stderr.write(`${bar ? '\n' : ''}warning: ${m}\n`),
-        });
-        bar?.stop();
-        if (res.stopped) {
-          console.log(`stopped at iteration ${res.iteration}; checkpoint written. Continue with: dfkd distill --resume ${out}`);
-          process.exitCode = 130;
-          return;
-        }
-        printSummary(res.summary!, out);
-      }),
-    );
+    .action((raw) => runCommand(() => distillCommand(typedOptions(DistillFlags, raw, 'distill'))));
 }
 
-function parseOnNan(v: string): 'stop' | 'rollback' {
-  if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
-  return v;
+/** The flags that override config fields. */
+function flagOverrides(o: DistillFlags): PartialConfig {
+  return {
+    seed: o.seed,
+    iterations: o.iterations,
+    batchSize: o.batchSize,
+    weights: o.classPrior !== undefined ? { classPrior: o.classPrior === true ? 1 : o.classPrior } : undefined,
+    stopWhenStable: o.stopWhenStable ? {} : undefined,
+    selection: {
+      enabled: o.selection === false ? false : undefined,
+      threshold: o.selectionThreshold,
+      criterion: o.selectionCriterion,
+    },
+    nan: o.onNan ? { policy: o.onNan } : undefined,
+  } as PartialConfig;
+}
+
+/** What to run: a new run from the flags, or the run recorded in --resume DIR. */
+function runOptions(o: DistillFlags): Omit<DistillOptions, 'shouldStop'> {
+  if (o.resume) return resumeOptions(o.resume, { onNan: o.onNan, dataPath: o.dataPath, device: o.device });
+  if (!o.teacher) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
+  if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
+  const userConfig = o.config ? readJsonFile(o.config, 'distill config') : {};
+  return { teacherDir: o.teacher, studentArch: o.student, method: o.method, userConfig, overrides: flagOverrides(o), out: o.out, dataPath: o.dataPath, device: o.device };
+}
+
+async function distillCommand(o: DistillFlags): Promise<void> {
+  const run = runOptions(o);
+  let stopRequested = false;
+  const onSignal = (sig: string): void => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  let bar: Progress | undefined;
+  const res = await runDistill({
+    ...run,
+    shouldStop: () => stopRequested,
+    onProgress: (p) => {
+      bar ??= createProgress(`distill ${run.method}`, p.iterations, ['loss', 'sel', 'acc']);
+      bar.update(p.iteration, { loss: fmt(p.log.loss_s ?? NaN), sel: Number.isFinite(p.selectionRate) ? fmt(p.selectionRate, 2) : '-' });
+    },
+    onEval: (e) => bar?.update(e.iteration, { acc: pct(e.testAccuracy) }),
+    // Warnings (e.g. the collapse detector) start on a fresh line below the progress bar.
+    onWarn: (m) => process.stderr.write(`${bar ? '\n' : ''}warning: ${m}\n`),
+  });
+  bar?.stop();
+  if (res.stopped) {
+    console.log(`stopped at iteration ${res.iteration}; checkpoint written. Continue with: dfkd distill --resume ${run.out}`);
+    process.exitCode = 130;
+    return;
+  }
+  printSummary(res.summary!, run.out);
 }
 
 export function printSummary(s: DistillSummary, out: string): void {

@@ -3,7 +3,21 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { importTeacher } from '../interop/import';
 import { exportModel, checkExportFormat, EXPORT_FORMATS, ONNX_OPSET } from '../interop/onnx';
-import { parseIntArg, runCommand, pct } from './common';
+import { z } from 'zod';
+import { TEACHER_RECORD } from '../train/teacher';
+import { parseIntArg, runCommand, pct, typedOptions } from './common';
+
+const ImportFlags = z.object({
+  arch: z.string(),
+  weights: z.string(),
+  dataset: z.string(),
+  out: z.string(),
+  classes: z.number().int().optional(),
+  channels: z.number().int().optional(),
+  testAccuracy: z.boolean().optional(),
+  dataPath: z.string().optional(),
+});
+const ExportFlags = z.object({ model: z.string(), format: z.string(), out: z.string(), foldBn: z.boolean().optional() });
 
 export function registerInteropCommands(program: Command): void {
   program
@@ -18,8 +32,9 @@ export function registerInteropCommands(program: Command): void {
     .option('--test-accuracy', 'measure the test accuracy on the dataset\'s test split (the default; recorded as null with a warning when the data cannot be loaded)')
     .option('--no-test-accuracy', 'do not measure the test accuracy (recorded as null)')
     .option('--data-path <dir>', 'dataset location, for the test accuracy')
-    .action((o) =>
+    .action((raw) =>
       runCommand(() => {
+        const o = typedOptions(ImportFlags, raw, 'import');
         const res = importTeacher({
           arch: o.arch,
           weights: o.weights,
@@ -34,7 +49,7 @@ export function registerInteropCommands(program: Command): void {
         for (const n of res.notes) console.log(`  ${n}`);
         const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
         console.log(
-          `imported ${r.arch} (${r.inChannels} channel(s), ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters) for ${r.dataset}: ${acc} -> ${path.join(res.dir, 'teacher.json')}`,
+          `imported ${r.arch} (${r.inChannels} channel(s), ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters) for ${r.dataset}: ${acc} -> ${path.join(res.dir, TEACHER_RECORD)}`,
         );
       }),
     );
@@ -46,8 +61,9 @@ export function registerInteropCommands(program: Command): void {
     .option('--format <name>', `output format: ${EXPORT_FORMATS.join(', ')}`, 'onnx')
     .requiredOption('--out <file>', 'output file, e.g. student.onnx')
     .option('--fold-bn', 'fold each BatchNorm that follows a convolution into it (default: BatchNormalization nodes)')
-    .action((o) =>
+    .action((raw) =>
       runCommand(() => {
+        const o = typedOptions(ExportFlags, raw, 'export');
         checkExportFormat(o.format);
         const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true });
         const rec = r.record;

@@ -2,18 +2,39 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { Command } from 'commander';
-import { trainTeacher, loadTeacher, TeacherRecord } from '../train/teacher';
-import { evaluate } from '../train/evaluate';
+import { trainTeacher, TeacherRecord, TEACHER_RECORD } from '../train/teacher';
+import { evaluateModelDir } from '../train/eval-model';
 import { listModels, buildModel } from '../models';
-import { listDatasets, loadDataset, getDatasetInfo, checkClassCount } from '../data/registry';
-import { toTensors, disposeTensors } from '../data/tensors';
+import { listDatasets } from '../data/registry';
 import { writeJsonAtomic } from '../io/atomic';
-import { DfkdError } from '../errors';
 import { createProgress, fmt } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
-import { Device, resolveDevice } from '../tensor';
+import { resolveDevice } from '../tensor';
+import { z } from 'zod';
+import { typedOptions } from './common';
+
+const TrainTeacherFlags = z.object({
+  config: z.string().optional(),
+  dataset: z.string().optional(),
+  arch: z.string().optional(),
+  seed: z.number().int().optional(),
+  epochs: z.number().int().optional(),
+  batchSize: z.number().int().optional(),
+  lr: z.number().optional(),
+  labelSmoothing: z.number().optional(),
+  dataPath: z.string().optional(),
+  device: z.string(),
+  out: z.string(),
+});
+const EvalFlags = z.object({ model: z.string(), dataset: z.string().optional(), dataPath: z.string().optional(), split: z.string(), json: z.string().optional(), device: z.string() });
 
 export function registerTeacherCommands(program: Command): void {
+  registerTrainTeacher(program);
+  registerEval(program);
+  registerListings(program);
+}
+
+function registerTrainTeacher(program: Command): void {
   program
     .command('train-teacher')
     .description('train a teacher classifier on a real dataset (writes weights.safetensors + teacher.json)')
@@ -28,13 +49,14 @@ export function registerTeacherCommands(program: Command): void {
     .option('--data-path <dir>', 'dataset location (default: the dataset\'s standard location)')
     .option('--device <name>', DEVICE_HELP, 'cpu')
     .requiredOption('--out <dir>', 'output directory')
-    .action((o) =>
+    .action((raw) =>
       runCommand(() => {
+        const o = typedOptions(TrainTeacherFlags, raw, 'train-teacher');
         resolveDevice(o.device);
         const base = o.config ? (readJsonFile(o.config, 'teacher recipe') as Record<string, unknown>) : {};
         const recipe: Record<string, unknown> = { ...base };
         const map: [string, string][] = [['dataset', 'dataset'], ['arch', 'arch'], ['seed', 'seed'], ['epochs', 'epochs'], ['batchSize', 'batchSize'], ['lr', 'lr'], ['labelSmoothing', 'labelSmoothing']];
-        for (const [opt, key] of map) if (o[opt] !== undefined) recipe[key] = o[opt];
+        for (const [opt, key] of map) if (o[opt as keyof typeof o] !== undefined) recipe[key] = o[opt as keyof typeof o];
         let bar: ReturnType<typeof createProgress> | undefined;
         const rec = trainTeacher(recipe, {
           out: o.out,
@@ -54,7 +76,9 @@ export function registerTeacherCommands(program: Command): void {
         printTeacher(rec, o.out);
       }),
     );
+}
 
+function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate a model directory (teacher or distilled student) on a real test set')
@@ -64,39 +88,24 @@ export function registerTeacherCommands(program: Command): void {
     .option('--split <split>', 'train or test', 'test')
     .option('--json <file>', 'also write the full result (per-class accuracy, confusion matrix) as JSON')
     .option('--device <name>', DEVICE_HELP, 'cpu')
-    .action((o) =>
+    .action((raw) =>
       runCommand(() => {
-        const device = resolveDevice(o.device);
-        const { model, record } = loadAnyModel(o.model, device);
-        const dsName = o.dataset ?? record.dataset;
-        const info = getDatasetInfo(dsName);
-        const raw = loadDataset(dsName, o.split === 'train' ? 'train' : 'test', { path: o.dataPath });
-        if (raw.channels !== record.inChannels || raw.height !== record.imageSize) {
-          model.dispose();
-          throw new DfkdError(`dataset '${dsName}' gives ${raw.channels}x${raw.height}x${raw.width} images but the model expects ${record.inChannels}x${record.imageSize}x${record.imageSize}`, 'ESHAPE');
-        }
-        try {
-          checkClassCount(record, `model '${o.model}'`, dsName, info.classes, raw.labels);
-        } catch (e) {
-          model.dispose();
-          throw e;
-        }
-        const data = toTensors(raw, info);
-        try {
-          const r = evaluate(model, data, record.numClasses);
-          console.log(`model ${o.model} (${record.arch}) on ${dsName} ${o.split} (${r.n} images): accuracy ${pct(r.accuracy)}, ECE ${fmt(r.ece, 4)}, mean confidence ${fmt(r.meanConfidence, 4)}`);
-          console.log('per-class accuracy:');
-          r.perClassAccuracy.forEach((a, k) => console.log(`  ${String(k).padStart(3)} ${(info.classNames[k] ?? '').padEnd(12)} ${pct(a)}`));
-          console.log('confusion matrix (rows: true class, columns: predicted):');
-          for (const row of r.confusion) console.log('  ' + row.map((v) => String(v).padStart(5)).join(''));
-          if (o.json) writeJsonAtomic(o.json, { model: o.model, dataset: dsName, split: o.split, ...r });
-        } finally {
-          disposeTensors(data);
-          model.dispose();
+        const o = typedOptions(EvalFlags, raw, 'eval');
+        const r = evaluateModelDir({ model: o.model, dataset: o.dataset, dataPath: o.dataPath, split: o.split === 'train' ? 'train' : 'test', device: o.device });
+        console.log(`model ${o.model} (${r.record.arch}) on ${r.dataset} ${o.split} (${r.n} images): accuracy ${pct(r.accuracy)}, ECE ${fmt(r.ece, 4)}, mean confidence ${fmt(r.meanConfidence, 4)}`);
+        console.log('per-class accuracy:');
+        r.perClassAccuracy.forEach((a, k) => console.log(`  ${String(k).padStart(3)} ${(r.info.classNames[k] ?? '').padEnd(12)} ${pct(a)}`));
+        console.log('confusion matrix (rows: true class, columns: predicted):');
+        for (const row of r.confusion) console.log('  ' + row.map((v) => String(v).padStart(5)).join(''));
+        if (o.json) {
+          const { record: _r, info: _i, dataset, split: _s, ...result } = r;
+          writeJsonAtomic(o.json, { model: o.model, dataset, split: o.split, ...result });
         }
       }),
     );
+}
 
+function registerListings(program: Command): void {
   program
     .command('models')
     .description('list the architectures of the model zoo')
@@ -130,26 +139,6 @@ export function registerTeacherCommands(program: Command): void {
 export function printTeacher(rec: TeacherRecord, dir: string): void {
   console.log(
     `teacher ${rec.arch} on ${rec.dataset} (seed ${rec.recipe.seed}, ${rec.recipe.epochs} epochs): test accuracy ${pct(rec.testAccuracy)}, ` +
-      `${rec.parameters.toLocaleString('en-US')} parameters, ${rec.wallTimeSec.toFixed(1)} s -> ${path.join(dir, 'teacher.json')}`,
+      `${rec.parameters.toLocaleString('en-US')} parameters, ${rec.wallTimeSec.toFixed(1)} s -> ${path.join(dir, TEACHER_RECORD)}`,
   );
-}
-
-interface ModelRecordLike {
-  arch: string;
-  dataset: string;
-  numClasses: number;
-  inChannels: number;
-  imageSize: number;
-}
-
-/** Loads a teacher directory, or a distilled student run directory (summary.json + student.safetensors). */
-export function loadAnyModel(dir: string, device?: Device): { model: ReturnType<typeof buildModel>; record: ModelRecordLike } {
-  if (fs.existsSync(path.join(dir, 'teacher.json'))) {
-    const { model, record } = loadTeacher(dir, device);
-    return { model, record };
-  }
-  // Distilled students are loaded by the distill module (registered lazily to avoid a cycle).
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { loadStudent } = require('../distill/run') as typeof import('../distill/run');
-  return loadStudent(dir, device);
 }

@@ -1,10 +1,8 @@
 /** `dfkd trust`: the probe trust score of a finished distillation run, computed without real data. */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Command } from 'commander';
+import { z } from 'zod';
 import { DfkdError } from '../errors';
-import { readJson } from '../io/json';
-import { parseIntArg, runCommand, pct } from './common';
+import { parseIntArg, runCommand, pct, typedOptions } from './common';
 
 export function registerTrustCommand(program: Command): void {
   program
@@ -17,33 +15,20 @@ export function registerTrustCommand(program: Command): void {
     .option('--teacher <dir>', 'teacher directory (default: the one recorded in the run)')
     .option('--probe-size <n>', 'probe images (default 512)', parseIntArg('--probe-size'))
     .option('--probe-steps <n>', 'inversion steps per probe batch (default 200)', parseIntArg('--probe-steps'))
-    .action((o) =>
-      runCommand(async () => {
-        const runDir: string = o.model;
-        if (!fs.existsSync(path.join(runDir, 'student.json'))) throw new DfkdError(`'${runDir}' is not a finished distillation run (no student.json)`, 'ENOENT');
-        let teacherDir: string | undefined = o.teacher;
-        if (!teacherDir) {
-          const cf = path.join(runDir, 'config.json');
-          if (!fs.existsSync(cf)) throw new DfkdError(`'${runDir}' has no config.json naming its teacher; pass --teacher`, 'ENOENT');
-          teacherDir = (readJson(cf, 'run record', 'ERECORD') as { teacher: { dir: string } }).teacher.dir;
-        }
-        for (const [flag, v] of [['--probe-size', o.probeSize], ['--probe-steps', o.probeSteps]] as const) {
-          if (v !== undefined && v < 1) throw new DfkdError(`${flag} must be at least 1, got ${v}`, 'EUSAGE');
-        }
-        const { teacherProbe, runProbeTrust, withTeacher } = await import('../distill/probe-trust');
-        withTeacher(teacherDir, (teacher) => {
-          const probe = teacherProbe(teacher, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
-          try {
-            const r = runProbeTrust(runDir, teacher, probe);
-            console.log(
-              `probe trust ${r.probeAgreement.toFixed(3)}: the student agrees with the teacher on ${pct(r.probeAgreement)} of ${r.n} probe images ` +
-                `(logit distance ${r.probeLogitDistance.toFixed(3)}; the teacher assigns ${pct(r.probeTargetHit)} of the probe to its target class)`,
-            );
-            console.log(`  written to ${path.join(runDir, 'probe-trust.json')}; probe cached in ${probe.file}`);
-          } finally {
-            probe.probe.dispose();
-          }
-        });
-      }),
-    );
+    .action((raw) => runCommand(() => trustCommand(typedOptions(TrustOptions, raw, 'trust'))));
+}
+
+const TrustOptions = z.object({ model: z.string(), teacher: z.string().optional(), probeSize: z.number().int().optional(), probeSteps: z.number().int().optional() });
+
+async function trustCommand(o: z.infer<typeof TrustOptions>): Promise<void> {
+  for (const [flag, v] of [['--probe-size', o.probeSize], ['--probe-steps', o.probeSteps]] as const) {
+    if (v !== undefined && v < 1) throw new DfkdError(`${flag} must be at least 1, got ${v}`, 'EUSAGE');
+  }
+  const { probeTrustOfRun } = await import('../distill/probe-trust');
+  const { record: r, file, probeFile } = probeTrustOfRun(o.model, { teacher: o.teacher, n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
+  console.log(
+    `probe trust ${r.probeAgreement.toFixed(3)}: the student agrees with the teacher on ${pct(r.probeAgreement)} of ${r.n} probe images ` +
+      `(logit distance ${r.probeLogitDistance.toFixed(3)}; the teacher assigns ${pct(r.probeTargetHit)} of the probe to its target class)`,
+  );
+  console.log(`  written to ${file}; probe cached in ${probeFile}`);
 }

@@ -1,7 +1,10 @@
 /** `dfkd worker`: runs study cells from a Redis queue (see docs/distributed.md). */
 import { Command } from 'commander';
 import { DfkdError } from '../errors';
-import { parseIntArg, runCommand } from './common';
+import { z } from 'zod';
+import { parseIntArg, runCommand, typedOptions } from './common';
+
+const WorkerFlags = z.object({ queue: z.string(), concurrency: z.number().int(), device: z.string(), workDir: z.string().optional(), shared: z.boolean(), dataPath: z.string().optional() });
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -13,8 +16,9 @@ export function registerWorkerCommand(program: Command): void {
     .option('--work-dir <dir>', 'where cells run when the study directory is not visible from this machine (default: a dfkd-worker folder in the temp directory)')
     .option('--no-shared', "never run in the submitter's study directory, even when this machine can see it")
     .option('--data-path <dir>', "dataset location on this machine (replaces the submitter's --data-path)")
-    .action((o) =>
+    .action((raw) =>
       runCommand(async () => {
+        const o = typedOptions(WorkerFlags, raw, 'worker');
         if (o.device !== 'cpu') throw new DfkdError(`--device ${o.device} is not supported by dfkd worker yet (only cpu)`, 'EUSAGE');
         const { parseQueueUrl } = await import('../study/queue');
         const queue = parseQueueUrl(o.queue);

@@ -1,5 +1,6 @@
 /** Shared CLI plumbing: option parsing helpers and the error boundary. */
 import { InvalidArgumentError } from 'commander';
+import type { z } from 'zod';
 import { DfkdError } from '../errors';
 import { readJson } from '../io/json';
 
@@ -40,4 +41,23 @@ export const DEVICE_HELP = "where to compute: cpu (default), cuda or cuda:N (nee
 
 export function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;
+}
+
+/**
+ * The typed options of a command: commander's parsed options checked against the command's zod schema
+ * (a mismatch is a bug in the command's declaration, reported as a usage error naming the option).
+ */
+export function typedOptions<S extends z.ZodTypeAny>(schema: S, raw: unknown, command: string): z.infer<S> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; ');
+    throw new DfkdError(`dfkd ${command}: ${msg}`, 'EUSAGE');
+  }
+  return r.data;
+}
+
+/** `--on-nan stop|rollback` (distill and study). */
+export function parseOnNan(v: string): 'stop' | 'rollback' {
+  if (v !== 'stop' && v !== 'rollback') throw new InvalidArgumentError(`--on-nan must be 'stop' or 'rollback', got '${v}'`);
+  return v;
 }

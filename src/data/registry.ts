@@ -330,3 +330,34 @@ export function checkClassCount(rec: { numClasses: number }, what: string, datas
     throw new DfkdError(`${what} has ${rec.numClasses} classes but dataset '${dataset}' has labels up to ${max} (${max + 1} classes)`, 'ECLASSES');
   }
 }
+/**
+ * Loads a split of `dataset` for a model and checks that it fits the model's record (image shape and
+ * classes); `who` names the model in messages (e.g. "teacher 'DIR'").
+ */
+export function loadCheckedSplit(
+  dataset: string,
+  split: 'train' | 'test',
+  rec: { inChannels: number; imageSize: number; numClasses: number },
+  who: string,
+  dataPath?: string,
+): RawImages {
+  const info = getDatasetInfo(dataset);
+  const raw = loadDataset(dataset, split, { path: dataPath });
+  if (raw.channels !== rec.inChannels || raw.height !== rec.imageSize) {
+    throw new DfkdError(`dataset '${dataset}' gives ${raw.channels}x${raw.height}x${raw.width} images but ${who} expects ${rec.inChannels}x${rec.imageSize}x${rec.imageSize}`, 'ESHAPE');
+  }
+  checkClassCount(rec, who, dataset, info.classes, raw.labels);
+  return raw;
+}
+
+/**
+ * The per-channel mean/std a model with `channels` input channels uses on `info`'s images: the
+ * dataset's own, or its single value repeated (a grayscale dataset read as RGB); undefined when the
+ * dataset's statistics differ per channel and the count does not match.
+ */
+export function channelNormalisation(info: Pick<DatasetInfo, 'mean' | 'std'>, channels: number): { mean: number[]; std: number[] } | undefined {
+  if (info.mean.length === channels) return { mean: info.mean, std: info.std };
+  const uniform = info.mean.every((m) => m === info.mean[0]) && info.std.every((s) => s === info.std[0]);
+  if (uniform) return { mean: new Array<number>(channels).fill(info.mean[0]), std: new Array<number>(channels).fill(info.std[0]) };
+  return undefined;
+}

@@ -1,199 +1,32 @@
 /**
- * Distillation configuration: one validated object holding every loss weight, step ratio,
- * learning rate, schedule, batch size and generator width. It is assembled in layers:
- *   schema defaults <- the dataset preset (budget) <- the method's published objective, step ratio and
- *   optimiser where they differ <- the user's
- *   config file <- command-line flags,
- * and the merged result is written to the run directory so the run can be repeated exactly.
+ * Distillation configuration. Each method brings its own schema (src/distill/methods/*.ts): the fields
+ * every method shares (config-schema.ts) plus its own sections (the generator, TA-DFKD's selection,
+ * DeepInversion's image optimisation). A run's config is assembled in layers:
+ *   common defaults + the method's section defaults <- the dataset preset (budget) <- the method's
+ *   published objective, step ratio and optimiser <- the user's config file <- command-line flags,
+ * then validated against the method's schema (a bad field fails with a message naming it). The merged
+ * result is written to the run directory so the run can be repeated exactly.
+ *
+ * A layer may hold sections of other methods (a study budget shared by every method does): a method
+ * ignores them, but they stay part of the run's identity (configHash), exactly as in earlier versions
+ * where every method's config held every field (see identityView).
  */
 import { z } from 'zod';
 import { DfkdError } from '../errors';
-import { STABLE_SIGNALS, STOP_WHEN_STABLE_DEFAULTS } from './stopping';
+import { STOP_WHEN_STABLE_DEFAULTS } from './stopping';
+import { BaseConfig, COMMON_DEFAULTS, GENERATOR_DEFAULTS, GeneratorConfig, GeneratorSection, type PartialConfig } from './config-schema';
+import { getMethodDefinition, methodNames, type MethodDefinition } from './methods';
+import { SelectionSection, type TaDfkdConfig } from './methods/ta-dfkd';
+import { DeepInversionSection, type DeepInversionConfig } from './methods/deepinv';
 
-export const METHODS = ['ta-dfkd', 'dafl', 'dfad', 'zskt', 'dfq', 'deepinv'] as const;
-export type MethodName = (typeof METHODS)[number];
+export { BaseConfig, GeneratorConfig, type PartialConfig } from './config-schema';
+export { methodNames } from './methods';
 
-const Weights = z
-  .object({
-    bn: z.number().min(0).describe('BN-statistics loss weight'),
-    tv: z.number().min(0).describe('total-variation prior weight'),
-    l2: z.number().min(0).describe('L2 image prior weight'),
-    adv: z.number().min(0).describe('adversarial (disagreement) weight'),
-    classPrior: z.number().min(0).describe('one-hot / class-prior CE weight'),
-    ie: z.number().min(0).describe('DAFL information-entropy weight'),
-    act: z.number().min(0).describe('DAFL activation loss weight'),
-    at: z.number().min(0).describe('ZSKT attention-transfer weight (student loss)'),
-  })
-  .strict();
-
-export const DistillConfig = z
-  .object({
-    method: z.enum(METHODS),
-    seed: z.number().int().nonnegative(),
-    iterations: z.number().int().positive().describe('outer iterations'),
-    studentSteps: z.number().int().positive().describe('student steps per iteration'),
-    generatorSteps: z.number().int().min(0).describe('generator (or image-optimisation) steps per iteration'),
-    batchSize: z.number().int().min(2),
-    student: z
-      .object({
-        optimizer: z.enum(['sgd', 'adam']),
-        lr: z.number().positive(),
-        momentum: z.number().min(0).max(1),
-        weightDecay: z.number().min(0),
-        schedule: z.enum(['cosine', 'constant']),
-      })
-      .strict(),
-    generator: z
-      .object({
-        nz: z.number().int().positive().describe('latent size'),
-        width: z.number().int().min(4).describe('base channel width (128 in the paper)'),
-        lr: z.number().positive(),
-        beta1: z.number().min(0).max(0.999),
-        beta2: z.number().min(0).max(0.9999),
-        matchPadding: z.boolean().describe('generate content-sized images and zero-pad them like the real inputs (28 in 32 for MNIST-like data)'),
-      })
-      .strict(),
-    weights: Weights,
-    studentLoss: z.enum(['l1', 'kl', 'kl+at']).describe('l1 on logits, KL with temperature, or KL + attention transfer'),
-    adversarial: z.enum(['js', 'neg-l1', 'kl', 'masked-kl', 'none']),
-    temperature: z.number().positive().describe('KD temperature of the student loss (kl)'),
-    advTemperature: z.number().positive().describe('temperature of the JS adversarial term'),
-    selection: z
-      .object({
-        enabled: z.boolean(),
-        criterion: z.string(),
-        threshold: z.number().gt(0).lt(1),
-        bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
-        maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
-      })
-      .strict(),
-    deepinv: z
-      .object({
-        innerSteps: z.number().int().positive().describe('image-optimisation steps per synthesised batch'),
-        lr: z.number().positive(),
-        poolSize: z.number().int().positive().describe('images kept in the pool'),
-      })
-      .strict(),
-    eval: z
-      .object({
-        every: z.number().int().positive().describe('evaluate every N iterations'),
-        lastK: z.number().int().positive().describe('report the mean of the last k evaluations'),
-        batchSize: z.number().int().positive(),
-      })
-      .strict(),
-    checkpointEvery: z.number().int().positive(),
-    sampleEvery: z.number().int().positive().describe('write a PNG grid of synthetic samples every N iterations'),
-    // Optional (absent by default) so that adding it left the config hash of every existing run unchanged.
-    stopWhenStable: z
-      .object({
-        signal: z.enum(STABLE_SIGNALS).describe('data-free signal watched: agreement, trust or logitDistance'),
-        patience: z.number().int().positive().describe('evaluations without improvement before stopping'),
-        minDelta: z.number().min(0).describe('smallest change that counts as an improvement'),
-        minProgress: z.number().min(0).max(1).describe('fraction of the iterations that always runs'),
-      })
-      .strict()
-      .optional()
-      .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
-    // Optional (absent by default, so existing configs and their hashes are unchanged). Not part of a
-    // run's identity (see runConfigHash): it only acts after a numerical fault.
-    nan: z
-      .object({
-        policy: z.enum(['stop', 'rollback']).default('stop').describe('on a non-finite loss or weight: stop (default) or roll back to the last checkpoint'),
-        lrFactor: z.number().gt(0).lt(1).default(0.5).describe('rollback: multiply the learning rates by this factor'),
-        maxRollbacks: z.number().int().min(1).default(3).describe('rollback: give up (stop) after this many rollbacks'),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-export type DistillConfig = z.infer<typeof DistillConfig>;
-
-type DeepPartial<T> = { [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
-export type PartialConfig = DeepPartial<DistillConfig>;
-
-/** Defaults shared by all methods (TA-DFKD's paper values where they apply). */
-export const BASE_DEFAULTS: DistillConfig = {
-  method: 'ta-dfkd',
-  seed: 0,
-  iterations: 200,
-  studentSteps: 10,
-  generatorSteps: 1,
-  batchSize: 128,
-  student: { optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine' },
-  generator: { nz: 256, width: 64, lr: 1e-3, beta1: 0.5, beta2: 0.999, matchPadding: true },
-  weights: { bn: 10, tv: 1.5e-5, l2: 6e-3, adv: 1, classPrior: 0, ie: 0, act: 0, at: 0 },
-  studentLoss: 'l1',
-  adversarial: 'js',
-  temperature: 1,
-  advTemperature: 3,
-  selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 },
-  deepinv: { innerSteps: 50, lr: 0.1, poolSize: 4096 },
-  eval: { every: 20, lastK: 5, batchSize: 1000 },
-  checkpointEvery: 20,
-  sampleEvery: 50,
-};
-
-/**
- * Each method's published objective, weights and step ratio (see docs/methods.md for sources).
- * Learning rates and budgets come from the dataset preset so that methods share a budget.
- */
-export const METHOD_DEFAULTS: Record<MethodName, PartialConfig> = {
-  // TA-DFKD (Shin & Choi, AAAI 2024): 10*BN + 1.5e-5*TV + 6e-3*L2 + JS adversarial on selected samples,
-  // no class prior; student L1 on logits; 10 student steps : 1 generator step.
-  'ta-dfkd': {},
-  // DAFL (Chen et al., ICCV 2019): one-hot 1, information entropy 5, activation 0.1; KL (T=1) student;
-  // 1:1 steps; no BN, no adversarial term.
-  dafl: {
-    studentSteps: 1,
-    student: { optimizer: 'adam', lr: 2e-3 },
-    weights: { bn: 0, tv: 0, l2: 0, adv: 0, classPrior: 1, ie: 5, act: 0.1, at: 0 },
-    studentLoss: 'kl',
-    adversarial: 'none',
-    temperature: 1,
-    selection: { enabled: false },
-  },
-  // DFAD (Fang et al., 2019): generator maximises mean|T - S|; student L1; 5 student steps per generator step.
-  dfad: {
-    studentSteps: 5,
-    weights: { bn: 0, tv: 0, l2: 0, adv: 1, classPrior: 0, ie: 0, act: 0, at: 0 },
-    studentLoss: 'l1',
-    adversarial: 'neg-l1',
-    selection: { enabled: false },
-  },
-  // ZSKT (Micaelli & Storkey, NeurIPS 2019): generator maximises KL(T||S); student KL + 250 * attention transfer;
-  // 10 student steps per generator step.
-  zskt: {
-    studentSteps: 10,
-    student: { optimizer: 'adam', lr: 2e-3 },
-    generator: { lr: 2e-3 },
-    weights: { bn: 0, tv: 0, l2: 0, adv: 1, classPrior: 0, ie: 0, act: 0, at: 250 },
-    studentLoss: 'kl+at',
-    adversarial: 'kl',
-    temperature: 1,
-    selection: { enabled: false },
-  },
-  // DFQ-style class-prior generator (Choi et al. 2020; Fast-Datafree "dfq"): BN 1 + one-hot 1 + adversarial 1
-  // (KL(S||T) masked to samples where T and S agree); student KL with temperature; 5:1 steps.
-  dfq: {
-    studentSteps: 5,
-    weights: { bn: 1, tv: 0, l2: 0, adv: 1, classPrior: 1, ie: 0, act: 0, at: 0 },
-    studentLoss: 'kl',
-    adversarial: 'masked-kl',
-    temperature: 20,
-    selection: { enabled: false },
-  },
-  // DeepInversion + KD (Yin et al., CVPR 2020): images optimised directly for CE(T(x), y) + 10*BN + TV + L2,
-  // kept in a pool; the student is distilled on the pool with KL (T=20).
-  deepinv: {
-    studentSteps: 10,
-    generatorSteps: 1,
-    weights: { bn: 10, tv: 1.5e-5, l2: 1e-5, adv: 0, classPrior: 1, ie: 0, act: 0, at: 0 },
-    studentLoss: 'kl',
-    adversarial: 'none',
-    temperature: 20,
-    selection: { enabled: false },
-  },
-};
+/** The effective config of a run: one variant per built-in method, discriminated by `method`. */
+export type DistillConfig =
+  | TaDfkdConfig
+  | (GeneratorConfig & { method: 'dafl' | 'dfad' | 'zskt' | 'dfq' })
+  | DeepInversionConfig;
 
 /** Small-scale presets per dataset: budgets chosen so a CPU run finishes in minutes. */
 export const PRESETS: Record<string, PartialConfig> = {
@@ -253,28 +86,106 @@ function mergeTwo(a: unknown, b: unknown): unknown {
   return out;
 }
 
-/** Validates a config, naming every bad field in one message. */
-export function parseConfig(input: unknown, source = 'distill config'): DistillConfig {
-  const r = DistillConfig.safeParse(input);
-  if (!r.success) {
-    throw new DfkdError(
-      `${source}: invalid config:\n  - ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('\n  - ')}`,
-      'ECONFIG',
-    );
-  }
-  return r.data;
+/**
+ * Fields earlier versions held in every method's config. They are no longer read (`adversarial` never
+ * was), but they are part of the identity of runs made before, so a run's identity hashes them with the
+ * values those versions had. Frozen: changing a value here would change the identity of existing runs.
+ */
+const LEGACY_BASE = {
+  generator: GENERATOR_DEFAULTS,
+  advTemperature: 3,
+  selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 },
+  deepinv: { innerSteps: 50, lr: 0.1, poolSize: 4096 },
+};
+const LEGACY_KEYS = ['adversarial', ...Object.keys(LEGACY_BASE)];
+
+/** The legacy fields as earlier versions validated them (a typo in another method's section still fails). */
+const LegacyFields = z
+  .object({
+    adversarial: z.enum(['js', 'neg-l1', 'kl', 'masked-kl', 'none']),
+    generator: GeneratorSection,
+    advTemperature: z.number().positive(),
+    selection: SelectionSection,
+    deepinv: DeepInversionSection,
+  })
+  .partial()
+  .strict();
+
+/** The method's schema: the common fields plus its own sections, strict. */
+export function methodSchema(def: MethodDefinition): z.ZodObject<z.ZodRawShape> {
+  return BaseConfig.extend(def.schema).strict() as unknown as z.ZodObject<z.ZodRawShape>;
 }
 
-/** Builds the effective config for `method` on `dataset` from the layers described above. */
-export function resolveConfig(method: string, dataset: string, user: unknown = {}, flags: PartialConfig = {}): DistillConfig {
-  if (!(METHODS as readonly string[]).includes(method)) {
-    throw new DfkdError(`unknown method '${method}' (known: ${METHODS.join(', ')})`, 'ECONFIG');
+function formatIssues(source: string, issues: z.ZodIssue[], prefix: string[] = []): string {
+  return `${source}: invalid config:\n  - ${issues.map((i) => `${[...prefix, ...i.path].join('.') || '(root)'}: ${i.message}`).join('\n  - ')}`;
+}
+
+/** Validates a complete config against its method's schema, naming every bad field in one message. */
+export function parseConfig(input: unknown, source = 'distill config'): DistillConfig {
+  const method = isObj(input) && typeof input.method === 'string' ? input.method : undefined;
+  if (method === undefined) throw new DfkdError(`${source}: invalid config:\n  - method: Required (one of ${methodNames().join(', ')})`, 'ECONFIG');
+  const r = methodSchema(getMethodDefinition(method)).safeParse(input);
+  if (!r.success) throw new DfkdError(formatIssues(source, r.error.issues), 'ECONFIG');
+  return r.data as DistillConfig;
+}
+
+/** The identity-only fields each resolved config was resolved with (see identityView). */
+const identityExtras = new WeakMap<object, Record<string, unknown>>();
+
+/** Splits a merged (flat) config into the method's own fields and the legacy fields it does not read. */
+function splitFlat(def: MethodDefinition, flat: Record<string, unknown>, source: string): { own: Record<string, unknown>; extras: Record<string, unknown> } {
+  const ownKeys = new Set([...Object.keys(BaseConfig.shape), ...Object.keys(def.schema)]);
+  const own: Record<string, unknown> = {};
+  const extras: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(flat)) {
+    if (ownKeys.has(k)) own[k] = v;
+    else if (LEGACY_KEYS.includes(k)) extras[k] = v;
+    else unknown.push(k);
   }
+  if (unknown.length > 0) throw new DfkdError(formatIssues(source, unknown.map((k) => ({ code: 'unrecognized_keys', keys: [k], path: [], message: `Unrecognized key(s) in object: '${k}'` }) as z.ZodIssue)), 'ECONFIG');
+  const r = LegacyFields.safeParse(extras);
+  if (!r.success) throw new DfkdError(formatIssues(source, r.error.issues), 'ECONFIG');
+  return { own, extras: r.data };
+}
+
+/**
+ * Builds the effective config for `method` on `dataset` from the layers described above. `recorded`
+ * (resume) holds the identity-only fields recorded with a run (config.json's identityExtras).
+ */
+export function resolveConfig(method: string, dataset: string, user: unknown = {}, flags: PartialConfig = {}, recorded?: Record<string, unknown>): DistillConfig {
+  const def = getMethodDefinition(method);
   if (!isObj(user)) throw new DfkdError('distill config: the config file must hold a JSON object', 'ECONFIG');
-  const m = method as MethodName;
-  const merged = deepMerge(BASE_DEFAULTS, PRESETS[dataset] ?? {}, METHOD_DEFAULTS[m], user, flags, { method: m });
+  const base = deepMerge<Record<string, unknown>>(LEGACY_BASE, COMMON_DEFAULTS, def.defaults);
+  const merged = deepMerge(base, PRESETS[dataset] ?? {}, def.legacy, def.published, recorded ?? {}, user, flags, { method });
   // A partial stopping rule (e.g. {} from --stop-when-stable, or only a patience) takes the defaults.
   if (isObj(merged.stopWhenStable)) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS, ...merged.stopWhenStable };
   else if (merged.stopWhenStable === true) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS };
-  return parseConfig(merged);
+  const { own, extras } = splitFlat(def, merged, 'distill config');
+  const cfg = parseConfig(own);
+  identityExtras.set(cfg, extras);
+  return cfg;
+}
+
+/** The identity-only fields of a config resolved by resolveConfig (recorded in config.json as identityExtras). */
+export function identityExtrasOf(cfg: DistillConfig): Record<string, unknown> {
+  return identityExtras.get(cfg) ?? {};
+}
+
+/**
+ * The part of a config that identifies a run (hashed into configHash): its fields plus the legacy
+ * fields it was resolved with, in the flat shape earlier versions hashed, so that every existing run
+ * keeps its identity. The NaN policy is not part of it: `--resume DIR --on-nan rollback` continues the
+ * same run.
+ */
+export function identityView(cfg: DistillConfig): Record<string, unknown> {
+  const def = getMethodDefinition(cfg.method);
+  const extras = identityExtras.get(cfg) ?? deepMerge<Record<string, unknown>>(LEGACY_BASE, def.legacy);
+  const { nan: _nan, ...config } = cfg;
+  return { ...deepMerge<Record<string, unknown>>(extras), ...config };
+}
+
+/** The learning rate of the method's synthesizer (generator, or DeepInversion's image optimisation). */
+export function synthesizerLr(c: DistillConfig): number {
+  return getMethodDefinition(c.method).synthesizerLr(c);
 }

@@ -7,7 +7,7 @@
 import { Tensor, Device, tidy, noGrad } from '../tensor';
 import { Optimizer, SGD, Adam } from '../optim';
 import type { Classifier } from '../models/registry';
-import type { DistillConfig } from './config';
+import type { BaseConfig, GeneratorConfig } from './config-schema';
 import { Normalizer, GeneratorSynthesizer } from './synthesizer';
 import { BNStatsHook } from './bn-hook';
 import { FeatureRecorder } from './features';
@@ -19,7 +19,8 @@ export type StepLog = Record<string, number>;
 export interface MethodContext {
   teacher: Classifier;
   student: Classifier;
-  cfg: DistillConfig;
+  /** The run's effective config (the variant of the method's own schema). */
+  cfg: BaseConfig;
   norm: Normalizer;
   numClasses: number;
   channels: number;
@@ -37,16 +38,16 @@ export interface Preview {
   marks?: Uint8Array;
 }
 
-export abstract class DistillMethod {
+export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
   readonly teacher: Classifier;
   readonly student: Classifier;
-  readonly cfg: DistillConfig;
+  readonly cfg: C;
   readonly studentOpt: Optimizer;
 
   constructor(readonly ctx: MethodContext) {
     this.teacher = ctx.teacher;
     this.student = ctx.student;
-    this.cfg = ctx.cfg;
+    this.cfg = ctx.cfg as C;
     // The teacher is frozen: eval mode (running statistics untouched) and no parameter gradients.
     this.teacher.eval();
     this.teacher.requiresGrad_(false);
@@ -68,6 +69,19 @@ export abstract class DistillMethod {
   /** Fresh synthetic inputs (normalised) for data-free diagnostics; never trained on. */
   abstract freshSamples(n: number): Tensor;
 
+  /**
+   * Sets the synthesizer's learning rates to their configured values times `f` (the trainer scales the
+   * student's through its schedule); returns the new rates by name for messages. Used by --on-nan rollback.
+   */
+  scaleLearningRates(_f: number): Record<string, number> {
+    return {};
+  }
+
+  /** Scalars the method gathered since the last call (e.g. TA-DFKD's selection rate), for the log. */
+  extraLogs(): StepLog {
+    return {};
+  }
+
   /** One optimiser update of the student from a scalar loss. */
   protected optimizeStudent(loss: Tensor): void {
     this.studentOpt.zeroGrad();
@@ -84,7 +98,7 @@ export abstract class DistillMethod {
  * Shared machinery of generator-based methods (TA-DFKD, DAFL, DFAD, ZSKT, DFQ): the generator and
  * its optimiser, the BN-statistics hook on the teacher, feature recorders, and the student losses.
  */
-export abstract class GeneratorMethod extends DistillMethod {
+export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfig> extends DistillMethod<C> {
   readonly synth: GeneratorSynthesizer;
   readonly bnHook: BNStatsHook | undefined;
   private teacherBlocks?: FeatureRecorder;
@@ -93,7 +107,7 @@ export abstract class GeneratorMethod extends DistillMethod {
 
   constructor(ctx: MethodContext) {
     super(ctx);
-    const g = ctx.cfg.generator;
+    const g = this.cfg.generator;
     this.synth = new GeneratorSynthesizer(
       {
         nz: g.nz,
@@ -107,12 +121,12 @@ export abstract class GeneratorMethod extends DistillMethod {
       },
       ctx.norm,
     );
-    this.bnHook = ctx.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;
-    if (ctx.cfg.studentLoss === 'kl+at') {
+    this.bnHook = this.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;
+    if (this.cfg.studentLoss === 'kl+at') {
       this.teacherBlocks = new FeatureRecorder(this.teacher.blocks);
       this.studentBlocks = new FeatureRecorder(this.student.blocks);
     }
-    if (ctx.cfg.weights.act > 0) this.teacherFeatures = new FeatureRecorder([this.teacher.featureLayer], 'input');
+    if (this.cfg.weights.act > 0) this.teacherFeatures = new FeatureRecorder([this.teacher.featureLayer], 'input');
   }
 
   /** Teacher forward that also records the BN-statistics loss of this batch (when BN weight > 0). */
@@ -192,6 +206,11 @@ export abstract class GeneratorMethod extends DistillMethod {
         this.student.train();
       }
     });
+  }
+
+  override scaleLearningRates(f: number): Record<string, number> {
+    this.synth.optimizer.lr = this.cfg.generator.lr * f;
+    return { generator: this.synth.optimizer.lr };
   }
 
   preview(n: number): Preview {

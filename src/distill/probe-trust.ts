@@ -13,7 +13,8 @@ import { writeJsonAtomic } from '../io/atomic';
 import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { DfkdError } from '../errors';
-import { loadStudent } from './run';
+import { loadStudent } from '../io/model-dir';
+import { RUN_FILES, runPaths, hasRun } from '../io/run-dir';
 import { PROBE_DEFAULTS, ProbeOptions, definedOnly, ProbeSignals, probeSignals, synthesizeProbe } from './probe';
 
 export const PROBE_TRUST_FILE = 'probe-trust.json';
@@ -116,4 +117,25 @@ export function probeTrustForRuns(runs: Map<string, string[]>, o: Partial<ProbeO
       }
     });
   }
+}
+
+/**
+ * `dfkd trust` as a library call: the probe trust of a finished run, with the teacher recorded in the
+ * run (or `o.teacher`); the probe is cached in the teacher directory.
+ */
+export function probeTrustOfRun(runDir: string, o: { teacher?: string } & Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined): { record: ProbeTrustRecord; file: string; probeFile: string } {
+  if (!fs.existsSync(runPaths(runDir).studentRecord)) throw new DfkdError(`'${runDir}' is not a finished distillation run (no ${RUN_FILES.studentRecord})`, 'ENOENT');
+  let teacherDir = o.teacher;
+  if (!teacherDir) {
+    if (!hasRun(runDir)) throw new DfkdError(`'${runDir}' has no ${RUN_FILES.config} naming its teacher; pass --teacher`, 'ENOENT');
+    teacherDir = (readJson(runPaths(runDir).config, 'run record', 'ERECORD') as { teacher: { dir: string } }).teacher.dir;
+  }
+  return withTeacher(teacherDir, (teacher) => {
+    const probe = teacherProbe(teacher, { n: o.n, steps: o.steps }, log);
+    try {
+      return { record: runProbeTrust(runDir, teacher, probe), file: path.join(runDir, PROBE_TRUST_FILE), probeFile: probe.file };
+    } finally {
+      probe.probe.dispose();
+    }
+  });
 }

@@ -16,6 +16,10 @@ const criteria = new Map<string, { fn: Criterion; description: string }>();
 export function registerCriterion(name: string, fn: Criterion, description: string): void {
   criteria.set(name, { fn, description });
 }
+/** Names of the registered criteria (the values `selection.criterion` accepts). */
+export function criterionNames(): string[] {
+  return [...criteria.keys()];
+}
 export function listCriteria(): { name: string; description: string }[] {
   return [...criteria.entries()].map(([name, c]) => ({ name, description: c.description }));
 }

@@ -22,7 +22,7 @@ import { Tensor } from '../tensor';
 import { buildModel, getModel, listModelNames } from '../models';
 import type { Classifier } from '../models/registry';
 import { CifarResNet } from '../models/resnet';
-import { getDatasetInfo, loadDataset, DatasetInfo } from '../data/registry';
+import { getDatasetInfo, loadDataset, DatasetInfo, channelNormalisation } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import type { RawImages } from '../data/raw';
 import { decodeSafetensors, NamedArray, STDType } from '../io/safetensors';
@@ -342,12 +342,111 @@ export function matchStateDict(
   return { tensors: out, notes, renames: mapping.renames };
 }
 
-/** Number of image channels of a dataset for `channels` input (imagefolder may be 1 or 3). */
-function datasetNormalisation(info: DatasetInfo, channels: number): { mean: number[]; std: number[] } | undefined {
-  if (info.mean.length === channels) return { mean: info.mean, std: info.std };
-  const uniform = info.mean.every((m) => m === info.mean[0]) && info.std.every((s) => s === info.std[0]);
-  if (uniform) return { mean: new Array<number>(channels).fill(info.mean[0]), std: new Array<number>(channels).fill(info.std[0]) };
-  return undefined;
+/** The model an import builds: architecture, dataset, channels, classes, checked before any file is read. */
+interface ImportTarget {
+  info: DatasetInfo;
+  inChannels: number;
+  numClasses: number;
+  imageSize: number;
+}
+
+function importTarget(opts: ImportOptions): ImportTarget {
+  const spec = getModel(opts.arch);
+  if (spec.kind !== 'classifier') {
+    throw new DfkdError(`'${opts.arch}' is a ${spec.kind}, not a classifier; importable architectures: ${listModelNames('classifier').join(', ')}`, 'EUSAGE');
+  }
+  const info = getDatasetInfo(opts.dataset);
+  const inChannels = opts.inChannels ?? info.channels;
+  if (!Number.isInteger(inChannels) || inChannels < 1) throw new DfkdError(`--channels must be a positive integer, got ${inChannels}`, 'EUSAGE');
+  if (!channelNormalisation(info, inChannels)) {
+    throw new DfkdError(`dataset '${opts.dataset}' has ${info.channels}-channel images (mean/std for ${info.mean.length} channels), but --channels is ${inChannels}`, 'EUSAGE');
+  }
+  const numClasses = opts.numClasses ?? info.classes;
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new DfkdError(`the number of classes must be a positive integer (pass --classes K${info.classes === 0 ? `; dataset '${opts.dataset}' has no fixed class count` : ''}), got ${numClasses}`, 'EUSAGE');
+  }
+  return { info, inChannels, numClasses, imageSize: info.size };
+}
+
+/** Refuses an output directory that already holds a teacher, naming it. */
+function refuseExistingTeacher(out: string): void {
+  if (!fs.existsSync(path.join(out, TEACHER_RECORD))) return;
+  let what = 'a teacher';
+  try {
+    const prev = readTeacherRecord(out) as unknown as { arch?: string; recipe?: { sourceFile?: string } };
+    what = `a teacher (${prev.arch}${prev.recipe?.sourceFile ? ` imported from ${prev.recipe.sourceFile}` : ''})`;
+  } catch {
+    /* described generically */
+  }
+  throw new DfkdError(`output directory '${out}' already holds ${what}; choose another --out or delete it`, 'EEXIST');
+}
+
+/** Reads the source safetensors file: its tensors, SHA-256 and the dtypes its header declares. */
+function readSourceWeights(file: string): { source: ReturnType<typeof decodeSafetensors>['tensors']; sourceSha256: string; writtenDtypes: ReturnType<typeof headerDtypes> } {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new DfkdError(`cannot read weights file '${file}': ${code === 'ENOENT' ? 'no such file' : code}`, code);
+  }
+  const sourceSha256 = crypto.createHash('sha256').update(buf).digest('hex');
+  const { tensors: source } = decodeSafetensors(buf, file);
+  if (Object.keys(source).length === 0) throw new DfkdError(`weights file '${file}' holds no tensors`, 'EWEIGHTS');
+  return { source, sourceSha256, writtenDtypes: headerDtypes(buf) };
+}
+
+/** Test accuracy of the imported model, or undefined (with a warning) when the test split cannot be used. */
+function importedTestAccuracy(model: Classifier, opts: ImportOptions, t: ImportTarget, warn: (m: string) => void): ReturnType<typeof evaluate> | undefined {
+  let raw: RawImages | undefined;
+  try {
+    raw = loadDataset(opts.dataset, 'test', { path: opts.dataPath, channels: t.inChannels === 1 ? 1 : 3 });
+  } catch (e) {
+    warn(`test accuracy not measured (recorded as null): the ${opts.dataset} test split cannot be loaded: ${(e as Error).message}`);
+    return undefined;
+  }
+  if (raw.channels !== t.inChannels || raw.height !== t.imageSize || raw.width !== t.imageSize) {
+    warn(`test accuracy not measured (recorded as null): dataset '${opts.dataset}' gives ${raw.channels}x${raw.height}x${raw.width} images, the model takes ${t.inChannels}x${t.imageSize}x${t.imageSize}`);
+    return undefined;
+  }
+  const data = toTensors(raw, channelNormalisation(t.info, t.inChannels)!);
+  try {
+    return evaluate(model, data, t.numClasses);
+  } finally {
+    disposeTensors(data);
+  }
+}
+
+/** Writes the teacher directory (weights with PyTorch names + teacher.json). */
+function writeImportedTeacher(model: Classifier, opts: ImportOptions, t: ImportTarget, src: { sourceSha256: string; notes: string[]; acc: ReturnType<typeof evaluate> | undefined; t0: number }): ImportedTeacherRecord {
+  fs.mkdirSync(opts.out, { recursive: true });
+  const wfile = path.join(opts.out, TEACHER_WEIGHTS);
+  const { sourceSha256, acc } = src;
+  saveModule(wfile, model, { arch: opts.arch, dataset: opts.dataset, format: 'pt', importedFrom: path.basename(opts.weights), importedSha256: sourceSha256 });
+  const recipe: ImportRecipe = { imported: true, sourceFile: path.resolve(opts.weights), sourceSha256, mappings: src.notes };
+  const { numClasses, inChannels, imageSize } = t;
+  const record: ImportedTeacherRecord = {
+    kind: 'dfkd-teacher',
+    recipe,
+    recipeHash: contentHash({ arch: opts.arch, dataset: opts.dataset, numClasses, inChannels, sourceSha256 }),
+    arch: opts.arch,
+    dataset: opts.dataset,
+    numClasses,
+    inChannels,
+    imageSize,
+    parameters: model.numParameters(),
+    testAccuracy: acc ? acc.accuracy : null,
+    perClassAccuracy: acc ? acc.perClassAccuracy : null,
+    ece: acc ? acc.ece : null,
+    meanConfidence: acc ? acc.meanConfidence : null,
+    wallTimeSec: nowSeconds() - src.t0,
+    weightsFile: TEACHER_WEIGHTS,
+    weightsSha256: sha256File(wfile),
+    versions: versions(),
+    createdAt: new Date().toISOString(),
+  };
+  writeJsonAtomic(path.join(opts.out, TEACHER_RECORD), record);
+  return record;
 }
 
 /** Imports a PyTorch state dict (safetensors) as a dfkd teacher directory. */
@@ -358,111 +457,27 @@ export function importTeacher(opts: ImportOptions): ImportResult {
     (opts.onWarn ?? ((x: string) => process.stderr.write(`warning: ${x}\n`)))(m);
   };
   const t0 = nowSeconds();
-  const spec = getModel(opts.arch);
-  if (spec.kind !== 'classifier') {
-    throw new DfkdError(`'${opts.arch}' is a ${spec.kind}, not a classifier; importable architectures: ${listModelNames('classifier').join(', ')}`, 'EUSAGE');
-  }
-  const info = getDatasetInfo(opts.dataset);
-  const inChannels = opts.inChannels ?? info.channels;
-  if (!Number.isInteger(inChannels) || inChannels < 1) throw new DfkdError(`--channels must be a positive integer, got ${inChannels}`, 'EUSAGE');
-  if (!datasetNormalisation(info, inChannels)) {
-    throw new DfkdError(`dataset '${opts.dataset}' has ${info.channels}-channel images (mean/std for ${info.mean.length} channels), but --channels is ${inChannels}`, 'EUSAGE');
-  }
-  const numClasses = opts.numClasses ?? info.classes;
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new DfkdError(`the number of classes must be a positive integer (pass --classes K${info.classes === 0 ? `; dataset '${opts.dataset}' has no fixed class count` : ''}), got ${numClasses}`, 'EUSAGE');
-  }
-  const imageSize = info.size;
-
-  const recFile = path.join(opts.out, TEACHER_RECORD);
-  if (fs.existsSync(recFile)) {
-    let what = 'a teacher';
-    try {
-      const prev = readTeacherRecord(opts.out) as unknown as { arch?: string; recipe?: { sourceFile?: string } };
-      what = `a teacher (${prev.arch}${prev.recipe?.sourceFile ? ` imported from ${prev.recipe.sourceFile}` : ''})`;
-    } catch {
-      /* described generically */
-    }
-    throw new DfkdError(`output directory '${opts.out}' already holds ${what}; choose another --out or delete it`, 'EEXIST');
-  }
-
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(opts.weights);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new DfkdError(`cannot read weights file '${opts.weights}': ${code === 'ENOENT' ? 'no such file' : code}`, code);
-  }
-  const sourceSha256 = crypto.createHash('sha256').update(buf).digest('hex');
-  const { tensors: source } = decodeSafetensors(buf, opts.weights);
-  const writtenDtypes = headerDtypes(buf);
-  if (Object.keys(source).length === 0) throw new DfkdError(`weights file '${opts.weights}' holds no tensors`, 'EWEIGHTS');
-
-  const model = buildModel(opts.arch, { inChannels, numClasses, imageSize });
+  const t = importTarget(opts);
+  refuseExistingTeacher(opts.out);
+  const { source, sourceSha256, writtenDtypes } = readSourceWeights(opts.weights);
+  const model = buildModel(opts.arch, { inChannels: t.inChannels, numClasses: t.numClasses, imageSize: t.imageSize });
   try {
     const matched = matchStateDict(model, opts.arch, source, { origin: opts.weights, writtenDtypes });
     const notes = [...matched.notes];
     if (notes.length === 0) notes.push('names, shapes and dtypes matched as they were');
-
     const loaded = new Map<string, Tensor>();
     try {
       for (const [k, a] of matched.tensors) loaded.set(k, fromNamedArray(a));
       model.loadStateDict(loaded, { origin: opts.weights });
     } finally {
-      for (const t of loaded.values()) t.dispose();
+      for (const x of loaded.values()) x.dispose();
     }
     model.eval();
-    if (info.classes > 0 && numClasses !== info.classes) {
-      throw new DfkdError(`weights file '${opts.weights}' is a ${numClasses}-class model but dataset '${opts.dataset}' has ${info.classes} classes`, 'ECLASSES');
+    if (t.info.classes > 0 && t.numClasses !== t.info.classes) {
+      throw new DfkdError(`weights file '${opts.weights}' is a ${t.numClasses}-class model but dataset '${opts.dataset}' has ${t.info.classes} classes`, 'ECLASSES');
     }
-
-    let acc: ReturnType<typeof evaluate> | undefined;
-    if (opts.testAccuracy !== false) {
-      let raw: RawImages | undefined;
-      try {
-        raw = loadDataset(opts.dataset, 'test', { path: opts.dataPath, channels: inChannels === 1 ? 1 : 3 });
-      } catch (e) {
-        warn(`test accuracy not measured (recorded as null): the ${opts.dataset} test split cannot be loaded: ${(e as Error).message}`);
-      }
-      if (raw) {
-        if (raw.channels !== inChannels || raw.height !== imageSize || raw.width !== imageSize) {
-          warn(`test accuracy not measured (recorded as null): dataset '${opts.dataset}' gives ${raw.channels}x${raw.height}x${raw.width} images, the model takes ${inChannels}x${imageSize}x${imageSize}`);
-        } else {
-          const data = toTensors(raw, datasetNormalisation(info, inChannels)!);
-          try {
-            acc = evaluate(model, data, numClasses);
-          } finally {
-            disposeTensors(data);
-          }
-        }
-      }
-    }
-
-    fs.mkdirSync(opts.out, { recursive: true });
-    const wfile = path.join(opts.out, TEACHER_WEIGHTS);
-    saveModule(wfile, model, { arch: opts.arch, dataset: opts.dataset, format: 'pt', importedFrom: path.basename(opts.weights), importedSha256: sourceSha256 });
-    const recipe: ImportRecipe = { imported: true, sourceFile: path.resolve(opts.weights), sourceSha256, mappings: notes };
-    const record: ImportedTeacherRecord = {
-      kind: 'dfkd-teacher',
-      recipe,
-      recipeHash: contentHash({ arch: opts.arch, dataset: opts.dataset, numClasses, inChannels, sourceSha256 }),
-      arch: opts.arch,
-      dataset: opts.dataset,
-      numClasses,
-      inChannels,
-      imageSize,
-      parameters: model.numParameters(),
-      testAccuracy: acc ? acc.accuracy : null,
-      perClassAccuracy: acc ? acc.perClassAccuracy : null,
-      ece: acc ? acc.ece : null,
-      meanConfidence: acc ? acc.meanConfidence : null,
-      wallTimeSec: nowSeconds() - t0,
-      weightsFile: TEACHER_WEIGHTS,
-      weightsSha256: sha256File(wfile),
-      versions: versions(),
-      createdAt: new Date().toISOString(),
-    };
-    writeJsonAtomic(recFile, record);
+    const acc = opts.testAccuracy !== false ? importedTestAccuracy(model, opts, t, warn) : undefined;
+    const record = writeImportedTeacher(model, opts, t, { sourceSha256, notes, acc, t0 });
     return { record, dir: opts.out, notes, renames: matched.renames, warnings };
   } finally {
     model.dispose();

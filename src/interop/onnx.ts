@@ -21,6 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { DfkdError } from '../errors';
+import { loadModelDir, type ModelRecord } from '../io/model-dir';
 import { Tensor } from '../tensor';
 import {
   Module,
@@ -45,8 +46,7 @@ import { LeNet5 } from '../models/lenet';
 import { CifarResNet, BasicBlock } from '../models/resnet';
 import { WideResNet, WideBasicBlock, NetworkBlock } from '../models/wrn';
 import { VGG } from '../models/vgg';
-import { getDatasetInfo } from '../data/registry';
-import { loadTeacher, TEACHER_RECORD } from '../train/teacher';
+import { getDatasetInfo, channelNormalisation } from '../data/registry';
 import { writeFileAtomic } from '../io/atomic';
 import { DFKD_VERSION } from '../versions';
 
@@ -63,13 +63,7 @@ const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const AT = onnx.AttributeProto.AttributeType;
 
 /** What the exporter needs to know about the model besides its weights. */
-export interface ModelInfo {
-  arch: string;
-  dataset: string;
-  numClasses: number;
-  inChannels: number;
-  imageSize: number;
-}
+export type ModelInfo = ModelRecord;
 
 export interface OnnxExportOptions {
   /** Fold each BatchNorm that directly follows a convolution into that convolution (default false). */
@@ -363,20 +357,12 @@ function supportedArchsText(): string {
   return ONNX_ARCHS.filter((a) => known.has(a)).join(', ');
 }
 
-/** The normalisation a model expects for `info.inChannels` channels. */
+/** The normalisation (and class names) a model of `dataset` with `inChannels` input channels expects. */
 export function normalisationFor(dataset: string, inChannels: number): { mean: number[]; std: number[]; classNames: string[] } {
   const d = getDatasetInfo(dataset);
-  let mean = d.mean;
-  let std = d.std;
-  if (mean.length !== inChannels) {
-    if (mean.every((v) => v === mean[0]) && std.every((v) => v === std[0])) {
-      mean = new Array<number>(inChannels).fill(mean[0]);
-      std = new Array<number>(inChannels).fill(std[0]);
-    } else {
-      throw new DfkdError(`dataset '${dataset}' has mean/std for ${mean.length} channel(s) but the model takes ${inChannels}`, 'ESHAPE');
-    }
-  }
-  return { mean, std, classNames: d.classNames };
+  const n = channelNormalisation(d, inChannels);
+  if (!n) throw new DfkdError(`dataset '${dataset}' has mean/std for ${d.mean.length} channel(s) but the model takes ${inChannels}`, 'ESHAPE');
+  return { ...n, classNames: d.classNames };
 }
 
 function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
@@ -459,20 +445,6 @@ export function classifierToOnnx(model: Classifier, info: ModelInfo, opts: OnnxE
   };
   const bytes = onnx.ModelProto.encode(proto).finish();
   return { bytes, nodes: ctx.b.nodes.length, initializers: ctx.b.initializers.length, foldedBatchNorms: ctx.folded, batchNormNodes: ctx.bnNodes, metadata };
-}
-
-/** Loads a teacher directory (teacher.json) or a distilled student run directory (student.json). */
-export function loadModelDir(dir: string): { model: Classifier; record: ModelInfo } {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new DfkdError(`model directory '${dir}' does not exist`, 'ENOENT');
-  if (fs.existsSync(path.join(dir, TEACHER_RECORD))) {
-    const { model, record } = loadTeacher(dir);
-    return { model, record: { arch: record.arch, dataset: record.dataset, numClasses: record.numClasses, inChannels: record.inChannels, imageSize: record.imageSize ?? 32 } };
-  }
-  // Lazily, as src/cli/cmd-teacher.ts does: the distill module is large and imports the training code.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { loadStudent } = require('../distill/run') as typeof import('../distill/run');
-  const { model, record } = loadStudent(dir);
-  return { model, record: { arch: record.arch, dataset: record.dataset, numClasses: record.numClasses, inChannels: record.inChannels, imageSize: record.imageSize ?? 32 } };
 }
 
 export interface ExportOptions extends OnnxExportOptions {

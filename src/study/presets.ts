@@ -12,7 +12,8 @@
  * of fashion-mnist-quick are measured (the committed run in docs/results/); the others are estimates.
  */
 import { DfkdError } from '../errors';
-import { METHODS, MethodName, PartialConfig, deepMerge, resolveConfig } from '../distill/config';
+import { methodNames, PartialConfig, deepMerge, resolveConfig } from '../distill/config';
+import { listMethods } from '../distill/methods';
 import { TeacherRecipe } from '../train/teacher';
 import { getModel } from '../models';
 import { getDatasetInfo } from '../data/registry';
@@ -28,7 +29,8 @@ export interface StudyTeacher {
 /** One method variant of a study: a distillation method plus config overrides (ablations). */
 export interface StudyMethod {
   id: string;
-  method: MethodName;
+  /** A registered method name (src/distill/methods/). */
+  method: string;
   overrides?: PartialConfig;
   description: string;
 }
@@ -76,13 +78,8 @@ export interface StudyOverrides {
 // ---------------------------------------------------------------------------------------------
 // Method variants
 
-/** Every method variant a study can run, by id. */
-export const METHOD_VARIANTS: readonly StudyMethod[] = [
-  {
-    id: 'ta-dfkd',
-    method: 'ta-dfkd',
-    description: 'TA-DFKD: generator trained with BN statistics + adversarial JS, no class prior; GMM selection of low-loss samples',
-  },
+/** Ablation variants of a method, listed after it. */
+const ABLATIONS: readonly StudyMethod[] = [
   {
     id: 'ta-dfkd+class-prior',
     method: 'ta-dfkd',
@@ -95,17 +92,20 @@ export const METHOD_VARIANTS: readonly StudyMethod[] = [
     overrides: { selection: { enabled: false } },
     description: "ablation: TA-DFKD trained on every generated sample (no GMM selection; the paper's 'basic')",
   },
-  { id: 'dafl', method: 'dafl', description: 'DAFL: one-hot (class prior) + information entropy + activation generator loss, KL student' },
-  { id: 'dfad', method: 'dfad', description: 'DFAD: adversarial generator maximising mean |T - S|, L1 student, no class prior' },
-  { id: 'zskt', method: 'zskt', description: 'ZSKT: adversarial generator maximising KL(T||S), KL + attention-transfer student' },
-  { id: 'dfq', method: 'dfq', description: 'DFQ-style: BN + one-hot (class prior) + masked adversarial KL generator, KL (T = 20) student' },
-  { id: 'deepinv', method: 'deepinv', description: 'DeepInversion + KD: pixels optimised for CE (class prior) + BN + image priors, KL (T = 20) student' },
 ];
+
+/** Every method variant a study can run: each registered method, followed by its ablations. */
+export function methodVariants(): StudyMethod[] {
+  return listMethods().flatMap((d) => [{ id: d.name, method: d.name, description: d.description }, ...ABLATIONS.filter((a) => a.method === d.name)]);
+}
+
+/** The variants of the built-in methods (see methodVariants for the current registry). */
+export const METHOD_VARIANTS: readonly StudyMethod[] = methodVariants();
 
 /** Looks up a method variant by id. */
 export function methodVariant(id: string): StudyMethod {
-  const m = METHOD_VARIANTS.find((v) => v.id === id);
-  if (!m) throw new DfkdError(`unknown study method '${id}' (known: ${METHOD_VARIANTS.map((v) => v.id).join(', ')})`, 'EUSAGE');
+  const m = methodVariants().find((v) => v.id === id);
+  if (!m) throw new DfkdError(`unknown study method '${id}' (known: ${methodVariants().map((v) => v.id).join(', ')})`, 'EUSAGE');
   return structuredClone(m);
 }
 
@@ -372,7 +372,7 @@ export function validatePreset(p: StudyPreset): StudyPreset {
     if (!ID_RE.test(m.id)) fail(`method id '${m.id}' must be letters, digits, '+', '.', '_' or '-'`);
     if (seen.has(`m:${m.id}`)) fail(`method id '${m.id}' appears twice`);
     seen.add(`m:${m.id}`);
-    if (!(METHODS as readonly string[]).includes(m.method)) fail(`method '${m.id}' names unknown method '${m.method}' (known: ${METHODS.join(', ')})`);
+    if (!methodNames().includes(m.method)) fail(`method '${m.id}' names unknown method '${m.method}' (known: ${methodNames().join(', ')})`);
   }
   if (new Set(p.seeds).size !== p.seeds.length) fail(`seeds repeat: ${p.seeds.join(', ')}`);
   for (const s of p.seeds) if (!Number.isInteger(s) || s < 0) fail(`seed ${s} is not a non-negative integer`);

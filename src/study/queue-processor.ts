@@ -20,6 +20,8 @@ import { DfkdError } from '../errors';
 import { runDistill } from '../distill/run';
 import { sha256File } from '../io/weights';
 import { CellJob, CellJobResult, collectRunFiles, encodeFailure, queueVersion, readQueueFile } from './queue';
+import { RUN_FILES } from '../io/run-dir';
+import { TEACHER_RECORD } from '../train/teacher';
 
 // When the worker process dies (SIGKILL, machine gone) the IPC channel closes: checkpoint and exit rather
 // than run on as an orphan while another worker takes the job over.
@@ -37,7 +39,7 @@ function teacherDirFor(job: CellJob, shared: boolean): string {
   const t = job.teacher;
   if (shared) return t.dir;
   const dir = path.join(workerDir(), 'teachers', t.weightsSha256);
-  if (fs.existsSync(path.join(dir, 'teacher.json'))) return dir;
+  if (fs.existsSync(path.join(dir, TEACHER_RECORD))) return dir;
   // Written to a temporary sibling and renamed: concurrent jobs with the same teacher never see half a copy.
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -46,13 +48,13 @@ function teacherDirFor(job: CellJob, shared: boolean): string {
     if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new DfkdError(`job teacher file name '${name}' is not a plain file name`, 'EPAYLOAD');
     fs.writeFileSync(path.join(tmp, name), Buffer.from(data, 'base64'));
   }
-  const rec = JSON.parse(fs.readFileSync(path.join(tmp, 'teacher.json'), 'utf8')) as { weightsFile: string };
+  const rec = JSON.parse(fs.readFileSync(path.join(tmp, TEACHER_RECORD), 'utf8')) as { weightsFile: string };
   if (sha256File(path.join(tmp, rec.weightsFile)) !== t.weightsSha256) throw new DfkdError(`the teacher weights sent with the job do not match their SHA-256 ${t.weightsSha256}`, 'ECORRUPT');
   try {
     fs.renameSync(tmp, dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    if (!fs.existsSync(path.join(dir, 'teacher.json'))) throw e;
+    if (!fs.existsSync(path.join(dir, TEACHER_RECORD))) throw e;
   }
   return dir;
 }
@@ -62,7 +64,7 @@ function canSeeStudy(job: CellJob): boolean {
   const q = readQueueFile(job.studyDir);
   if (q?.studyId !== job.studyId) return false;
   try {
-    const rec = JSON.parse(fs.readFileSync(path.join(job.teacher.dir, 'teacher.json'), 'utf8')) as { weightsSha256?: string };
+    const rec = JSON.parse(fs.readFileSync(path.join(job.teacher.dir, TEACHER_RECORD), 'utf8')) as { weightsSha256?: string };
     return rec.weightsSha256 === job.teacher.weightsSha256;
   } catch {
     return false;
@@ -88,7 +90,7 @@ export default async function processCell(job: SandboxedJob): Promise<CellJobRes
     const shared = canSeeStudy(data);
     const out = shared ? path.join(data.studyDir, data.runDir) : path.join(workerDir(), data.studyId, data.runDir);
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    const resumed = fs.existsSync(path.join(out, 'config.json'));
+    const resumed = fs.existsSync(path.join(out, RUN_FILES.config));
     const teacherDir = teacherDirFor(data, shared);
     let lastReport = 0;
     const res = await runDistill({

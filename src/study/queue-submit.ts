@@ -13,8 +13,9 @@ import type { Queue, QueueEvents } from 'bullmq';
 import { DfkdError } from '../errors';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
 import { distillConfigFor, runConfigHash, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
-import { readTeacherRecord } from '../train/teacher';
+import { readTeacherRecord, TEACHER_RECORD } from '../train/teacher';
 import { runStudy, cellDirName, CellKey, RunStudyOptions, StudyRunResult, StudyState, STATE_FILE } from './run';
+import { RUN_FILES } from '../io/run-dir';
 import {
   CellJob, CellJobResult, JOB_NAME, QUEUE_NAME, QueueUrl, cellJobId, decodeFailure, ensureQueueFile, probeQueue, queueVersion, readQueueFile,
 } from './queue';
@@ -84,7 +85,7 @@ function jobData(studyId: string, out: string, o: DistillOptions, cell: CellKey)
   const rec = readTeacherRecord(o.teacherDir);
   const cfg = distillConfigFor(o, rec.dataset);
   const files: Record<string, string> = {};
-  for (const f of ['teacher.json', rec.weightsFile]) files[f] = fs.readFileSync(path.join(o.teacherDir, f)).toString('base64');
+  for (const f of [TEACHER_RECORD, rec.weightsFile]) files[f] = fs.readFileSync(path.join(o.teacherDir, f)).toString('base64');
   return {
     version: queueVersion(),
     studyId,
@@ -163,7 +164,7 @@ const RESULT_FILE = /^(config\.json|log\.jsonl|summary\.json|student\.safetensor
  */
 function storeResult(o: DistillOptions, r: CellJobResult, data: CellJob): DistillSummary {
   const dir = o.out;
-  const sumFile = path.join(dir, 'summary.json');
+  const sumFile = path.join(dir, RUN_FILES.summary);
   const present = (): DistillSummary | undefined => {
     if (!fs.existsSync(sumFile)) return undefined;
     const s = JSON.parse(fs.readFileSync(sumFile, 'utf8')) as DistillSummary;
@@ -171,7 +172,7 @@ function storeResult(o: DistillOptions, r: CellJobResult, data: CellJob): Distil
   };
   const have = present();
   if (have) return have;
-  if (!r.files['summary.json']) {
+  if (!r.files[RUN_FILES.summary]) {
     throw new DfkdError(
       r.shared
         ? `the worker on ${r.worker.host} ran ${data.runDir} in the shared study directory, but its summary.json is not in ${dir}`
@@ -180,15 +181,15 @@ function storeResult(o: DistillOptions, r: CellJobResult, data: CellJob): Distil
     );
   }
   const teacherDir = path.resolve(o.teacherDir);
-  const names = Object.keys(r.files).filter((n) => n !== 'summary.json');
+  const names = Object.keys(r.files).filter((n) => n !== RUN_FILES.summary);
   for (const name of names) {
     if (!RESULT_FILE.test(name)) throw new DfkdError(`job for ${data.runDir} returned an unexpected file '${name}'`, 'EPAYLOAD');
   }
-  fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true, force: true });
+  fs.rmSync(path.join(dir, RUN_FILES.checkpoints), { recursive: true, force: true });
   for (const name of names) {
     const buf = Buffer.from(r.files[name], 'base64');
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    if (name === 'config.json') {
+    if (name === RUN_FILES.config) {
       const cfg = JSON.parse(buf.toString('utf8')) as { teacher?: { dir?: string } };
       if (cfg.teacher) cfg.teacher.dir = teacherDir;
       writeJsonAtomic(path.join(dir, name), cfg);
@@ -196,7 +197,7 @@ function storeResult(o: DistillOptions, r: CellJobResult, data: CellJob): Distil
       writeFileAtomic(path.join(dir, name), buf);
     }
   }
-  const summary = JSON.parse(Buffer.from(r.files['summary.json'], 'base64').toString('utf8')) as DistillSummary;
+  const summary = JSON.parse(Buffer.from(r.files[RUN_FILES.summary], 'base64').toString('utf8')) as DistillSummary;
   summary.teacher.dir = teacherDir;
   writeJsonAtomic(sumFile, summary);
   return summary;
@@ -219,7 +220,7 @@ export async function studyStatus(out: string, q?: QueueUrl): Promise<{ source: 
   if (!fs.existsSync(f)) throw new DfkdError(`'${out}' holds no study (no ${STATE_FILE})`, 'ENOENT');
   const state = JSON.parse(fs.readFileSync(f, 'utf8')) as StudyState;
   const local = (c: StudyState['cells'][number]): CellStatusLine => {
-    const done = fs.existsSync(path.join(out, c.runDir, 'summary.json'));
+    const done = fs.existsSync(path.join(out, c.runDir, RUN_FILES.summary));
     const status: ShownStatus = done ? 'done' : c.status;
     const detail = done ? (c.finalAccuracy !== undefined ? `final ${(100 * c.finalAccuracy).toFixed(2)}%` : undefined) : c.error;
     return { cell: { teacherId: c.teacherId, methodId: c.methodId, seed: c.seed }, runDir: c.runDir, status, detail };

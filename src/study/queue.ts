@@ -15,7 +15,8 @@ import type { ConnectionOptions } from 'bullmq';
 import { DfkdError } from '../errors';
 import { DFKD_VERSION } from '../versions';
 import { writeJsonAtomic } from '../io/atomic';
-import type { CellKey } from './run';
+import type { CellKey } from '../io/run-dir';
+import { RUN_FILES } from '../io/run-dir';
 
 /** Bumped whenever the job payload or result changes shape. */
 export const QUEUE_PROTOCOL = 1;
@@ -141,9 +142,7 @@ export function ensureQueueFile(studyDir: string, q: QueueUrl): QueueStudyFile {
 }
 
 /** The job id of a cell (BullMQ ids may not contain ':'). */
-export function cellJobId(studyId: string, c: CellKey): string {
-  return `${studyId}.${c.teacherId}.${c.methodId}.seed-${c.seed}`;
-}
+export { cellJobId } from '../io/run-dir';
 
 // Payload and result -----------------------------------------------------------------------------
 
@@ -206,18 +205,18 @@ export function decodeFailure(reason: string): DfkdError {
 /** The files of a run directory a result carries (samples only while they stay small). */
 export function collectRunFiles(runDir: string, maxSampleBytes = 2 << 20): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const f of ['config.json', 'log.jsonl', 'student.safetensors', 'student.json', 'summary.json']) {
+  for (const f of [RUN_FILES.config, RUN_FILES.log, RUN_FILES.studentWeights, RUN_FILES.studentRecord, RUN_FILES.summary]) {
     const p = path.join(runDir, f);
     if (fs.existsSync(p)) files[f] = fs.readFileSync(p).toString('base64');
   }
-  const samples = path.join(runDir, 'samples');
+  const samples = path.join(runDir, RUN_FILES.samples);
   if (fs.existsSync(samples)) {
     let budget = maxSampleBytes;
     for (const f of fs.readdirSync(samples).sort().reverse()) {
       const buf = fs.readFileSync(path.join(samples, f));
       if (buf.length > budget) break;
       budget -= buf.length;
-      files[`samples/${f}`] = buf.toString('base64');
+      files[`${RUN_FILES.samples}/${f}`] = buf.toString('base64');
     }
   }
   return files;

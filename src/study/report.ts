@@ -11,6 +11,7 @@ import { lineChartSvg, boxOrStripChartSvg, scatterSvg } from './charts';
 import { mean } from './stats';
 import { cellId } from './results';
 import type { CellResult, MethodStats, StudyResults } from './results';
+import { RUN_FILES } from '../io/run-dir';
 
 export const RESULTS_MD = 'RESULTS.md';
 export const REPORT_HTML = 'report.html';
@@ -398,7 +399,7 @@ function meanCurve(cells: CellResult[], pick: (c: CellResult) => { iteration: nu
 
 /** The last samples/*.png of a run directory, or undefined. */
 function lastSampleGrid(runDir: string): string | undefined {
-  const dir = path.join(runDir, 'samples');
+  const dir = path.join(runDir, RUN_FILES.samples);
   if (!fs.existsSync(dir)) return undefined;
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
   return files.length ? path.join(dir, files[files.length - 1]) : undefined;
@@ -413,11 +414,11 @@ async function chart(make: () => Promise<string>, what: string, warn: (m: string
   }
 }
 
-/** report.html: self-contained (inline SVG, base64 PNG). `outDir` locates the cells' sample grids. */
-export async function renderHtml(r: StudyResults, outDir: string, warn: (m: string) => void = () => undefined): Promise<string> {
-  const H: string[] = [];
+type Warn = (m: string) => void;
+
+function htmlHead(r: StudyResults): string[] {
   const title = `Teacher-robustness study: ${r.preset}`;
-  H.push(
+  const H = [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${esc(title)}</title>`,
@@ -428,126 +429,79 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
       'pre{background:#f6f6f6;padding:8px;overflow-x:auto}</style>',
     '</head><body>',
     `<h1>${esc(title)}</h1>`,
-  );
+  ];
   if (r.description) H.push(`<p>${esc(r.description)}</p>`);
   H.push(
     `<p>Dataset <b>${esc(r.dataset)}</b>, student <b>${esc(r.student)}</b>, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${esc(r.seeds.join(', '))}; ` +
       `${r.progress.done} of ${r.progress.total} cells finished${r.progress.done < r.progress.total ? ' (<b>partial results</b>)' : ''}. Budget: ${esc(budgetLine(r))}.</p>`,
   );
   H.push('<h2>Summary</h2>', '<ul>', ...findings(r).map((f) => `<li>${esc(f)}</li>`), '</ul>');
-  H.push(
+  return H;
+}
+
+async function htmlSpread(r: StudyResults, withCells: StudyResults['methods'], warn: Warn): Promise<string[]> {
+  const box = (title: string, yLabel: string, value: (p: StudyResults['methods'][number]['perTeacher'][number]) => number, what: string): Promise<string> =>
+    chart(() => boxOrStripChartSvg({ title, yLabel, groups: withCells.map((m) => ({ name: m.methodId, values: m.perTeacher.map(value) })), width: Math.max(300, 70 * withCells.length) }), what, warn);
+  return [
     '<h2>Final student accuracy per method, across teachers</h2>',
     `<p class="note">Per-teacher means over seeds; std is the sample std over teachers; 'rel.' divides by each teacher's accuracy; catastrophic = final &lt; ${r.threshold} × teacher accuracy (cells); seed spread = mean over teachers of the std over seeds.</p>`,
     htmlTable(methodTable(r)),
-  );
-  const methodsWithCells = r.methods.filter((m) => m.perTeacher.length > 0);
-  H.push('<div class="charts">');
-  H.push(
-    `<div>${await chart(
-      () =>
-        boxOrStripChartSvg({
-          title: 'Final accuracy per teacher (mean over seeds)',
-          yLabel: 'student test accuracy',
-          groups: methodsWithCells.map((m) => ({ name: m.methodId, values: m.perTeacher.map((p) => p.meanFinal) })),
-          width: Math.max(300, 70 * methodsWithCells.length),
-        }),
-      'spread across teachers',
-      warn,
-    )}</div>`,
-  );
-  H.push(
-    `<div>${await chart(
-      () =>
-        boxOrStripChartSvg({
-          title: 'Relative to the teacher (mean over seeds)',
-          yLabel: 'student / teacher accuracy',
-          groups: methodsWithCells.map((m) => ({ name: m.methodId, values: m.perTeacher.map((p) => p.meanRelative) })),
-          width: Math.max(300, 70 * methodsWithCells.length),
-        }),
-      'relative spread',
-      warn,
-    )}</div>`,
-  );
-  H.push('</div>');
+    '<div class="charts">',
+    `<div>${await box('Final accuracy per teacher (mean over seeds)', 'student test accuracy', (p) => p.meanFinal, 'spread across teachers')}</div>`,
+    `<div>${await box('Relative to the teacher (mean over seeds)', 'student / teacher accuracy', (p) => p.meanRelative, 'relative spread')}</div>`,
+    '</div>',
+  ];
+}
 
-  H.push('<h2>Teachers</h2>', htmlTable(teacherTable(r)));
-  H.push('<h2>Per teacher and method</h2>', `<p class="note">Final accuracy %, mean ± std over seeds; † k: k seeds are catastrophic failures.</p>`, htmlTable(cellTable(r)));
-
-  H.push('<h2>Accuracy over training</h2>', '<p class="note">One chart per method, one line per teacher (mean over seeds).</p>', '<div class="charts">');
-  for (const m of methodsWithCells) {
+/** One line chart per method, one line per teacher (mean over seeds) of a per-cell curve. */
+async function htmlCurves(
+  r: StudyResults,
+  methods: StudyResults['methods'],
+  curve: (c: StudyResults['cells'][number]) => { iteration: number; value: number }[],
+  o: { title: (id: string) => string; yLabel: string; what: (id: string) => string },
+  warn: Warn,
+): Promise<string[]> {
+  const H: string[] = [];
+  for (const m of methods) {
     const series = r.teachers
       .map((t) => {
         const cs = r.cells.filter((c) => c.methodId === m.methodId && c.teacherId === t.id);
-        const { x, y } = meanCurve(cs, (c) => c.accuracyCurve.map((p) => ({ iteration: p.iteration, value: p.accuracy })));
+        const { x, y } = meanCurve(cs, curve);
         return { name: t.id, x, y };
       })
       .filter((s) => s.x.length > 0);
-    H.push(`<div>${await chart(() => lineChartSvg({ title: m.methodId, xLabel: 'iteration', yLabel: 'student test accuracy', series, width: 360, height: 220 }), `${m.methodId} accuracy`, warn)}</div>`);
+    H.push(`<div>${await chart(() => lineChartSvg({ title: o.title(m.methodId), xLabel: 'iteration', yLabel: o.yLabel, series, width: 360, height: 220 }), o.what(m.methodId), warn)}</div>`);
   }
-  H.push('</div>');
+  return H;
+}
 
-  const withSelection = methodsWithCells.filter((m) => r.cells.some((c) => c.methodId === m.methodId && c.selectionRateCurve.some((p) => isNum(p.rate))));
-  if (withSelection.length > 0) {
-    H.push('<h2>Selection rate over training</h2>', '<p class="note">Fraction of generated samples kept by the GMM selection (mean over the evaluation period and over seeds), one line per teacher.</p>', '<div class="charts">');
-    for (const m of withSelection) {
-      const series = r.teachers
-        .map((t) => {
-          const cs = r.cells.filter((c) => c.methodId === m.methodId && c.teacherId === t.id);
-          const { x, y } = meanCurve(cs, (c) => c.selectionRateCurve.map((p) => ({ iteration: p.iteration, value: p.rate })));
-          return { name: t.id, x, y };
-        })
-        .filter((s) => s.x.length > 0);
-      H.push(`<div>${await chart(() => lineChartSvg({ title: `${m.methodId}: selection rate`, xLabel: 'iteration', yLabel: 'selected fraction', series, width: 360, height: 220 }), `${m.methodId} selection rate`, warn)}</div>`);
-    }
-    H.push('</div>');
-  }
-
-  H.push(
+async function htmlTrust(r: StudyResults, warn: Warn): Promise<string[]> {
+  const scatter = (title: string, xLabel: string, points: { x: number; y: number; group: string }[], what: string): Promise<string> =>
+    chart(() => scatterSvg({ title, xLabel, yLabel: 'student test accuracy', points, width: 480, height: 300 }), what, warn);
+  const H = [
     '<h2>Data-free trust score and accuracy</h2>',
     `<p>Probe trust (agreement on a probe set inverted from the teacher): Spearman ρ = ${esc(fx(r.probeTrustCorrelation?.spearman, 3))} over ${r.probeTrustCorrelation?.n ?? 0} cells. ` +
       `In-run trust (the run's own synthetic samples): Spearman ρ = ${esc(fx(r.trustCorrelation.spearman, 3))} over ${r.trustCorrelation.n} cells.</p>`,
     ...trustFindings(r).map((f) => `<p>${esc(f)}</p>`),
-    await chart(
-      () =>
-        scatterSvg({
-          title: 'Final trust score vs final accuracy (one point per cell)',
-          xLabel: 'trust (no real data)',
-          yLabel: 'student test accuracy',
-          points: r.cells.map((c) => ({ x: c.trust, y: c.finalAccuracy, group: c.methodId })),
-          width: 480,
-          height: 300,
-        }),
-      'trust vs accuracy',
-      warn,
-    ),
-  );
+    await scatter('Final trust score vs final accuracy (one point per cell)', 'trust (no real data)', r.cells.map((c) => ({ x: c.trust, y: c.finalAccuracy, group: c.methodId })), 'trust vs accuracy'),
+  ];
   if (r.cells.some((c) => isNum(c.probeTrust))) {
-    H.push(
-      await chart(
-        () =>
-          scatterSvg({
-            title: 'Probe trust vs final accuracy (one point per cell)',
-            xLabel: 'probe trust: agreement on the teacher-inverted probe (no real data)',
-            yLabel: 'student test accuracy',
-            points: r.cells.filter((c) => isNum(c.probeTrust)).map((c) => ({ x: c.probeTrust!, y: c.finalAccuracy, group: c.methodId })),
-            width: 480,
-            height: 300,
-          }),
-        'probe trust vs accuracy',
-        warn,
-      ),
-    );
+    const points = r.cells.filter((c) => isNum(c.probeTrust)).map((c) => ({ x: c.probeTrust!, y: c.finalAccuracy, group: c.methodId }));
+    H.push(await scatter('Probe trust vs final accuracy (one point per cell)', 'probe trust: agreement on the teacher-inverted probe (no real data)', points, 'probe trust vs accuracy'));
   }
   H.push('<details><summary>Every cell: accuracy and data-free signals</summary>', htmlTable(trustTable(r)), '</details>');
   H.push('<h2>Which teacher property goes with which method’s accuracy</h2>', '<p class="note">Spearman over teachers.</p>', htmlTable(correlationTable(r)));
+  return H;
+}
 
-  // Sample grids.
-  H.push(
+/** The last sample grid of the lowest seed of each (method, teacher), inlined as base64 PNG. */
+function htmlSamples(r: StudyResults, outDir: string, methods: StudyResults['methods'], withSelection: StudyResults['methods']): string[] {
+  const H = [
     '<h2>Synthetic samples</h2>',
     "<p class=\"note\">The last sample grid of the lowest seed of each (method, teacher). For methods with GMM selection the frame marks each sample: green = selected, red = rejected.</p>",
-  );
+  ];
   const seeds = [...r.seeds].sort((a, b) => a - b);
-  for (const m of methodsWithCells) {
+  for (const m of methods) {
     const sel = withSelection.includes(m);
     H.push(`<h3>${esc(m.methodId)}${sel ? ' (green = selected, red = rejected)' : ''}</h3>`, '<div class="charts grid">');
     for (const t of r.teachers) {
@@ -555,18 +509,22 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
       if (cs.length === 0) continue;
       const png = lastSampleGrid(path.join(outDir, cs[0].runDir));
       const caption = `${t.id}, seed ${cs[0].seed}${png ? `, ${path.basename(png, '.png')}` : ''}`;
-      const body = png
-        ? `<img alt="${esc(`${m.methodId} samples, ${caption}`)}" src="data:image/png;base64,${fs.readFileSync(png).toString('base64')}">`
-        : '<p class="note">no sample grid</p>';
+      const body = png ? `<img alt="${esc(`${m.methodId} samples, ${caption}`)}" src="data:image/png;base64,${fs.readFileSync(png).toString('base64')}">` : '<p class="note">no sample grid</p>';
       H.push(`<figure>${body}<figcaption class="note">${esc(caption)}</figcaption></figure>`);
     }
     H.push('</div>');
   }
+  return H;
+}
 
-  H.push('<h2>Method settings</h2>', htmlTable(settingsTable(r)));
-  H.push('<h2>Other accuracy figures</h2>', '<p class="note">Best over training is selected with the test set: not a data-free figure.</p>', htmlTable(extraTable(r)));
+function htmlTail(r: StudyResults): string[] {
   const v = r.versions;
-  H.push(
+  return [
+    '<h2>Method settings</h2>',
+    htmlTable(settingsTable(r)),
+    '<h2>Other accuracy figures</h2>',
+    '<p class="note">Best over training is selected with the test set: not a data-free figure.</p>',
+    htmlTable(extraTable(r)),
     '<h2>Reproduce</h2>',
     `<pre>${esc(r.command || '(command not recorded)')}</pre>`,
     `<p class="note">Wall time (all sessions, teacher training included): ${esc(secs(r.wallTimeSec))}. Generated ${esc(r.generatedAt)}.` +
@@ -574,7 +532,25 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: (m: stri
       '</p>',
     '</body></html>',
     '',
-  );
+  ];
+}
+
+/** report.html: self-contained (inline SVG, base64 PNG). `outDir` locates the cells' sample grids. */
+export async function renderHtml(r: StudyResults, outDir: string, warn: Warn = () => undefined): Promise<string> {
+  const withCells = r.methods.filter((m) => m.perTeacher.length > 0);
+  const withSelection = withCells.filter((m) => r.cells.some((c) => c.methodId === m.methodId && c.selectionRateCurve.some((p) => isNum(p.rate))));
+  const H = [...htmlHead(r), ...(await htmlSpread(r, withCells, warn))];
+  H.push('<h2>Teachers</h2>', htmlTable(teacherTable(r)));
+  H.push('<h2>Per teacher and method</h2>', `<p class="note">Final accuracy %, mean ± std over seeds; † k: k seeds are catastrophic failures.</p>`, htmlTable(cellTable(r)));
+  H.push('<h2>Accuracy over training</h2>', '<p class="note">One chart per method, one line per teacher (mean over seeds).</p>', '<div class="charts">');
+  const accuracy = (c: StudyResults['cells'][number]): { iteration: number; value: number }[] => c.accuracyCurve.map((p) => ({ iteration: p.iteration, value: p.accuracy }));
+  H.push(...(await htmlCurves(r, withCells, accuracy, { title: (id) => id, yLabel: 'student test accuracy', what: (id) => `${id} accuracy` }, warn)), '</div>');
+  if (withSelection.length > 0) {
+    H.push('<h2>Selection rate over training</h2>', '<p class="note">Fraction of generated samples kept by the GMM selection (mean over the evaluation period and over seeds), one line per teacher.</p>', '<div class="charts">');
+    const rate = (c: StudyResults['cells'][number]): { iteration: number; value: number }[] => c.selectionRateCurve.map((p) => ({ iteration: p.iteration, value: p.rate }));
+    H.push(...(await htmlCurves(r, withSelection, rate, { title: (id) => `${id}: selection rate`, yLabel: 'selected fraction', what: (id) => `${id} selection rate` }, warn)), '</div>');
+  }
+  H.push(...(await htmlTrust(r, warn)), ...htmlSamples(r, outDir, withCells, withSelection), ...htmlTail(r));
   return H.join('\n');
 }
 

@@ -18,6 +18,7 @@ import type { Versions } from '../versions';
 import { mean, sampleStd, spearman, summarize, Summary } from './stats';
 import { collapseEvents } from '../distill/collapse';
 import { simulateStableStop, STOP_WHEN_STABLE_DEFAULTS } from '../distill/stopping';
+import { RUN_FILES, cellId } from '../io/run-dir';
 
 export interface TeacherResult {
   id: string;
@@ -197,7 +198,7 @@ export interface StoppingRuleStats {
 }
 
 /** Cell id as used in reports: teacher/method/seed-N. */
-export const cellId = (c: { teacherId: string; methodId: string; seed: number }): string => `${c.teacherId}/${c.methodId}/seed-${c.seed}`;
+export { cellId };
 
 /** Spearman between a per-cell score and the final accuracy, over the cells where both are finite. */
 function correlation(cells: CellResult[], score: (c: CellResult) => number): { spearman: number; n: number } {
@@ -352,7 +353,7 @@ export function recomputeResults(r: StudyResults, threshold = r.threshold): Stud
 
 /** Reads log.jsonl of a run directory (skipping blank and torn lines). */
 export function readHistory(runDir: string): EvalPoint[] {
-  const file = path.join(runDir, 'log.jsonl');
+  const file = path.join(runDir, RUN_FILES.log);
   if (!fs.existsSync(file)) return [];
   const out: EvalPoint[] = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
@@ -418,8 +419,8 @@ function readProbeAgreement(runDir: string): number {
 /** Reads a finished cell from `studyDir/runDir` (summary.json + log.jsonl). */
 export function readCell(studyDir: string, key: { teacherId: string; methodId: string; seed: number; runDir: string }): CellInput {
   const dir = path.join(studyDir, key.runDir);
-  const file = path.join(dir, 'summary.json');
-  if (!fs.existsSync(file)) throw new DfkdError(`cell ${key.teacherId}/${key.methodId}/seed-${key.seed}: no summary.json in ${dir}`, 'ENOENT');
+  const file = path.join(dir, RUN_FILES.summary);
+  if (!fs.existsSync(file)) throw new DfkdError(`cell ${cellId(key)}: no ${RUN_FILES.summary} in ${dir}`, 'ENOENT');
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as DistillSummary;
   return { ...cellFromSummary(key, s, readHistory(dir)), probeTrust: readProbeAgreement(dir) };
 }

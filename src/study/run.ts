@@ -18,8 +18,9 @@ import * as path from 'path';
 import { DfkdError } from '../errors';
 import { resolveDevice } from '../tensor';
 import { runDistill, runConfigHash, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
-import { resolveConfig, DistillConfig } from '../distill/config';
-import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
+import { CellKey, cellDirName, cellKeyString, clearEmptyRunDir, hasRun, isFinished, recordedConfigHash } from '../io/run-dir';
+import { resolveConfig, DistillConfig, synthesizerLr } from '../distill/config';
+import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress, TEACHER_RECORD } from '../train/teacher';
 import { writeJsonAtomic } from '../io/atomic';
 import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
@@ -32,12 +33,7 @@ import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults
 export const STATE_FILE = 'state.json';
 export const RESULTS_FILE = 'results.json';
 
-/** Identifies one cell of the study. */
-export interface CellKey {
-  teacherId: string;
-  methodId: string;
-  seed: number;
-}
+export { type CellKey, cellDirName } from '../io/run-dir';
 
 /** 'queued': handed to a queue (`dfkd study --queue`), not yet known to run or finish. */
 export type CellStatus = 'pending' | 'queued' | 'running' | 'stopped' | 'done' | 'failed';
@@ -139,21 +135,11 @@ export function teacherDirName(id: string, recipeHash: string): string {
   return path.join('teachers', `${id}-${recipeHash}`);
 }
 
-/** Run directory of a cell, relative to the study directory. */
-export function cellDirName(c: CellKey): string {
-  return path.join('cells', c.teacherId, c.methodId, `seed-${c.seed}`);
-}
-
 /** The cells of a preset in run order: seed, then teacher, then method. */
 export function studyCells(p: StudyPreset): CellKey[] {
   const out: CellKey[] = [];
   for (const seed of p.seeds) for (const t of p.teachers) for (const m of p.methods) out.push({ teacherId: t.id, methodId: m.id, seed });
   return out;
-}
-
-/** The config hash runDistill will record for this cell. */
-function expectedConfigHash(cfg: DistillConfig, teacherSha: string, student: string): string {
-  return runConfigHash(cfg, teacherSha, student);
 }
 
 function readState(out: string): StudyState | undefined {
@@ -201,66 +187,87 @@ export function resolveStudyPreset(opts: Pick<RunStudyOptions, 'preset' | 'out' 
   return applyStudyOverrides(validatePreset(base), opts);
 }
 
-/** An interrupted cell may leave a directory with nothing in it but empty folders: runDistill refuses those. */
-function clearEmptyRunDir(dir: string): void {
-  if (!fs.existsSync(dir) || fs.existsSync(path.join(dir, 'config.json'))) return;
-  const isEmpty = (d: string): boolean => fs.readdirSync(d).every((e) => fs.statSync(path.join(d, e)).isDirectory() && isEmpty(path.join(d, e)));
-  if (isEmpty(dir)) fs.rmSync(dir, { recursive: true, force: true });
-}
+/** The bookkeeping of one study session: its state (state.json), finished and failed cells, teachers. */
+class StudyBook {
+  readonly t0 = nowSeconds();
+  readonly wallBefore: number;
+  readonly teacherResults: TeacherResult[] = [];
+  readonly teacherRecords = new Map<string, { record: TeacherRecord; dir: string }>();
+  readonly finished = new Map<string, CellInput>();
+  readonly failed = new Map<string, FailedCell>();
+  /** The config hash each cell's run must record. */
+  readonly expected = new Map<string, string>();
 
-/** Runs (or continues) a study. */
-export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
-  const t0 = nowSeconds();
-  const out = opts.out;
-  resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
-  const preset = resolveStudyPreset(opts);
-  const prevState = readState(out);
-  const dataPath = opts.dataPath ?? prevState?.dataPath;
-  if (preset.needsDataPath && !dataPath) throw new DfkdError(`study preset '${preset.name}' (dataset ${preset.dataset}) needs --data-path DIR`, 'EUSAGE');
-  // A continuation (`dfkd study --out DIR`) keeps the command that defined the study.
-  const command = opts.preset === undefined && prevState?.command ? prevState.command : (opts.command ?? defaultCommand());
-  const runCell: CellRunner = opts.runCell ?? ((o) => runDistill(o));
-  const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const emit = (e: StudyEvent): void => opts.onProgress?.(e);
-  const resumeCommand = `dfkd study --out ${out}`;
-  fs.mkdirSync(out, { recursive: true });
-
-  // 1. Every cell's config, validated before any work.
-  const methodCfg = new Map<string, Map<number, DistillConfig>>();
-  for (const m of preset.methods) {
-    const bySeed = new Map<number, DistillConfig>();
-    for (const seed of preset.seeds) bySeed.set(seed, resolveConfig(m.method, preset.dataset, {}, cellOverrides(preset, m, seed)));
-    methodCfg.set(m.id, bySeed);
+  constructor(
+    readonly out: string,
+    readonly preset: StudyPreset,
+    readonly keys: CellKey[],
+    readonly methodCfg: Map<string, Map<number, DistillConfig>>,
+    readonly methodInfos: MethodInfo[],
+    readonly state: StudyState,
+  ) {
+    this.wallBefore = state.wallTimeSec;
   }
 
-  const keys = studyCells(preset);
-  const cellStates: CellState[] = keys.map((k) => {
-    const prev = prevState?.cells.find((c) => c.teacherId === k.teacherId && c.methodId === k.methodId && c.seed === k.seed);
-    // A diverged cell (non-finite loss) would diverge again at the same iteration: it stays failed.
-    // Cells that failed for another reason (disk full, killed...) are retried.
-    const diverged = prev?.status === 'failed' && prev.errorCode === 'ENAN' && fs.existsSync(path.join(out, cellDirName(k)));
-    return { ...k, status: diverged ? 'failed' : 'pending', runDir: cellDirName(k), error: diverged ? prev.error : undefined, errorCode: diverged ? 'ENAN' : undefined };
-  });
-  const state: StudyState = {
-    kind: 'dfkd-study-state',
-    preset,
-    dataPath,
-    command,
-    startedAt: prevState?.startedAt ?? new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    wallTimeSec: prevState?.wallTimeSec ?? 0,
-    sessions: (prevState?.sessions ?? 0) + 1,
-    done: 0,
-    total: keys.length,
-    teachers: [],
-    cells: cellStates,
-  };
-  const wallBefore = state.wallTimeSec;
-  const teacherResults: TeacherResult[] = [];
-  const finished = new Map<string, CellInput>();
-  const failed = new Map<string, FailedCell>();
-  const keyOf = (k: CellKey): string => `${k.teacherId}\u0000${k.methodId}\u0000${k.seed}`;
-  const methodInfos: MethodInfo[] = preset.methods.map((m) => {
+  cfgOf(k: CellKey): DistillConfig {
+    return this.methodCfg.get(k.methodId)!.get(k.seed)!;
+  }
+
+  results(): StudyResults {
+    const p = this.preset;
+    return buildResults({
+      preset: p.name,
+      description: p.description,
+      dataset: p.dataset,
+      student: p.student,
+      seeds: p.seeds,
+      threshold: p.catastrophicThreshold,
+      budget: p.budget,
+      studentStepBudget: p.studentStepBudget,
+      teachers: this.teacherResults,
+      methods: this.methodInfos,
+      cells: this.keys.map((k) => this.finished.get(cellKeyString(k))).filter((c): c is CellInput => c !== undefined),
+      failedCells: this.keys.map((k) => this.failed.get(cellKeyString(k))).filter((c): c is FailedCell => c !== undefined),
+      total: this.keys.length,
+      versions: versions(),
+      command: this.state.command,
+      wallTimeSec: this.wallBefore + (nowSeconds() - this.t0),
+    });
+  }
+
+  /** Rewrites state.json and (once every teacher is known) results.json. */
+  save(): StudyResults {
+    const st = this.state;
+    st.updatedAt = new Date().toISOString();
+    st.wallTimeSec = this.wallBefore + (nowSeconds() - this.t0);
+    st.done = this.finished.size;
+    writeJsonAtomic(path.join(this.out, STATE_FILE), st);
+    const r = this.results();
+    if (this.allTeachers()) writeJsonAtomic(path.join(this.out, RESULTS_FILE), r);
+    return r;
+  }
+
+  allTeachers(): boolean {
+    return this.teacherResults.length === this.preset.teachers.length;
+  }
+
+  markDone(cs: CellState): CellInput {
+    const cell = readCell(this.out, cs);
+    this.finished.set(cellKeyString(cs), cell);
+    this.failed.delete(cellKeyString(cs));
+    cs.status = 'done';
+    cs.error = undefined;
+    cs.finalAccuracy = cell.finalAccuracy;
+    return cell;
+  }
+
+  result(stopped: boolean, results: StudyResults): StudyRunResult {
+    return { stopped, done: this.finished.size, total: this.keys.length, failed: this.failed.size, results, out: this.out, resumeCommand: `dfkd study --out ${this.out}` };
+  }
+}
+
+function methodInfosOf(preset: StudyPreset, methodCfg: Map<string, Map<number, DistillConfig>>): MethodInfo[] {
+  return preset.methods.map((m) => {
     const c = methodCfg.get(m.id)!.get(preset.seeds[0])!;
     return {
       methodId: m.id,
@@ -272,237 +279,252 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
         generatorSteps: c.generatorSteps,
         studentOptimizer: c.student.optimizer,
         studentLr: c.student.lr,
-        generatorLr: c.method === 'deepinv' ? c.deepinv.lr : c.generator.lr,
+        generatorLr: synthesizerLr(c),
         studentLoss: c.studentLoss,
         batchSize: c.batchSize,
         iterations: c.iterations,
       },
     };
   });
+}
 
-  const currentResults = (): StudyResults =>
-    buildResults({
-      preset: preset.name,
-      description: preset.description,
-      dataset: preset.dataset,
-      student: preset.student,
-      seeds: preset.seeds,
-      threshold: preset.catastrophicThreshold,
-      budget: preset.budget,
-      studentStepBudget: preset.studentStepBudget,
-      teachers: teacherResults,
-      methods: methodInfos,
-      cells: keys.map((k) => finished.get(keyOf(k))).filter((c): c is CellInput => c !== undefined),
-      failedCells: keys.map((k) => failed.get(keyOf(k))).filter((c): c is FailedCell => c !== undefined),
-      total: keys.length,
-      versions: versions(),
-      command,
-      wallTimeSec: wallBefore + (nowSeconds() - t0),
-    });
-  const save = (): StudyResults => {
-    state.updatedAt = new Date().toISOString();
-    state.wallTimeSec = wallBefore + (nowSeconds() - t0);
-    state.done = finished.size;
-    writeJsonAtomic(path.join(out, STATE_FILE), state);
-    const r = currentResults();
-    if (teacherResults.length === preset.teachers.length) writeJsonAtomic(path.join(out, RESULTS_FILE), r);
-    return r;
+/** 1. Every cell's config (validated before any work) and its state: a diverged cell stays failed, others are pending. */
+function planCells(preset: StudyPreset, out: string, prevState: StudyState | undefined, command: string, dataPath: string | undefined): StudyBook {
+  const methodCfg = new Map<string, Map<number, DistillConfig>>();
+  for (const m of preset.methods) {
+    const bySeed = new Map<number, DistillConfig>();
+    for (const seed of preset.seeds) bySeed.set(seed, resolveConfig(m.method, preset.dataset, {}, cellOverrides(preset, m, seed)));
+    methodCfg.set(m.id, bySeed);
+  }
+  const keys = studyCells(preset);
+  const cells: CellState[] = keys.map((k) => {
+    const prev = prevState?.cells.find((c) => cellKeyString(c) === cellKeyString(k));
+    // A diverged cell (non-finite loss) would diverge again at the same iteration: it stays failed.
+    // Cells that failed for another reason (disk full, killed...) are retried.
+    const diverged = prev?.status === 'failed' && prev.errorCode === 'ENAN' && fs.existsSync(path.join(out, cellDirName(k)));
+    return { ...k, status: diverged ? 'failed' : 'pending', runDir: cellDirName(k), error: diverged ? prev.error : undefined, errorCode: diverged ? 'ENAN' : undefined };
+  });
+  const now = new Date().toISOString();
+  const state: StudyState = {
+    kind: 'dfkd-study-state',
+    preset,
+    dataPath,
+    command,
+    startedAt: prevState?.startedAt ?? now,
+    updatedAt: now,
+    wallTimeSec: prevState?.wallTimeSec ?? 0,
+    sessions: (prevState?.sessions ?? 0) + 1,
+    done: 0,
+    total: keys.length,
+    teachers: [],
+    cells,
   };
-  const stoppedResult = async (): Promise<StudyRunResult> => {
-    const r = save();
-    if (opts.report !== false && teacherResults.length === preset.teachers.length) await writeReportFiles(r, out);
-    return { stopped: true, done: finished.size, total: keys.length, failed: failed.size, results: r, out, resumeCommand };
-  };
-  save();
+  return new StudyBook(out, preset, keys, methodCfg, methodInfosOf(preset, methodCfg), state);
+}
 
-  // 2. Teachers: trained once per recipe hash, reused afterwards.
-  const teacherRecords = new Map<string, { record: TeacherRecord; dir: string }>();
-  for (let i = 0; i < preset.teachers.length; i++) {
-    const t = preset.teachers[i];
-    if (opts.shouldStop?.()) return stoppedResult();
-    const recipe = parseRecipe(t.recipe, `teacher '${t.id}' of study preset '${preset.name}'`);
+/** 2. Teachers: trained once per recipe hash, reused afterwards. Returns false when a stop was requested. */
+function ensureTeachers(b: StudyBook, opts: RunStudyOptions, dataPath: string | undefined, emit: (e: StudyEvent) => void): boolean {
+  const teachers = b.preset.teachers;
+  for (let i = 0; i < teachers.length; i++) {
+    const t = teachers[i];
+    if (opts.shouldStop?.()) return false;
+    const recipe = parseRecipe(t.recipe, `teacher '${t.id}' of study preset '${b.preset.name}'`);
     const hash = contentHash(recipe);
     const rel = teacherDirName(t.id, hash);
-    const dir = path.join(out, rel);
+    const dir = path.join(b.out, rel);
     let reused = false;
     try {
-      reused = fs.existsSync(path.join(dir, 'teacher.json')) && readTeacherRecord(dir).recipeHash === hash;
+      reused = fs.existsSync(path.join(dir, TEACHER_RECORD)) && readTeacherRecord(dir).recipeHash === hash;
     } catch {
       reused = false;
     }
-    emit({ type: 'teacher-start', teacherId: t.id, index: i, total: preset.teachers.length, reused, dir });
+    emit({ type: 'teacher-start', teacherId: t.id, index: i, total: teachers.length, reused, dir });
     const record = trainTeacher(recipe, { out: dir, dataPath, reuse: true, device: opts.device, onProgress: (p) => emit({ type: 'teacher-progress', teacherId: t.id, ...p }) });
-    teacherRecords.set(t.id, { record, dir });
-    teacherResults.push({
-      id: t.id,
-      arch: record.arch,
-      recipe: record.recipe,
-      recipeHash: record.recipeHash,
-      testAccuracy: record.testAccuracy,
-      ece: record.ece,
-      meanConfidence: record.meanConfidence,
-      parameters: record.parameters,
-      note: t.note,
-      dir: rel,
-    });
-    state.teachers.push({ id: t.id, dir: rel, recipeHash: record.recipeHash, testAccuracy: record.testAccuracy });
-    emit({ type: 'teacher-done', teacherId: t.id, index: i, total: preset.teachers.length, reused, record });
-    save();
+    b.teacherRecords.set(t.id, { record, dir });
+    const { arch, recipe: rc, recipeHash, testAccuracy, ece, meanConfidence, parameters } = record;
+    b.teacherResults.push({ id: t.id, arch, recipe: rc, recipeHash, testAccuracy, ece, meanConfidence, parameters, note: t.note, dir: rel });
+    b.state.teachers.push({ id: t.id, dir: rel, recipeHash, testAccuracy });
+    emit({ type: 'teacher-done', teacherId: t.id, index: i, total: teachers.length, reused, record });
+    b.save();
   }
+  return true;
+}
 
-  // 3. Which cells are finished, which conflict with an earlier study in the same directory.
+/** 3. Which cells are finished; refuses cells that an earlier study in the same directory ran with another config. */
+function checkConflicts(b: StudyBook): void {
   const conflicts: string[] = [];
-  const expected = new Map<string, string>();
-  for (const cs of cellStates) {
-    const { record } = teacherRecords.get(cs.teacherId)!;
-    const cfg = methodCfg.get(cs.methodId)!.get(cs.seed)!;
-    const hash = expectedConfigHash(cfg, record.weightsSha256, preset.student);
-    expected.set(keyOf(cs), hash);
-    const dir = path.join(out, cs.runDir);
-    const cfgFile = path.join(dir, 'config.json');
-    if (!fs.existsSync(cfgFile)) continue;
-    let prevHash: string | undefined;
-    try {
-      prevHash = (JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { configHash?: string }).configHash;
-    } catch {
-      prevHash = undefined;
-    }
-    if (prevHash !== hash) {
+  for (const cs of b.state.cells) {
+    const { record } = b.teacherRecords.get(cs.teacherId)!;
+    const hash = runConfigHash(b.cfgOf(cs), record.weightsSha256, b.preset.student);
+    b.expected.set(cellKeyString(cs), hash);
+    const dir = path.join(b.out, cs.runDir);
+    if (!hasRun(dir)) continue;
+    if (recordedConfigHash(dir) !== hash) {
       conflicts.push(cs.runDir);
       continue;
     }
-    if (fs.existsSync(path.join(dir, 'summary.json'))) {
-      finished.set(keyOf(cs), readCell(out, cs));
-      cs.status = 'done';
-      cs.error = undefined;
-      cs.finalAccuracy = finished.get(keyOf(cs))!.finalAccuracy;
-    }
+    if (isFinished(dir)) b.markDone(cs);
   }
   if (conflicts.length > 0) {
     throw new DfkdError(
-      `study directory '${out}' holds ${conflicts.length} cell(s) run with a different config (budget, method settings, teacher or student changed): ` +
+      `study directory '${b.out}' holds ${conflicts.length} cell(s) run with a different config (budget, method settings, teacher or student changed): ` +
         `${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''}. Use another --out, or delete those cell directories to rerun them`,
       'EEXIST',
     );
   }
-  save();
-  emit({ type: 'plan', total: keys.length, done: finished.size, cells: cellStates.map((c) => ({ ...c })) });
-
-  // 4. The cells.
-  for (const cs of cellStates) {
+  for (const cs of b.state.cells) {
     if (cs.status === 'failed' && cs.errorCode === 'ENAN') {
-      failed.set(keyOf(cs), { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed, error: cs.error ?? 'diverged', runDir: cs.runDir });
+      b.failed.set(cellKeyString(cs), { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed, error: cs.error ?? 'diverged', runDir: cs.runDir });
     }
   }
-  save();
-  // One cell: returns 'stopped' when it checkpointed on request; throws on an error that stops the study.
-  const runOne = async (cs: CellState): Promise<'done' | 'stopped'> => {
-    const { dir: teacherDir } = teacherRecords.get(cs.teacherId)!;
-    const method = preset.methods.find((m) => m.id === cs.methodId)!;
-    const runDir = path.join(out, cs.runDir);
-    clearEmptyRunDir(runDir);
-    fs.mkdirSync(path.dirname(runDir), { recursive: true });
-    const resumed = fs.existsSync(path.join(runDir, 'config.json'));
-    const key: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
-    const iterations = methodCfg.get(cs.methodId)!.get(cs.seed)!.iterations;
-    cs.status = opts.dispatchStatus ?? 'running';
-    cs.error = undefined;
-    cs.errorCode = undefined;
-    save();
-    emit({ type: 'cell-start', cell: key, done: finished.size, total: keys.length, iterations, resumed });
-    let res: DistillResult;
-    try {
-      res = await runCell(
-        {
-          teacherDir,
-          studentArch: preset.student,
-          method: method.method,
-          overrides: opts.onNan ? { ...cellOverrides(preset, method, cs.seed), nan: { policy: opts.onNan } } : cellOverrides(preset, method, cs.seed),
-          out: runDir,
-          dataPath,
-          device: opts.device,
-          resume: true,
-          onWarn: warn,
-          shouldStop: opts.shouldStop,
-          onProgress: (p) =>
-            emit({ type: 'cell-progress', cell: key, done: finished.size, total: keys.length, iteration: p.iteration, iterations: p.iterations, loss: p.log.loss_s ?? NaN, selectionRate: p.selectionRate }),
-          onEval: (e) => emit({ type: 'cell-eval', cell: key, done: finished.size, total: keys.length, iteration: e.iteration, accuracy: e.testAccuracy }),
-        },
-        key,
-      );
-    } catch (e) {
-      const msg = (e as Error).message;
-      cs.status = 'failed';
-      cs.error = msg;
-      cs.errorCode = e instanceof DfkdError ? e.code : undefined;
-      if ((e instanceof DfkdError && e.code === 'ENAN') || opts.keepGoing) {
-        // The method diverged on this teacher: a result of the study, not a reason to stop it.
-        failed.set(keyOf(cs), { ...key, error: msg, runDir: cs.runDir });
-        emit({ type: 'cell-failed', cell: key, done: finished.size, total: keys.length, error: msg });
-        save();
-        return 'done';
-      }
-      save();
+}
+
+/** The distill options of one cell. */
+function cellOptions(b: StudyBook, cs: CellState, opts: RunStudyOptions, dataPath: string | undefined, emit: (e: StudyEvent) => void): DistillOptions {
+  const method = b.preset.methods.find((m) => m.id === cs.methodId)!;
+  const key: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
+  const base = cellOverrides(b.preset, method, cs.seed);
+  const total = b.keys.length;
+  return {
+    teacherDir: b.teacherRecords.get(cs.teacherId)!.dir,
+    studentArch: b.preset.student,
+    method: method.method,
+    overrides: opts.onNan ? { ...base, nan: { policy: opts.onNan } } : base,
+    out: path.join(b.out, cs.runDir),
+    dataPath,
+    device: opts.device,
+    resume: true,
+    onWarn: opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)),
+    shouldStop: opts.shouldStop,
+    onProgress: (p) => emit({ type: 'cell-progress', cell: key, done: b.finished.size, total, iteration: p.iteration, iterations: p.iterations, loss: p.log.loss_s ?? NaN, selectionRate: p.selectionRate }),
+    onEval: (e) => emit({ type: 'cell-eval', cell: key, done: b.finished.size, total, iteration: e.iteration, accuracy: e.testAccuracy }),
+  };
+}
+
+/** One cell: 'stopped' when it checkpointed on request; throws on an error that stops the study. */
+async function runOneCell(b: StudyBook, cs: CellState, opts: RunStudyOptions, runCell: CellRunner, dataPath: string | undefined, emit: (e: StudyEvent) => void): Promise<'done' | 'stopped'> {
+  const o = cellOptions(b, cs, opts, dataPath, emit);
+  clearEmptyRunDir(o.out);
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  const key: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
+  const total = b.keys.length;
+  emitStart(b, cs, opts, emit, hasRun(o.out));
+  let res: DistillResult;
+  try {
+    res = await runCell(o, key);
+  } catch (e) {
+    const msg = (e as Error).message;
+    cs.status = 'failed';
+    cs.error = msg;
+    cs.errorCode = e instanceof DfkdError ? e.code : undefined;
+    if (!((e instanceof DfkdError && e.code === 'ENAN') || opts.keepGoing)) {
+      b.save();
       throw e;
     }
-    if (res.stopped) {
-      cs.status = 'stopped';
-      return 'stopped';
-    }
-    const summary: DistillSummary | undefined = res.summary;
-    if (!summary) throw new DfkdError(`internal error: cell ${cs.runDir} finished without a summary`, 'EINTERNAL');
-    if (summary.configHash !== expected.get(keyOf(cs))) {
-      warn(`cell ${cs.runDir}: config hash ${summary.configHash} differs from the study's expectation ${expected.get(keyOf(cs))}`);
-    }
-    const cell = readCell(out, cs);
-    finished.set(keyOf(cs), cell);
-    failed.delete(keyOf(cs));
-    cs.status = 'done';
-    cs.finalAccuracy = cell.finalAccuracy;
-    save();
-    emit({ type: 'cell-done', cell: key, done: finished.size, total: keys.length, result: cell });
+    // The method diverged on this teacher: a result of the study, not a reason to stop it.
+    b.failed.set(cellKeyString(cs), { ...key, error: msg, runDir: cs.runDir });
+    emit({ type: 'cell-failed', cell: key, done: b.finished.size, total, error: msg });
+    b.save();
     return 'done';
-  };
+  }
+  if (res.stopped) {
+    cs.status = 'stopped';
+    return 'stopped';
+  }
+  const summary: DistillSummary | undefined = res.summary;
+  if (!summary) throw new DfkdError(`internal error: cell ${cs.runDir} finished without a summary`, 'EINTERNAL');
+  const want = b.expected.get(cellKeyString(cs));
+  if (summary.configHash !== want) o.onWarn!(`cell ${cs.runDir}: config hash ${summary.configHash} differs from the study's expectation ${want}`);
+  const cell = b.markDone(cs);
+  b.save();
+  emit({ type: 'cell-done', cell: key, done: b.finished.size, total, result: cell });
+  return 'done';
+}
 
-  // A pool of `concurrency` lanes taking cells in run order. A stop request or an error lets the cells
-  // in flight finish (or checkpoint) and starts no new one.
-  const todo = cellStates.filter((cs) => cs.status !== 'done' && cs.status !== 'failed');
+function emitStart(b: StudyBook, cs: CellState, opts: RunStudyOptions, emit: (e: StudyEvent) => void, resumed: boolean): void {
+  cs.status = opts.dispatchStatus ?? 'running';
+  cs.error = undefined;
+  cs.errorCode = undefined;
+  b.save();
+  const cell: CellKey = { teacherId: cs.teacherId, methodId: cs.methodId, seed: cs.seed };
+  emit({ type: 'cell-start', cell, done: b.finished.size, total: b.keys.length, iterations: b.cfgOf(cs).iterations, resumed });
+}
+
+/**
+ * 4. A pool of `concurrency` lanes taking cells in run order. A stop request or an error lets the cells in
+ * flight finish (or checkpoint) and starts no new one. Returns true when stopped.
+ */
+export async function runCellPool<T>(todo: T[], concurrency: number, shouldStop: (() => boolean) | undefined, runOne: (t: T) => Promise<'done' | 'stopped'>): Promise<boolean> {
   let next = 0;
   let stopped = false;
   let fatal: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {
     while (next < todo.length && !stopped && !fatal) {
-      if (opts.shouldStop?.()) {
+      if (shouldStop?.()) {
         stopped = true;
         return;
       }
-      const cs = todo[next++];
+      const item = todo[next++];
       try {
-        if ((await runOne(cs)) === 'stopped') stopped = true;
+        if ((await runOne(item)) === 'stopped') stopped = true;
       } catch (e) {
         fatal ??= { error: e };
       }
     }
   };
-  const lanes = Math.max(1, Math.min(opts.concurrency ?? 1, todo.length));
+  const lanes = Math.max(1, Math.min(concurrency, todo.length));
   await Promise.all(Array.from({ length: lanes }, lane));
   if (fatal) throw fatal.error;
-  if (stopped) return stoppedResult();
+  return stopped;
+}
 
+/** 5. Probe trust of the finished cells (one probe per teacher), then the report. */
+async function finishStudy(b: StudyBook, opts: RunStudyOptions, emit: (e: StudyEvent) => void): Promise<StudyRunResult> {
   if (opts.probe !== false) {
-    // Probe trust (data-free, comparable across methods): one probe per teacher, cached in its directory.
     const teacherDirs = new Map<string, string>();
-    for (const t of preset.teachers) {
-      const tdir = teacherRecords.get(t.id)?.dir;
+    for (const t of b.preset.teachers) {
+      const tdir = b.teacherRecords.get(t.id)?.dir;
       if (tdir) teacherDirs.set(t.id, tdir);
     }
-    const done = state.cells.filter((c) => finished.has(keyOf(c)));
-    studyProbeTrust(out, teacherDirs, done, opts.probe ?? {}, (teacherId, message) => emit({ type: 'probe', teacherId, message }));
-    for (const c of state.cells) if (finished.has(keyOf(c))) finished.set(keyOf(c), readCell(out, c));
+    const done = b.state.cells.filter((c) => b.finished.has(cellKeyString(c)));
+    studyProbeTrust(b.out, teacherDirs, done, opts.probe ?? {}, (teacherId, message) => emit({ type: 'probe', teacherId, message }));
+    for (const c of done) b.finished.set(cellKeyString(c), readCell(b.out, c));
   }
-  const results = save();
-  if (opts.report !== false) await writeReportFiles(results, out);
-  return { stopped: false, done: finished.size, total: keys.length, failed: failed.size, results, out, resumeCommand };
+  const results = b.save();
+  if (opts.report !== false) await writeReportFiles(results, b.out);
+  return b.result(false, results);
+}
+
+async function stoppedStudy(b: StudyBook, opts: RunStudyOptions): Promise<StudyRunResult> {
+  const r = b.save();
+  if (opts.report !== false && b.allTeachers()) await writeReportFiles(r, b.out);
+  return b.result(true, r);
+}
+
+/** Runs (or continues) a study: plan the cells, ensure the teachers, check conflicts, run the cell pool, report. */
+export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
+  const out = opts.out;
+  resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
+  const preset = resolveStudyPreset(opts);
+  const prevState = readState(out);
+  const dataPath = opts.dataPath ?? prevState?.dataPath;
+  if (preset.needsDataPath && !dataPath) throw new DfkdError(`study preset '${preset.name}' (dataset ${preset.dataset}) needs --data-path DIR`, 'EUSAGE');
+  // A continuation (`dfkd study --out DIR`) keeps the command that defined the study.
+  const command = opts.preset === undefined && prevState?.command ? prevState.command : (opts.command ?? defaultCommand());
+  const runCell: CellRunner = opts.runCell ?? ((o) => runDistill(o));
+  const emit = (e: StudyEvent): void => opts.onProgress?.(e);
+  fs.mkdirSync(out, { recursive: true });
+
+  const b = planCells(preset, out, prevState, command, dataPath);
+  b.save();
+  if (!ensureTeachers(b, opts, dataPath, emit)) return stoppedStudy(b, opts);
+  checkConflicts(b);
+  b.save();
+  emit({ type: 'plan', total: b.keys.length, done: b.finished.size, cells: b.state.cells.map((c) => ({ ...c })) });
+  const todo = b.state.cells.filter((cs) => cs.status !== 'done' && cs.status !== 'failed');
+  const stopped = await runCellPool(todo, opts.concurrency ?? 1, opts.shouldStop, (cs) => runOneCell(b, cs, opts, runCell, dataPath, emit));
+  if (stopped) return stoppedStudy(b, opts);
+  return finishStudy(b, opts, emit);
 }
 
 /** Writes RESULTS.md and report.html (the report module loads Vega lazily). */

@@ -11,11 +11,11 @@ import * as fs from 'fs';
  */
 export type NativeHandle = number;
 
-export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export type { NumericArray } from './binding';
+import { checkBinding, type NativeBinding } from './binding';
 
-// The binding is a flat table of functions; we type the ones the TS layer calls generically.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeModule = Record<string, (...args: any[]) => any>;
+/** The addon's op table, typed (src/tensor/binding.ts) and checked against the addon when it loads. */
+export type NativeModule = NativeBinding;
 
 function locate(): string {
   const candidates = [
@@ -36,5 +36,6 @@ function locate(): string {
 // with two other jobs running). Set OMP_WAIT_POLICY=ACTIVE to get libgomp's default back.
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
 
+const file = locate();
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-export const native: NativeModule = require(locate());
+export const native: NativeModule = checkBinding(require(file) as Record<string, unknown>, file);

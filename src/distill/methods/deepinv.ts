@@ -7,21 +7,42 @@
  *   student step: a random pool batch, L_S = KL with temperature (20).
  * No generator network: the images themselves are optimised.
  */
+import { z } from 'zod';
 import { Tensor, tidy, noGrad, randn, randint, keep } from '../../tensor';
 import { DistillMethod, MethodContext, Preview, StepLog } from '../method';
 import { BNStatsHook } from '../bn-hook';
 import { invertImages, InversionLog } from '../inversion';
 import { ImagePool } from '../synthesizer';
 import * as L from '../losses';
+import type { BaseConfig } from '../config-schema';
+import type { MethodDefinition } from './registry';
 
-export class DeepInversion extends DistillMethod {
+export const DeepInversionSection = z
+  .object({
+    innerSteps: z.number().int().positive().describe('image-optimisation steps per synthesised batch'),
+    lr: z.number().positive(),
+    poolSize: z.number().int().positive().describe('images kept in the pool'),
+  })
+  .strict();
+export type DeepInversionSection = z.infer<typeof DeepInversionSection>;
+export type DeepInversionConfig = BaseConfig & { method: 'deepinv'; deepinv: DeepInversionSection };
+
+export class DeepInversion extends DistillMethod<DeepInversionConfig> {
   readonly pool: ImagePool;
   readonly bnHook: BNStatsHook;
+  /** Adam learning rate of the image optimisation (cfg.deepinv.lr, lowered by --on-nan rollback). */
+  private innerLr: number;
 
   constructor(ctx: MethodContext) {
     super(ctx);
-    this.pool = new ImagePool(ctx.cfg.deepinv.poolSize);
+    this.pool = new ImagePool(this.cfg.deepinv.poolSize);
     this.bnHook = new BNStatsHook(this.teacher);
+    this.innerLr = this.cfg.deepinv.lr;
+  }
+
+  override scaleLearningRates(f: number): Record<string, number> {
+    this.innerLr = this.cfg.deepinv.lr * f;
+    return { inversion: this.innerLr };
   }
 
   generatorStep(): StepLog {
@@ -32,7 +53,7 @@ export class DeepInversion extends DistillMethod {
     const y = keep(randint(0, this.ctx.numClasses, [n], this.ctx.device));
     let log: InversionLog | undefined;
     try {
-      log = invertImages(this.teacher, this.bnHook, x, y, { steps: cfg.deepinv.innerSteps, lr: cfg.deepinv.lr, weights: { ce: w.classPrior, bn: w.bn, tv: w.tv, l2: w.l2 } });
+      log = invertImages(this.teacher, this.bnHook, x, y, { steps: cfg.deepinv.innerSteps, lr: this.innerLr, weights: { ce: w.classPrior, bn: w.bn, tv: w.tv, l2: w.l2 } });
       noGrad(() => this.pool.add(x));
     } finally {
       x.dispose();
@@ -82,3 +103,24 @@ export class DeepInversion extends DistillMethod {
     this.pool.dispose();
   }
 }
+
+/**
+ * DeepInversion + KD (Yin et al., CVPR 2020): images optimised directly for CE(T(x), y) + 10*BN + TV + L2,
+ * kept in a pool; the student is distilled on the pool with KL (T=20).
+ */
+export const deepInversion: MethodDefinition<DeepInversionConfig> = {
+  name: 'deepinv',
+  description: 'DeepInversion + KD: pixels optimised for CE (class prior) + BN + image priors, KL (T = 20) student',
+  schema: { method: z.literal('deepinv'), deepinv: DeepInversionSection },
+  defaults: { deepinv: { innerSteps: 50, lr: 0.1, poolSize: 4096 } },
+  published: {
+    studentSteps: 10,
+    generatorSteps: 1,
+    weights: { bn: 10, tv: 1.5e-5, l2: 1e-5, adv: 0, classPrior: 1, ie: 0, act: 0, at: 0 },
+    studentLoss: 'kl',
+    temperature: 20,
+  },
+  legacy: { adversarial: 'none', selection: { enabled: false } },
+  synthesizerLr: (c) => c.deepinv.lr,
+  create: (ctx) => new DeepInversion(ctx),
+};

@@ -7,9 +7,12 @@
  *   student step:    L_S = KL with temperature T (20)
  *   5 student steps per generator step.
  */
+import { z } from 'zod';
 import { Tensor, F } from '../../tensor';
 import { GeneratorMethod, StepLog } from '../method';
 import * as L from '../losses';
+import { GENERATOR_DEFAULTS, generatorShape, type GeneratorConfig } from '../config-schema';
+import type { MethodDefinition } from './registry';
 
 export class DFQ extends GeneratorMethod {
   protected generatorLoss(): { loss: Tensor; log: StepLog } {
@@ -31,3 +34,23 @@ export class DFQ extends GeneratorMethod {
     return { loss, log };
   }
 }
+
+/**
+ * DFQ-style class-prior generator (Choi et al. 2020; Fast-Datafree "dfq"): BN 1 + one-hot 1 + adversarial 1
+ * (KL(S||T) masked to samples where T and S agree); student KL with temperature; 5:1 steps.
+ */
+export const dfq: MethodDefinition<GeneratorConfig> = {
+  name: 'dfq',
+  description: 'DFQ-style: BN + one-hot (class prior) + masked adversarial KL generator, KL (T = 20) student',
+  schema: { ...generatorShape, method: z.literal('dfq') },
+  defaults: { generator: GENERATOR_DEFAULTS },
+  published: {
+    studentSteps: 5,
+    weights: { bn: 1, tv: 0, l2: 0, adv: 1, classPrior: 1, ie: 0, act: 0, at: 0 },
+    studentLoss: 'kl',
+    temperature: 20,
+  },
+  legacy: { adversarial: 'masked-kl', selection: { enabled: false } },
+  synthesizerLr: (c) => c.generator.lr,
+  create: (ctx) => new DFQ(ctx),
+};

@@ -1,24 +1,24 @@
-/** Method registry: name -> constructor. */
-import type { MethodName } from '../config';
+/** The built-in methods: a new method is one file exporting a MethodDefinition plus one line here. */
+import { registerMethod, getMethodDefinition } from './registry';
 import type { DistillMethod, MethodContext } from '../method';
-import { TADFKD } from './ta-dfkd';
-import { DAFL } from './dafl';
-import { DFAD } from './dfad';
-import { ZSKT } from './zskt';
-import { DFQ } from './dfq';
-import { DeepInversion } from './deepinv';
+import { taDfkd, TADFKD } from './ta-dfkd';
+import { dafl, DAFL } from './dafl';
+import { dfad, DFAD } from './dfad';
+import { zskt, ZSKT } from './zskt';
+import { dfq, DFQ } from './dfq';
+import { deepInversion, DeepInversion } from './deepinv';
 
-export const METHOD_CLASSES: Record<MethodName, new (ctx: MethodContext) => DistillMethod> = {
-  'ta-dfkd': TADFKD,
-  dafl: DAFL,
-  dfad: DFAD,
-  zskt: ZSKT,
-  dfq: DFQ,
-  deepinv: DeepInversion,
-};
+registerMethod(taDfkd);
+registerMethod(dafl);
+registerMethod(dfad);
+registerMethod(zskt);
+registerMethod(dfq);
+registerMethod(deepInversion);
 
-export function createMethod(name: MethodName, ctx: MethodContext): DistillMethod {
-  return new METHOD_CLASSES[name](ctx);
+/** Builds the method named `name` for a run. */
+export function createMethod(name: string, ctx: MethodContext): DistillMethod {
+  return getMethodDefinition(name).create(ctx);
 }
 
+export { registerMethod, getMethodDefinition, methodNames, listMethods, type MethodDefinition } from './registry';
 export { TADFKD, DAFL, DFAD, ZSKT, DFQ, DeepInversion };

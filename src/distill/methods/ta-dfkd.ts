@@ -11,13 +11,36 @@
  * No class-prior term by default: that is the point of the method. `--no-selection` keeps every
  * sample (the paper's "basic" ablation).
  */
+import { z } from 'zod';
 import { Tensor, noGrad, cat } from '../../tensor';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
-import { selectBatch } from '../selection';
+import { selectBatch, criterionNames } from '../selection';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
+import { GeneratorConfig, GENERATOR_DEFAULTS, generatorShape } from '../config-schema';
+import type { MethodDefinition } from './registry';
 
-export class TADFKD extends GeneratorMethod {
+/** The lenient-expert selection; `criterion` is one of the registered criteria (src/distill/selection.ts). */
+export const SelectionSection = z
+  .object({
+    enabled: z.boolean(),
+    criterion: z.lazy(() => z.enum(criterionNames() as [string, ...string[]])),
+    threshold: z.number().gt(0).lt(1),
+    bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
+    maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
+  })
+  .strict();
+export type SelectionConfig = z.infer<typeof SelectionSection>;
+
+const taDfkdShape = {
+  ...generatorShape,
+  method: z.literal('ta-dfkd'),
+  advTemperature: z.number().positive().describe('temperature of the JS adversarial term'),
+  selection: SelectionSection,
+};
+export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig };
+
+export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** Selection rates of the generator batches since the trainer last read them. */
   private rates: number[] = [];
 
@@ -124,6 +147,12 @@ export class TADFKD extends GeneratorMethod {
     return r.length ? r.reduce((a, b) => a + b, 0) / r.length : NaN;
   }
 
+  /** The mean selection rate since the last call, when there is one. */
+  override extraLogs(): StepLog {
+    const rate = this.takeSelectionRate();
+    return Number.isFinite(rate) ? { selection_rate: rate } : {};
+  }
+
   /** Preview with selected (green) / rejected (red) marks. */
   override preview(n: number): Preview {
     return tidy(() =>
@@ -140,3 +169,18 @@ export class TADFKD extends GeneratorMethod {
     );
   }
 }
+
+/**
+ * TA-DFKD (Shin & Choi, AAAI 2024): 10*BN + 1.5e-5*TV + 6e-3*L2 + JS adversarial on selected samples, no
+ * class prior; student L1 on logits; 10 student steps : 1 generator step (the common defaults).
+ */
+export const taDfkd: MethodDefinition<TaDfkdConfig> = {
+  name: 'ta-dfkd',
+  description: 'TA-DFKD: generator trained with BN statistics + adversarial JS, no class prior; GMM selection of low-loss samples',
+  schema: taDfkdShape,
+  defaults: { generator: GENERATOR_DEFAULTS, advTemperature: 3, selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 } },
+  published: {},
+  legacy: { adversarial: 'js' },
+  synthesizerLr: (c) => c.generator.lr,
+  create: (ctx) => new TADFKD(ctx),
+};
