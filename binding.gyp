@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "dfkd_native",
-      "sources": ["native/src/addon.cc", "native/src/ops.cc"],
+      "sources": ["native/src/addon.cc", "native/src/registry.cc", "native/src/args.cc", "native/src/creation.cc", "native/src/autograd.cc", "native/src/runtime.cc", "native/src/ops.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node native/config.js include)"

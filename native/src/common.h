@@ -21,6 +21,8 @@ class TensorHandle {
   // The tensor behind a handle value; throws "tensor has been disposed" for a released id.
   static at::Tensor& Get(Napi::Env env, const Napi::Value& v, const char* what);
   static bool Release(Napi::Env env, const Napi::Value& v);
+  // The tensor behind a handle value, or nullptr when it has been disposed (never throws).
+  static const at::Tensor* Find(const Napi::Value& v);
   static size_t LiveCount();
   static int64_t LiveBytes();
 };
@@ -41,11 +43,22 @@ at::Device parseDevice(const std::string& s);
 // A tensor argument or a JS number (turned into a 0-d tensor of `like`'s dtype and device).
 at::Tensor argTensorOrScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const at::Tensor& like);
 
+// "[2,3,4]"
+std::string shapeString(at::IntArrayRef s);
+
 // Builds the message for a libtorch failure: op name, the shapes of every tensor argument and
 // libtorch's own message without its C++ backtrace.
 std::string describeFailure(const Napi::CallbackInfo& info, const char* op, const std::string& what);
 
+// Each part of the binding registers its functions (see addon.cc).
+void registerRegistry(Napi::Env env, Napi::Object exports);
+void registerCreation(Napi::Env env, Napi::Object exports);
+void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerOps(Napi::Env env, Napi::Object exports);
+
+// Whether the process's malloc settings were tuned when the addon loaded (registry.cc; for info()).
+bool mallocTuned();
 
 }  // namespace dfkd
 

@@ -1,0 +1,111 @@
+// Tensor metadata (shape, dtype, device) and autograd: requires-grad flags, .grad, backward, grad mode.
+#include "common.h"
+
+namespace dfkd {
+
+// ---------------------------------------------------------------- metadata
+
+static Napi::Value Shape(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("shape", {
+    at::Tensor& t = argTensor(info, 0, "shape");
+    auto arr = Napi::Array::New(info.Env(), t.dim());
+    for (int64_t k = 0; k < t.dim(); ++k) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(info.Env(), static_cast<double>(t.size(k))));
+    return arr;
+  })
+}
+
+static Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("dtype", { return Napi::String::New(info.Env(), dtypeName(argTensor(info, 0, "dtype").scalar_type())); })
+}
+
+static Napi::Value DeviceOf(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("device", { return Napi::String::New(info.Env(), argTensor(info, 0, "device").device().str()); })
+}
+
+static Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("requiresGrad", { return Napi::Boolean::New(info.Env(), argTensor(info, 0, "requiresGrad").requires_grad()); })
+}
+
+static Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("isLeaf", { return Napi::Boolean::New(info.Env(), argTensor(info, 0, "isLeaf").is_leaf()); })
+}
+
+// ---------------------------------------------------------------- autograd
+
+static Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setRequiresGrad", {
+    at::Tensor& t = argTensor(info, 0, "setRequiresGrad");
+    bool b = argBool(info, 1, "setRequiresGrad");
+    if (b && !at::isFloatingType(t.scalar_type())) {
+      throw std::invalid_argument("only floating-point tensors can require gradients, this one is " + dtypeName(t.scalar_type()));
+    }
+    t.set_requires_grad(b);
+    return info.Env().Undefined();
+  })
+}
+
+// grad(t) -> handle or undefined
+static Napi::Value Grad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("grad", {
+    at::Tensor& t = argTensor(info, 0, "grad");
+    const at::Tensor& g = t.grad();
+    if (!g.defined()) return info.Env().Undefined();
+    return TensorHandle::Wrap(info.Env(), g);
+  })
+}
+
+// clearGrad(t): sets .grad to None (PyTorch's zero_grad(set_to_none=True)).
+static Napi::Value ClearGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("clearGrad", {
+    at::Tensor& t = argTensor(info, 0, "clearGrad");
+    if (t.grad().defined()) t.mutable_grad() = at::Tensor();
+    return info.Env().Undefined();
+  })
+}
+
+// backward(t, gradient?, retainGraph?)
+static Napi::Value Backward(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("backward", {
+    at::Tensor& t = argTensor(info, 0, "backward");
+    if (!t.requires_grad()) {
+      throw std::invalid_argument("this tensor does not require grad and has no grad_fn (was it computed under noGrad, from detached inputs, or from parameters with requiresGrad=false?)");
+    }
+    auto g = argOptTensor(info, 1, "backward");
+    bool retain = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    if (!g && t.numel() != 1) {
+      throw std::invalid_argument("gradient can be implicitly created only for scalar outputs; this tensor has " + std::to_string(t.numel()) + " elements");
+    }
+    t.backward(g ? *g : at::Tensor(), retain, false);
+    return info.Env().Undefined();
+  })
+}
+
+static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("setGradEnabled", {
+    bool prev = at::GradMode::is_enabled();
+    at::GradMode::set_enabled(argBool(info, 0, "setGradEnabled"));
+    return Napi::Boolean::New(info.Env(), prev);
+  })
+}
+
+static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+void registerAutograd(Napi::Env env, Napi::Object exports) {
+#define REG(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
+  REG("shape", Shape);
+  REG("dtype", Dtype);
+  REG("device", DeviceOf);
+  REG("requiresGrad", RequiresGrad);
+  REG("isLeaf", IsLeaf);
+  REG("setRequiresGrad", SetRequiresGrad);
+  REG("grad", Grad);
+  REG("clearGrad", ClearGrad);
+  REG("backward", Backward);
+  REG("setGradEnabled", SetGradEnabled);
+  REG("isGradEnabled", IsGradEnabled);
+#undef REG
+}
+
+}  // namespace dfkd
