@@ -65,6 +65,11 @@ export const DistillConfig = z
         threshold: z.number().gt(0).lt(1),
         bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
         maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
+        // Optional (absent = reuse) so that adding it left the config hash of every existing run unchanged.
+        targets: z
+          .enum(['reuse', 'recompute'])
+          .optional()
+          .describe("student targets: the kept samples' logits from the selection forward (reuse, default) or a second teacher forward on the kept samples (recompute: dfkd's earlier behaviour; its logits can differ from reused ones in the last bits)"),
       })
       .strict(),
     deepinv: z
