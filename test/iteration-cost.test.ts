@@ -1,6 +1,7 @@
 /**
  * The iteration-cost changes (issue 16): the student step reuses the selection logits instead of
- * running the teacher again. The method's results must stay deterministic.
+ * running the teacher again, and the BN-statistics hooks exist only during the forward that needs
+ * them. Both must leave the method's results deterministic.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -75,6 +76,19 @@ test("selection.targets 'recompute' runs the teacher again on the kept samples",
 test('without selection.targets the config has no such key (config hashes of earlier runs are unchanged)', () => {
   const cfg = resolveConfig('ta-dfkd', 'mnist', TINY);
   assert.equal('targets' in cfg.selection, false);
+});
+
+test('the BN-statistics hooks exist only during the generator step and still give the BN loss', () => {
+  const s = setup();
+  try {
+    assert.equal(s.teacher.hasForwardHooks(), false, 'the teacher has forward hooks outside the generator step');
+    s.method.studentStep();
+    const log = s.method.generatorStep();
+    assert.ok(Number.isFinite(log.bn) && log.bn > 0, `BN loss ${log.bn}`);
+    assert.equal(s.teacher.hasForwardHooks(), false, 'hooks left behind after the generator step');
+  } finally {
+    s.dispose();
+  }
 });
 
 test('the same seed gives bit-identical students and generators', () => {
