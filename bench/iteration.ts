@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { setNumThreads, getNumThreads } from '../src/tensor';
 import { versions } from '../src/versions';
 import { benchTeacher, DATASET } from './iteration/teachers';
-import { runDfkdSide, benchConfig, SideResult } from './iteration/dfkd-side';
+import { runDfkdSide, benchConfig, mergeRounds, SideResult } from './iteration/dfkd-side';
 import { forwardFlopsPerSample, iterationFlops, sgemmPeak, NetFlops } from './iteration/flops';
 import { PHASES } from './iteration/profile';
 import { Generator, buildModel } from '../src/models';
@@ -28,6 +28,7 @@ interface Opts {
   teachers: string;
   iterations: string;
   warmup: string;
+  rounds: string;
   seed: string;
   threads?: string;
   teacherSteps: string;
@@ -37,6 +38,7 @@ interface Opts {
   targets: string;
   dfkdTargets?: string;
   torchMalloc: string;
+  studentThreads?: string;
   out?: string;
   python?: string;
 }
@@ -44,8 +46,9 @@ interface Opts {
 function parseArgs(): Opts {
   return new Command('bench:iteration')
     .option('--teachers <list>', 'teacher architectures', ARCHS.join(','))
-    .option('--iterations <n>', 'timed iterations per side (median reported)', '10')
-    .option('--warmup <n>', 'untimed warm-up iterations per side', '3')
+    .option('--iterations <n>', 'timed iterations per side and round (the median over all rounds is reported)', '10')
+    .option('--warmup <n>', 'untimed warm-up iterations per side and round', '3')
+    .option('--rounds <n>', 'rounds per teacher: each runs the dfkd side, then the PyTorch side', '1')
     .option('--seed <n>', 'distillation seed', '0')
     .option('--threads <n>', 'intra-op threads on both sides (default: DFKD_NUM_THREADS or the core count)')
     .option('--teacher-steps <n>', 'SGD steps of the briefly trained teachers (timing does not depend on accuracy)', '200')
@@ -55,6 +58,7 @@ function parseArgs(): Opts {
     .option('--targets <mode>', "PyTorch side's student targets: reuse (the selection logits) or recompute", 'reuse')
     .option('--dfkd-targets <mode>', 'dfkd side: selection.targets reuse or recompute (default: the config default)')
     .option('--torch-malloc <mode>', "PyTorch side's glibc malloc: tuned (MALLOC_* env = the addon's mallopt settings) or glibc (defaults)", 'tuned')
+    .option('--student-threads <n>', "experiment: dfkd side runs the student's forward/backward with this many threads")
     .option('--python <path>', 'python with torch (default: /usr/bin/python3, then python3)')
     .option('--out <file>', 'JSON file to write (default runs/bench-iteration/iteration-<date>.json)')
     .parse()
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
   const iterations = positiveInt(o.iterations, '--iterations');
   const warmup = Number(o.warmup);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup: expected an integer >= 0, got '${o.warmup}'`);
+  const rounds = positiveInt(o.rounds, '--rounds');
   const seed = Number(o.seed);
   const steps = positiveInt(o.teacherSteps, '--teacher-steps');
   if (o.threads) setNumThreads(positiveInt(o.threads, '--threads'));
@@ -165,15 +170,22 @@ async function main(): Promise<void> {
     try {
       const flops = netFlops(t.model, cfg);
       const init = { student: path.join(work, `${arch}-student-init.safetensors`), generator: path.join(work, `${arch}-generator-init.safetensors`) };
-      log(`${arch}: dfkd side (${warmup} warm-up + ${iterations} timed iterations)`);
-      const d = runDfkdSide(t.model, cfg, { warmup, iterations, evalPass: o.eval, init });
-      const dFlops = iterationFlops(d.samples, flops);
-      let tr: (SideResult & Record<string, unknown>) | undefined;
-      if (torchPy.python) {
-        log(`${arch}: PyTorch side`);
-        tr = runTorchSide(torchPy.python, { arch, weights: t.weightsFile, init, cfgFile, warmup, iterations, threads, seed, targets: o.targets, malloc: o.torchMalloc });
-        torchSgemm ??= tr.sgemm;
+      const studentThreads = o.studentThreads ? positiveInt(o.studentThreads, '--student-threads') : undefined;
+      const dr: SideResult[] = [];
+      const trs: (SideResult & Record<string, unknown>)[] = [];
+      // Rounds alternate the two sides (never concurrently) so that drift in the machine's speed hits both.
+      for (let r = 0; r < rounds; r++) {
+        log(`${arch}: round ${r + 1}/${rounds}: dfkd side (${warmup} warm-up + ${iterations} timed iterations)`);
+        dr.push(runDfkdSide(t.model, cfg, { warmup, iterations, evalPass: o.eval && r === 0, init, studentThreads }));
+        if (torchPy.python) {
+          log(`${arch}: round ${r + 1}/${rounds}: PyTorch side`);
+          trs.push(runTorchSide(torchPy.python, { arch, weights: t.weightsFile, init, cfgFile, warmup, iterations, threads, seed, targets: o.targets, malloc: o.torchMalloc }));
+        }
       }
+      const d = mergeRounds(dr);
+      const dFlops = iterationFlops(d.samples, flops);
+      const tr = trs.length ? mergeRounds(trs) : undefined;
+      torchSgemm ??= tr?.sgemm;
       printTable(arch, d, tr);
       const tFlops = tr ? iterationFlops(tr.samples, flops) : undefined;
       teachers.push({
@@ -194,8 +206,10 @@ async function main(): Promise<void> {
     dataset: DATASET,
     student: 'lenet5-half',
     config: cfg,
-    protocol: { warmup, iterations, statistic: 'median seconds per iteration; phases are means over the timed iterations' },
+    protocol: { warmup, iterations, rounds, statistic: 'median seconds per iteration; phases are means over the timed iterations' },
     threads,
+    studentThreads: o.studentThreads ? Number(o.studentThreads) : null,
+    dfkdTargets: cfg.selection.targets ?? 'reuse',
     sgemm: { dfkd: sgemm, torch: torchSgemm ?? null },
     flopsNote: 'conv and linear layers only, 2 FLOPs per multiply-add; backward = 2x forward for trained networks, 1x for frozen ones (input gradients only)',
     teachers,

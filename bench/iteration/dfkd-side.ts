@@ -44,6 +44,28 @@ export function median(xs: number[]): number {
 }
 
 /** The resolved Fashion-MNIST TA-DFKD config; `targets` sets selection.targets when given. */
+/**
+ * Rounds of the same side merged: every timed iteration counts for the median; phases, sample
+ * counts, draws and rates are averaged over the rounds; each round's median is kept.
+ */
+export function mergeRounds<T extends SideResult>(rounds: T[]): T & { roundsMedianSec: number[] } {
+  const mean = (f: (r: T) => number): number => rounds.reduce((a, r) => a + f(r), 0) / rounds.length;
+  const meanOf = (f: (r: T) => Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.keys(f(rounds[0])).map((k) => [k, mean((r) => f(r)[k] ?? 0)]));
+  const all = rounds.flatMap((r) => r.iterationSec);
+  return {
+    ...rounds[0],
+    iterationSec: all,
+    medianSec: median(all),
+    roundsMedianSec: rounds.map((r) => r.medianSec),
+    phases: meanOf((r) => r.phases),
+    samples: meanOf((r) => r.samples as unknown as Record<string, number>) as unknown as SampleCounts,
+    drawsPerStudentStep: mean((r) => r.drawsPerStudentStep),
+    teacherForwardsPerIteration: mean((r) => r.teacherForwardsPerIteration ?? NaN),
+    selectionRate: mean((r) => r.selectionRate),
+  };
+}
+
 export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute'): DistillConfig {
   // (cast: selection.targets is optional in the schema, and absent in configs older than it)
   return resolveConfig('ta-dfkd', DATASET, {}, (targets ? { seed, selection: { targets } } : { seed }) as PartialConfig);
@@ -83,11 +105,12 @@ function iteration(method: TADFKD, student: Classifier, cfg: DistillConfig, prof
 export function runDfkdSide(
   teacher: Classifier,
   cfg: DistillConfig,
-  o: { warmup: number; iterations: number; evalPass: boolean; init?: { student: string; generator: string } },
+  o: { warmup: number; iterations: number; evalPass: boolean; init?: { student: string; generator: string }; studentThreads?: number },
 ): SideResult {
   const { method, student, norm } = buildMethod(teacher, cfg, o.init);
   const prof = new Profiler();
   prof.attach(method);
+  if (o.studentThreads) prof.withThreads(method, ['studentLoss', 'optimizeStudent'], o.studentThreads);
   const times: number[] = [];
   const rates: number[] = [];
   const counts = emptyCounts();

@@ -12,6 +12,7 @@
 import { performance } from 'perf_hooks';
 import type { TADFKD } from '../../src/distill/methods';
 import * as gmm from '../../src/distill/gmm';
+import { getNumThreads, setNumThreads } from '../../src/tensor';
 
 /** Phase names; bench/torch_iteration.py reports the same ones. */
 export const PHASES = [
@@ -148,6 +149,32 @@ export class Profiler {
     );
     // The GMM fit is a module function: selection.ts calls it through the module object.
     this.wrap(gmm, 'selectClean', (p) => (p.section === 'none' ? undefined : 'gmm_fit'));
+  }
+
+  /**
+   * Experiment (--student-threads): runs the named methods of `obj` with `threads` intra-op threads
+   * and restores the previous count after each call, e.g. 1 thread for the tiny student's
+   * forward/backward while the generator and teacher keep all cores.
+   */
+  withThreads(obj: object, names: string[], threads: number): void {
+    for (const name of names) {
+      const o = obj as Record<string, (...a: unknown[]) => unknown>;
+      const inner = o[name];
+      const had = Object.prototype.hasOwnProperty.call(o, name);
+      o[name] = function (this: unknown, ...args: unknown[]): unknown {
+        const prev = getNumThreads();
+        setNumThreads(threads);
+        try {
+          return inner.apply(this, args);
+        } finally {
+          setNumThreads(prev);
+        }
+      };
+      this.restore.push(() => {
+        if (had) o[name] = inner;
+        else delete o[name];
+      });
+    }
   }
 
   detach(): void {
