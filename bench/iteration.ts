@@ -39,6 +39,7 @@ interface Opts {
   dfkdTargets?: string;
   torchMalloc: string;
   studentThreads?: string;
+  work?: string;
   out?: string;
   python?: string;
 }
@@ -60,6 +61,7 @@ function parseArgs(): Opts {
     .option('--torch-malloc <mode>', "PyTorch side's glibc malloc: tuned (MALLOC_* env = the addon's mallopt settings) or glibc (defaults)", 'tuned')
     .option('--student-threads <n>', "experiment: dfkd side runs the student's forward/backward with this many threads")
     .option('--python <path>', 'python with torch (default: /usr/bin/python3, then python3)')
+    .option('--work <dir>', 'cached teachers and the files both sides read', 'runs/bench-iteration')
     .option('--out <file>', 'JSON file to write (default runs/bench-iteration/iteration-<date>.json)')
     .parse()
     .opts<Opts>();
@@ -130,90 +132,132 @@ function printTable(arch: string, d: SideResult, t?: SideResult): void {
   for (const p of PHASES) log(`  ${p.padEnd(22)}${fmt(d.phases[p] ?? 0)}${t ? `  ${fmt(t.phases[p] ?? 0)}` : ''}`);
 }
 
-async function main(): Promise<void> {
-  const o = parseArgs();
-  const iterations = positiveInt(o.iterations, '--iterations');
+/** The validated options. */
+interface Settings {
+  archs: string[];
+  dirs: Map<string, string>;
+  iterations: number;
+  warmup: number;
+  rounds: number;
+  seed: number;
+  steps: number;
+  threads: number;
+  studentThreads?: number;
+  out: string;
+  workRoot: string;
+}
+
+function settings(o: Opts): Settings {
   const warmup = Number(o.warmup);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup: expected an integer >= 0, got '${o.warmup}'`);
-  const rounds = positiveInt(o.rounds, '--rounds');
-  const seed = Number(o.seed);
-  const steps = positiveInt(o.teacherSteps, '--teacher-steps');
-  if (o.threads) setNumThreads(positiveInt(o.threads, '--threads'));
-  const threads = getNumThreads();
   for (const [flag, v] of [['--targets', o.targets], ['--dfkd-targets', o.dfkdTargets ?? 'reuse']]) {
     if (!['reuse', 'recompute'].includes(v)) throw new Error(`${flag}: expected reuse or recompute, got '${v}'`);
   }
   if (!['tuned', 'glibc'].includes(o.torchMalloc)) throw new Error(`--torch-malloc: expected tuned or glibc, got '${o.torchMalloc}'`);
   const archs = o.teachers.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of archs) if (!ARCHS.includes(a)) throw new Error(`--teachers: unknown teacher '${a}' (known: ${ARCHS.join(', ')})`);
-  const dirs = new Map(o.teacher.map((s) => {
-    const [k, v] = s.split('=');
-    if (!k || !v || !ARCHS.includes(k)) throw new Error(`--teacher: expected ARCH=DIR with ARCH one of ${ARCHS.join(', ')}, got '${s}'`);
-    return [k, v] as const;
-  }));
-  const out = o.out ?? path.join('runs', 'bench-iteration', `iteration-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const work = path.join(path.dirname(out), 'work');
+  const dirs = new Map(
+    o.teacher.map((s) => {
+      const [k, v] = s.split('=');
+      if (!k || !v || !ARCHS.includes(k)) throw new Error(`--teacher: expected ARCH=DIR with ARCH one of ${ARCHS.join(', ')}, got '${s}'`);
+      return [k, v] as const;
+    }),
+  );
+  if (o.threads) setNumThreads(positiveInt(o.threads, '--threads'));
+  return {
+    archs,
+    dirs,
+    iterations: positiveInt(o.iterations, '--iterations'),
+    warmup,
+    rounds: positiveInt(o.rounds, '--rounds'),
+    seed: Number(o.seed),
+    steps: positiveInt(o.teacherSteps, '--teacher-steps'),
+    threads: getNumThreads(),
+    studentThreads: o.studentThreads ? positiveInt(o.studentThreads, '--student-threads') : undefined,
+    out: o.out ?? path.join('runs', 'bench-iteration', `iteration-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    workRoot: o.work!,
+  };
+}
+
+interface RunContext {
+  o: Opts;
+  s: Settings;
+  cfg: ReturnType<typeof benchConfig>;
+  cfgFile: string;
+  work: string;
+  python?: string;
+  skipped?: string;
+  sgemmGflops: number;
+}
+
+/** Both sides for one teacher, `rounds` times, alternating; the merged result and the ratio. */
+function benchArch(arch: string, c: RunContext): Record<string, unknown> {
+  const { o, s, cfg } = c;
+  const t = benchTeacher(arch, { steps: s.steps, cacheDir: path.join(s.workRoot, 'teachers'), dir: s.dirs.get(arch), log });
+  try {
+    const flops = netFlops(t.model, cfg);
+    const init = { student: path.join(c.work, `${arch}-student-init.safetensors`), generator: path.join(c.work, `${arch}-generator-init.safetensors`) };
+    const dr: SideResult[] = [];
+    const trs: (SideResult & Record<string, unknown>)[] = [];
+    // Rounds alternate the two sides (never concurrently) so that drift in the machine's speed hits both.
+    for (let r = 0; r < s.rounds; r++) {
+      log(`${arch}: round ${r + 1}/${s.rounds}: dfkd side (${s.warmup} warm-up + ${s.iterations} timed iterations)`);
+      dr.push(runDfkdSide(t.model, cfg, { warmup: s.warmup, iterations: s.iterations, evalPass: o.eval && r === 0, init, studentThreads: s.studentThreads }));
+      if (c.python) {
+        log(`${arch}: round ${r + 1}/${s.rounds}: PyTorch side`);
+        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc };
+        trs.push(runTorchSide(c.python, a));
+      }
+    }
+    const d = mergeRounds(dr);
+    const tr = trs.length ? mergeRounds(trs) : undefined;
+    printTable(arch, d, tr);
+    const dFlops = iterationFlops(d.samples, flops);
+    const tFlops = tr ? iterationFlops(tr.samples, flops) : 0;
+    return {
+      arch,
+      teacher: t.source,
+      flopsPerSample: flops,
+      dfkd: { ...d, flopsPerIteration: dFlops, gflops: dFlops / d.medianSec / 1e9, fractionOfSgemmPeak: dFlops / d.medianSec / 1e9 / c.sgemmGflops },
+      torch: tr ? { ...tr, flopsPerIteration: tFlops, gflops: tFlops / tr.medianSec / 1e9 } : { skipped: c.skipped },
+      ratio: tr ? d.medianSec / tr.medianSec : null,
+    };
+  } finally {
+    t.model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs();
+  const s = settings(o);
+  const work = path.join(s.workRoot, 'work');
   fs.mkdirSync(work, { recursive: true });
   const torchPy = o.torch ? findTorchPython(o.python) : { why: 'skipped (--no-torch)' };
   if (torchPy.why) log(`PyTorch side: ${torchPy.why}`);
-
-  const cfg = benchConfig(seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined);
+  const cfg = benchConfig(s.seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined);
   const cfgFile = path.join(work, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
   const loadStart = os.loadavg();
   const sgemm = sgemmPeak();
-  log(`sgemm peak (dfkd, ${threads} threads): ${sgemm.gflops.toFixed(1)} GFLOP/s`);
-  const teachers: Record<string, unknown>[] = [];
-  let torchSgemm: unknown;
-  for (const arch of archs) {
-    const t = benchTeacher(arch, { steps, cacheDir: path.join(path.dirname(out), 'teachers'), dir: dirs.get(arch), log });
-    try {
-      const flops = netFlops(t.model, cfg);
-      const init = { student: path.join(work, `${arch}-student-init.safetensors`), generator: path.join(work, `${arch}-generator-init.safetensors`) };
-      const studentThreads = o.studentThreads ? positiveInt(o.studentThreads, '--student-threads') : undefined;
-      const dr: SideResult[] = [];
-      const trs: (SideResult & Record<string, unknown>)[] = [];
-      // Rounds alternate the two sides (never concurrently) so that drift in the machine's speed hits both.
-      for (let r = 0; r < rounds; r++) {
-        log(`${arch}: round ${r + 1}/${rounds}: dfkd side (${warmup} warm-up + ${iterations} timed iterations)`);
-        dr.push(runDfkdSide(t.model, cfg, { warmup, iterations, evalPass: o.eval && r === 0, init, studentThreads }));
-        if (torchPy.python) {
-          log(`${arch}: round ${r + 1}/${rounds}: PyTorch side`);
-          trs.push(runTorchSide(torchPy.python, { arch, weights: t.weightsFile, init, cfgFile, warmup, iterations, threads, seed, targets: o.targets, malloc: o.torchMalloc }));
-        }
-      }
-      const d = mergeRounds(dr);
-      const dFlops = iterationFlops(d.samples, flops);
-      const tr = trs.length ? mergeRounds(trs) : undefined;
-      torchSgemm ??= tr?.sgemm;
-      printTable(arch, d, tr);
-      const tFlops = tr ? iterationFlops(tr.samples, flops) : undefined;
-      teachers.push({
-        arch,
-        teacher: t.source,
-        flopsPerSample: flops,
-        dfkd: { ...d, flopsPerIteration: dFlops, gflops: dFlops / d.medianSec / 1e9, fractionOfSgemmPeak: dFlops / d.medianSec / 1e9 / sgemm.gflops },
-        torch: tr ? { ...tr, flopsPerIteration: tFlops, gflops: tFlops! / tr.medianSec / 1e9 } : { skipped: torchPy.why },
-        ratio: tr ? d.medianSec / tr.medianSec : null,
-      });
-    } finally {
-      t.model.dispose();
-    }
-  }
+  log(`sgemm peak (dfkd, ${s.threads} threads): ${sgemm.gflops.toFixed(1)} GFLOP/s`);
+  const ctx: RunContext = { o, s, cfg, cfgFile, work, python: torchPy.python, skipped: torchPy.why, sgemmGflops: sgemm.gflops };
+  const teachers = s.archs.map((arch) => benchArch(arch, ctx));
+  const torchSgemm = teachers.map((t) => (t.torch as { sgemm?: unknown }).sgemm).find((x) => x !== undefined);
+  const ratios = teachers.map((t) => t.ratio);
   const result = {
     kind: 'dfkd-bench-iteration',
     command: `npm run bench:iteration -- ${process.argv.slice(2).join(' ')}`.trim(),
     dataset: DATASET,
     student: 'lenet5-half',
     config: cfg,
-    protocol: { warmup, iterations, rounds, statistic: 'median seconds per iteration; phases are means over the timed iterations' },
-    threads,
-    studentThreads: o.studentThreads ? Number(o.studentThreads) : null,
+    protocol: { warmup: s.warmup, iterations: s.iterations, rounds: s.rounds, statistic: 'median seconds per iteration over all rounds; phases are means over the timed iterations' },
+    threads: s.threads,
+    studentThreads: s.studentThreads ?? null,
     dfkdTargets: cfg.selection.targets ?? 'reuse',
     sgemm: { dfkd: sgemm, torch: torchSgemm ?? null },
     flopsNote: 'conv and linear layers only, 2 FLOPs per multiply-add; backward = 2x forward for trained networks, 1x for frozen ones (input gradients only)',
     teachers,
-    maxRatio: teachers.every((t) => typeof t.ratio === 'number') && teachers.length ? Math.max(...teachers.map((t) => t.ratio as number)) : null,
+    maxRatio: ratios.length && ratios.every((r) => typeof r === 'number') ? Math.max(...(ratios as number[])) : null,
     target: 0.7,
     loadavg: { start: loadStart, end: os.loadavg() },
     env: { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY, DFKD_NUM_THREADS: process.env.DFKD_NUM_THREADS ?? null, DFKD_MALLOC: process.env.DFKD_MALLOC ?? null },
@@ -221,9 +265,9 @@ async function main(): Promise<void> {
     versions: versions(),
     date: new Date().toISOString(),
   };
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  log(`\nwrote ${out}`);
+  fs.mkdirSync(path.dirname(s.out), { recursive: true });
+  fs.writeFileSync(s.out, JSON.stringify(result, null, 2) + '\n');
+  log(`\nwrote ${s.out}`);
   console.log(JSON.stringify(result, null, 2));
 }
 
