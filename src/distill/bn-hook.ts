@@ -1,63 +1,66 @@
 /**
- * The BN-statistics hook: a forward hook on every BatchNorm of the (frozen) teacher that records
- * the distance between the batch statistics of the layer's input and the layer's running
- * statistics. Only while `active`, so that student steps and evaluation do not pay for it.
+ * The BN-statistics hook: forward hooks on every BatchNorm of the (frozen) teacher that record the
+ * distance between the batch statistics of the layer's input and the layer's running statistics.
+ * The hooks are registered only for the forward that `capture` runs and removed after it, so other
+ * teacher forwards (selection, student targets, evaluation) run hook-free: they pay nothing, and
+ * Sequential can free each layer's output as soon as the next layer has consumed it.
  */
 import { Tensor } from '../tensor';
 import { Module, BatchNorm, HookHandle } from '../nn';
 import { bnStatLoss } from './losses';
 
 export class BNStatsHook {
-  /** When false the hook records nothing. */
-  active = false;
   private terms: Tensor[] = [];
-  private readonly handles: HookHandle[] = [];
+  private handles: HookHandle[] = [];
+  private readonly bns: BatchNorm[];
   readonly layers: number;
 
   constructor(model: Module) {
-    const bns = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm);
-    if (bns.length === 0) throw new Error('BNStatsHook: the model has no BatchNorm layers; BN-statistics losses need a teacher with BatchNorm');
-    for (const bn of bns) {
-      this.handles.push(
-        bn.registerForwardHook((_m, input) => {
-          if (this.active) this.terms.push(bnStatLoss(input, bn.runningMean, bn.runningVar));
-        }),
-      );
-    }
-    this.layers = bns.length;
+    this.bns = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm);
+    if (this.bns.length === 0) throw new Error('BNStatsHook: the model has no BatchNorm layers; BN-statistics losses need a teacher with BatchNorm');
+    this.layers = this.bns.length;
   }
 
-  /** Clears the recorded terms (call before the teacher forward whose statistics you want). */
+  /** Clears the recorded terms. */
   reset(): void {
     this.terms = [];
   }
 
   /**
-   * Runs `fn` (a forward of the hooked model) with recording on, and returns its result and the
-   * BN-statistics loss of exactly that forward.
+   * Runs `fn` (a forward of the hooked model) with the hooks registered, and returns its result and
+   * the BN-statistics loss of exactly that forward.
    */
   capture<T>(fn: () => T): { result: T; loss: Tensor } {
     this.reset();
-    this.active = true;
+    this.handles = this.bns.map((bn) =>
+      bn.registerForwardHook((_m, input) => {
+        this.terms.push(bnStatLoss(input, bn.runningMean, bn.runningVar));
+      }),
+    );
     let result: T;
     try {
       result = fn();
     } finally {
-      this.active = false;
+      this.removeHooks();
     }
     return { result, loss: this.loss() };
   }
 
-  /** Sum of the recorded per-layer terms (of the forwards since the last reset). */
+  /** Sum of the per-layer terms recorded by the last capture. */
   loss(): Tensor {
-    if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; set active = true and run the teacher first');
+    if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; run the teacher inside capture()');
     let s = this.terms[0];
     for (let i = 1; i < this.terms.length; i++) s = s.add(this.terms[i]);
     return s;
   }
 
-  remove(): void {
+  private removeHooks(): void {
     for (const h of this.handles) h.remove();
+    this.handles = [];
+  }
+
+  remove(): void {
+    this.removeHooks();
     this.terms = [];
   }
 }

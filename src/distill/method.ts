@@ -170,16 +170,21 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
     });
   }
 
-  /** A batch the student trains on: fresh generator samples (methods may filter them). */
-  protected studentBatch(n: number): { x: Tensor; log: StepLog } {
+  /**
+   * A batch the student trains on: fresh generator samples (methods may filter them). A method that
+   * ran the teacher on the batch to make it returns those logits as `t` (eval-mode teacher, no
+   * grad), so that the student step does not run the teacher a second time on the same samples.
+   */
+  protected studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
     return { x: this.synth.sample(n), log: {} };
   }
 
   studentStep(): StepLog {
     return tidy(() => {
       this.student.train();
-      const { x, log } = this.studentBatch(this.cfg.batchSize);
-      const { t, blocks } = this.teacherTargets(x);
+      const { x, t: known, log } = this.studentBatch(this.cfg.batchSize);
+      // Attention transfer also needs the teacher's block features: then the teacher runs again.
+      const { t, blocks } = known && !this.teacherBlocks ? { t: known, blocks: undefined } : this.teacherTargets(x);
       const { loss, log: l2 } = this.studentLoss(x, t, blocks);
       this.optimizeStudent(loss);
       return { ...log, ...l2 };

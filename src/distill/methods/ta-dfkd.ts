@@ -28,6 +28,11 @@ export const SelectionSection = z
     threshold: z.number().gt(0).lt(1),
     bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
     maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
+    // Optional (absent = reuse) so that adding it left the config hash of every existing run unchanged.
+    targets: z
+      .enum(['reuse', 'recompute'])
+      .optional()
+      .describe("student targets: the kept samples' logits from the selection forward (reuse, default) or a second teacher forward on the kept samples (recompute: dfkd's earlier behaviour; its logits can differ from reused ones in the last bits)"),
   })
   .strict();
 export type SelectionConfig = z.infer<typeof SelectionSection>;
@@ -63,28 +68,35 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * Collects exactly B teacher-approved samples from fresh generator batches. Each draw is sized
    * from the recent selection rate (B / rate, at most 2B) so that one forward pass usually
    * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
+   * The teacher logits of the kept samples come back too: they are the student's targets.
    */
-  protected override studentBatch(n: number): { x: Tensor; log: StepLog } {
+  protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
     if (!this.cfg.selection.enabled) return { x: this.synth.sample(n), log: {} };
     return noGrad(() => {
       const kept: Tensor[] = [];
+      const keptT: Tensor[] = [];
       let have = 0;
       let draws = 0;
       while (have < n && draws < this.cfg.selection.maxDraws) {
         const want = n - have;
         const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(this.expectedRate, 0.05)) * 1.1)));
         const x = this.synth.sample(size);
-        const { index, rate } = this.select(this.teacher.call(x));
+        const t = this.teacher.call(x);
+        const { index, rate } = this.select(t);
         this.expectedRate = 0.8 * this.expectedRate + 0.2 * rate;
         draws += 1;
         if (index.shape[0] === 0) continue;
         const xs = x.indexSelect(0, index);
         kept.push(xs);
+        keptT.push(t.indexSelect(0, index));
         have += xs.shape[0];
       }
       if (have === 0) return { x: this.synth.sample(n), log: { draws } };
-      const all = kept.length === 1 ? kept[0] : cat(kept, 0);
-      return { x: have > n ? all.narrow(0, 0, n) : all, log: { draws } };
+      const first = (ts: Tensor[]): Tensor => {
+        const all = ts.length === 1 ? ts[0] : cat(ts, 0);
+        return have > n ? all.narrow(0, 0, n) : all;
+      };
+      return { x: first(kept), t: this.cfg.selection.targets === 'recompute' ? undefined : first(keptT), log: { draws } };
     });
   }
 

@@ -1,0 +1,74 @@
+/**
+ * Teachers for the iteration benchmark. Timing does not depend on accuracy, so by default each
+ * teacher is trained briefly: `steps` SGD steps (batch 128, lr 0.05, momentum 0.9, wd 5e-4, seed 0)
+ * over a fixed shuffle of the Fashion-MNIST training set. The weights are cached under
+ * `<cacheDir>/<arch>-s<steps>.safetensors` and reused. `--teacher ARCH=DIR` uses a dfkd teacher
+ * directory instead (e.g. one trained with configs/teachers/*.json).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { manualSeed, tensor, tidy, F } from '../../src/tensor';
+import { SGD } from '../../src/optim';
+import { buildModel } from '../../src/models';
+import type { Classifier } from '../../src/models/registry';
+import { loadTeacher } from '../../src/train/teacher';
+import { getDatasetInfo, loadDataset } from '../../src/data/registry';
+import { normalizeBatch } from '../../src/data/batches';
+import { mulberry32, shuffledIndices } from '../../src/data/rng';
+import { saveModule, loadModule } from '../../src/io/weights';
+
+export const DATASET = 'fashion-mnist';
+const SHAPE = { inChannels: 1, numClasses: 10, imageSize: 32 };
+
+export interface BenchTeacher {
+  model: Classifier;
+  arch: string;
+  /** The weights file both sides load. */
+  weightsFile: string;
+  source: string;
+  testAccuracy?: number;
+}
+
+export function benchTeacher(arch: string, o: { steps: number; cacheDir: string; dir?: string; log: (m: string) => void }): BenchTeacher {
+  if (o.dir) {
+    const { model, record } = loadTeacher(o.dir);
+    if (record.arch !== arch) throw new Error(`--teacher ${arch}=${o.dir}: that directory holds a ${record.arch} teacher, not ${arch}`);
+    if (record.dataset !== DATASET) throw new Error(`--teacher ${arch}=${o.dir}: the teacher is for ${record.dataset}, the benchmark needs ${DATASET}`);
+    return { model, arch, weightsFile: path.join(o.dir, record.weightsFile), source: o.dir, testAccuracy: record.testAccuracy };
+  }
+  const file = path.join(o.cacheDir, `${arch}-s${o.steps}.safetensors`);
+  const model = buildModel(arch, SHAPE);
+  if (fs.existsSync(file)) {
+    loadModule(file, model);
+  } else {
+    o.log(`training a ${arch} teacher for ${o.steps} steps (cached in ${file})`);
+    trainBriefly(model, o.steps);
+    fs.mkdirSync(o.cacheDir, { recursive: true });
+    saveModule(file, model, { arch, dataset: DATASET, steps: String(o.steps) });
+  }
+  model.eval();
+  return { model, arch, weightsFile: file, source: `trained ${o.steps} steps` };
+}
+
+function trainBriefly(model: Classifier, steps: number): void {
+  manualSeed(0);
+  const info = getDatasetInfo(DATASET);
+  const raw = loadDataset(DATASET, 'train');
+  const order = shuffledIndices(raw.n, mulberry32(0));
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+  model.train();
+  try {
+    for (let s = 0; s < steps; s++) {
+      const start = (s * 128) % (raw.n - 128);
+      const b = normalizeBatch(raw, order.subarray(start, start + 128), info);
+      tidy(() => {
+        const loss = F.crossEntropy(model.call(tensor(b.data, b.shape)), tensor(b.labels, [128], 'int64'));
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      });
+    }
+  } finally {
+    opt.dispose();
+  }
+}
