@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { resolveConfig, PartialConfig } from '../src/distill/config';
+import type { TaDfkdConfig } from '../src/distill/methods/ta-dfkd';
 import { createMethod, TADFKD } from '../src/distill/methods';
 import { Normalizer } from '../src/distill/synthesizer';
 import { loadTeacher } from '../src/train/teacher';
@@ -74,7 +75,7 @@ test("selection.targets 'recompute' runs the teacher again on the kept samples",
 });
 
 test('without selection.targets the config has no such key (config hashes of earlier runs are unchanged)', () => {
-  const cfg = resolveConfig('ta-dfkd', 'mnist', TINY);
+  const cfg = resolveConfig('ta-dfkd', 'mnist', TINY) as TaDfkdConfig;
   assert.equal('targets' in cfg.selection, false);
 });
 

@@ -11,6 +11,7 @@ import { manualSeed, tidy, Tensor } from '../../src/tensor';
 import { buildModel } from '../../src/models';
 import type { Classifier } from '../../src/models/registry';
 import { resolveConfig, DistillConfig, PartialConfig } from '../../src/distill/config';
+import type { TaDfkdConfig } from '../../src/distill/methods/ta-dfkd';
 import { Normalizer } from '../../src/distill/synthesizer';
 import { createMethod, TADFKD } from '../../src/distill/methods';
 import { computeSignals } from '../../src/distill/signals';
@@ -66,9 +67,9 @@ export function mergeRounds<T extends SideResult>(rounds: T[]): T & { roundsMedi
   };
 }
 
-export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute'): DistillConfig {
+export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute'): TaDfkdConfig {
   // (cast: selection.targets is optional in the schema, and absent in configs older than it)
-  return resolveConfig('ta-dfkd', DATASET, {}, (targets ? { seed, selection: { targets } } : { seed }) as PartialConfig);
+  return resolveConfig('ta-dfkd', DATASET, {}, (targets ? { seed, selection: { targets } } : { seed }) as PartialConfig) as TaDfkdConfig;
 }
 
 /** Builds the method as run.ts does; optionally writes the initial student and generator weights. */
