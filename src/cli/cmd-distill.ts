@@ -3,8 +3,12 @@ import * as path from 'path';
 import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { runDistill, DistillSummary } from '../distill/run';
-import { METHODS, PartialConfig } from '../distill/config';
+import { METHODS, MAX_ITERATIONS, PartialConfig } from '../distill/config';
 import { DfkdError } from '../errors';
+import { onStopSignals } from '../distill/stop-signals';
+import { checkResumeFlags } from './resume-flags';
+import { checkFlagConfig } from './flag-config';
+import { requireRunRecord } from '../io/records';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP } from './common';
 
@@ -17,9 +21,9 @@ export function registerDistillCommand(program: Command): void {
     .option('--method <name>', `method: ${METHODS.join(', ')}`, 'ta-dfkd')
     .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
     .option('--out <dir>', 'run directory')
-    .option('--resume <dir>', 'continue the unfinished run in this directory (same teacher/student/method/config)')
+    .option('--resume <dir>', 'continue the unfinished run in this directory with its recorded teacher/student/method/config (only --on-nan, --device and --data-path may be given with it)')
     .option('--seed <n>', 'random seed', parseIntArg('--seed'))
-    .option('--iterations <n>', 'outer iterations', parseIntArg('--iterations'))
+    .option('--iterations <n>', `outer iterations (at most ${MAX_ITERATIONS.toLocaleString('en-US')})`, parseIntArg('--iterations'))
     .option('--batch-size <n>', 'batch size', parseIntArg('--batch-size'))
     .option('--class-prior [weight]', 'TA-DFKD ablation: add the class-prior (one-hot CE) loss to the generator (default weight 1)', parseNumArg('--class-prior'))
     .option('--no-selection', 'TA-DFKD ablation: train on every generated sample (no GMM selection)')
@@ -29,9 +33,10 @@ export function registerDistillCommand(program: Command): void {
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
     .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
     .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
-    .action((o) =>
+    .action((o, cmd: Command) =>
       runCommand(async () => {
         const resumeDir: string | undefined = o.resume;
+        if (resumeDir) checkResumeFlags(cmd, resumeDir);
         let teacherDir: string | undefined = o.teacher;
         let student: string = o.student;
         let method: string = o.method;
@@ -41,6 +46,7 @@ export function registerDistillCommand(program: Command): void {
           const cf = path.join(resumeDir, 'config.json');
           if (!fs.existsSync(cf)) throw new DfkdError(`--resume ${resumeDir}: no config.json there (not a dfkd run directory)`, 'EUSAGE');
           const saved = readJsonFile(cf, 'run record') as { config: PartialConfig & { method: string }; teacher: { dir: string }; student: string };
+          requireRunRecord(saved, cf);
           teacherDir = saved.teacher.dir;
           student = saved.student;
           method = saved.config.method;
@@ -62,16 +68,17 @@ export function registerDistillCommand(program: Command): void {
             },
             nan: o.onNan ? { policy: o.onNan } : undefined,
           };
+          checkFlagConfig(method, overrides);
         }
         const out = resumeDir ?? (o.out as string);
         let stopRequested = false;
-        const onSignal = (sig: string): void => {
-          if (stopRequested) process.exit(130);
-          stopRequested = true;
-          process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
-        };
-        process.on('SIGINT', () => onSignal('SIGINT'));
-        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        onStopSignals({
+          onForce: () => process.exit(130),
+          onStop: (sig) => {
+            stopRequested = true;
+            process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
+          },
+        });
         let bar: Progress | undefined;
         const res = await runDistill({
           teacherDir: teacherDir!,

@@ -45,11 +45,12 @@ export function registerInteropCommands(program: Command): void {
     .requiredOption('--model <dir>', 'teacher directory (teacher.json) or distilled run directory (student.json)')
     .option('--format <name>', `output format: ${EXPORT_FORMATS.join(', ')}`, 'onnx')
     .requiredOption('--out <file>', 'output file, e.g. student.onnx')
+    .option('--force', 'overwrite --out if it exists (its directory must exist: it is not created)')
     .option('--fold-bn', 'fold each BatchNorm that follows a convolution into it (default: BatchNormalization nodes)')
     .action((o) =>
       runCommand(() => {
         checkExportFormat(o.format);
-        const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true });
+        const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true, force: o.force === true });
         const rec = r.record;
         console.log(
           `exported ${rec.arch} from ${o.model} to ${r.out} (${(r.sizeBytes / 1e6).toFixed(2)} MB, ONNX opset ${ONNX_OPSET}, ${r.nodes} nodes, ` +

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DfkdError } from '../errors';
 import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset } from '../study/presets';
 import type { StudyEvent } from '../study/run';
+import { stopSignalDebouncer } from '../distill/stop-signals';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, runCommand, pct, DEVICE_HELP } from './common';
 
@@ -119,11 +120,13 @@ export function registerStudyCommand(program: Command): void {
 
         let stopRequested = false;
         let inCells = false;
-        const onSignal = (sig: string): void => {
-          if (stopRequested) process.exit(130);
-          stopRequested = true;
-          process.stderr.write(`\n${sig}: finishing the current iteration, writing a checkpoint and stopping the study...\n`);
-        };
+        const onSignal = stopSignalDebouncer({
+          onForce: () => process.exit(130),
+          onStop: (sig) => {
+            stopRequested = true;
+            process.stderr.write(`\n${sig}: finishing the current iteration, writing a checkpoint and stopping the study...\n`);
+          },
+        });
         const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
         let bar: Progress | undefined;
         const stopBar = (): void => {

@@ -1,11 +1,11 @@
 /** `dfkd train-teacher`, `dfkd eval`, `dfkd models`, `dfkd datasets`. */
 import * as path from 'path';
 import * as fs from 'fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { trainTeacher, loadTeacher, TeacherRecord } from '../train/teacher';
 import { evaluate } from '../train/evaluate';
 import { listModels, buildModel } from '../models';
-import { listDatasets, loadDataset, getDatasetInfo, checkClassCount } from '../data/registry';
+import { listDatasets, loadDataset, checkClassCount, imageFolderChannels, datasetInfoForModel } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import { writeJsonAtomic } from '../io/atomic';
 import { DfkdError } from '../errors';
@@ -61,7 +61,7 @@ export function registerTeacherCommands(program: Command): void {
     .requiredOption('--model <dir>', 'directory with teacher.json or summary.json')
     .option('--dataset <name>', 'dataset (default: the one recorded with the model)')
     .option('--data-path <dir>', 'dataset location')
-    .option('--split <split>', 'train or test', 'test')
+    .option('--split <split>', 'train or test', parseSplit, 'test')
     .option('--json <file>', 'also write the full result (per-class accuracy, confusion matrix) as JSON')
     .option('--device <name>', DEVICE_HELP, 'cpu')
     .action((o) =>
@@ -69,8 +69,8 @@ export function registerTeacherCommands(program: Command): void {
         const device = resolveDevice(o.device);
         const { model, record } = loadAnyModel(o.model, device);
         const dsName = o.dataset ?? record.dataset;
-        const info = getDatasetInfo(dsName);
-        const raw = loadDataset(dsName, o.split === 'train' ? 'train' : 'test', { path: o.dataPath });
+        const info = datasetInfoForModel(dsName, record.inChannels);
+        const raw = loadDataset(dsName, o.split, { path: o.dataPath, channels: imageFolderChannels(record.inChannels) });
         if (raw.channels !== record.inChannels || raw.height !== record.imageSize) {
           model.dispose();
           throw new DfkdError(`dataset '${dsName}' gives ${raw.channels}x${raw.height}x${raw.width} images but the model expects ${record.inChannels}x${record.imageSize}x${record.imageSize}`, 'ESHAPE');
@@ -125,6 +125,11 @@ export function registerTeacherCommands(program: Command): void {
         }
       }),
     );
+}
+
+function parseSplit(v: string): 'train' | 'test' {
+  if (v !== 'train' && v !== 'test') throw new InvalidArgumentError(`--split must be 'train' or 'test', got '${v}'`);
+  return v;
 }
 
 export function printTeacher(rec: TeacherRecord, dir: string): void {

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { DfkdError } from '../errors';
 import { readJson } from '../io/json';
+import { requireRunRecord } from '../io/records';
 import { parseIntArg, runCommand, pct } from './common';
 
 export function registerTrustCommand(program: Command): void {
@@ -11,7 +12,7 @@ export function registerTrustCommand(program: Command): void {
     .command('trust')
     .description(
       "data-free trust score of a finished run: the student's agreement with the teacher on a probe set inverted from the teacher alone " +
-        '(no real data; the probe is cached in the teacher directory and shared by every run of that teacher)',
+        '(no real data; the probe is cached in the teacher directory and shared by every run of that teacher, or in the run directory when the teacher directory cannot be written)',
     )
     .requiredOption('--model <run dir>', 'a finished `dfkd distill` run directory (student.json)')
     .option('--teacher <dir>', 'teacher directory (default: the one recorded in the run)')
@@ -25,14 +26,16 @@ export function registerTrustCommand(program: Command): void {
         if (!teacherDir) {
           const cf = path.join(runDir, 'config.json');
           if (!fs.existsSync(cf)) throw new DfkdError(`'${runDir}' has no config.json naming its teacher; pass --teacher`, 'ENOENT');
-          teacherDir = (readJson(cf, 'run record', 'ERECORD') as { teacher: { dir: string } }).teacher.dir;
+          const rec = readJson(cf, 'run record', 'ERECORD');
+          requireRunRecord(rec, cf);
+          teacherDir = (rec as { teacher: { dir: string } }).teacher.dir;
         }
         for (const [flag, v] of [['--probe-size', o.probeSize], ['--probe-steps', o.probeSteps]] as const) {
           if (v !== undefined && v < 1) throw new DfkdError(`${flag} must be at least 1, got ${v}`, 'EUSAGE');
         }
         const { teacherProbe, runProbeTrust, withTeacher } = await import('../distill/probe-trust');
         withTeacher(teacherDir, (teacher) => {
-          const probe = teacherProbe(teacher, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`));
+          const probe = teacherProbe(teacher, { n: o.probeSize, steps: o.probeSteps }, (m) => process.stderr.write(`${m}\n`), runDir);
           try {
             const r = runProbeTrust(runDir, teacher, probe);
             console.log(

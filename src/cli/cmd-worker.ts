@@ -1,6 +1,7 @@
 /** `dfkd worker`: runs study cells from a Redis queue (see docs/distributed.md). */
 import { Command } from 'commander';
 import { DfkdError } from '../errors';
+import { onStopSignals } from '../distill/stop-signals';
 import { parseIntArg, runCommand } from './common';
 
 export function registerWorkerCommand(program: Command): void {
@@ -23,18 +24,16 @@ export function registerWorkerCommand(program: Command): void {
         // First signal: take no new cells, finish the ones in progress, exit 0. Second: leave at once; the
         // cells' processes checkpoint and exit, and their jobs return to the queue when their locks expire.
         await new Promise<void>((resolve) => {
-          let closing = false;
-          const onSignal = (sig: string): void => {
-            if (closing) {
+          onStopSignals({
+            onForce: (sig) => {
               process.stderr.write(`${sig} again: leaving now; unfinished cells go back to the queue\n`);
               process.exit(130);
-            }
-            closing = true;
-            process.stderr.write(`${sig}: finishing the cells in progress, then exiting (send it again to leave at once)\n`);
-            void w.close().then(resolve, resolve);
-          };
-          process.on('SIGINT', () => onSignal('SIGINT'));
-          process.on('SIGTERM', () => onSignal('SIGTERM'));
+            },
+            onStop: (sig) => {
+              process.stderr.write(`${sig}: finishing the cells in progress, then exiting (send it again to leave at once)\n`);
+              void w.close().then(resolve, resolve);
+            },
+          });
         });
         console.log('worker stopped');
       }),

@@ -316,7 +316,24 @@ export function loadDataset(name: string, split: 'train' | 'test', opts: LoadDat
       return { ...padded, classNames: folder.classNames } as RawImages & { classNames: string[] };
     }
   }
+  if (raw.n === 0) throw new DfkdError(`dataset '${name}' ${split} split${opts.path ? ` in '${opts.path}'` : ''} holds 0 images; an accuracy needs at least one`, 'EEMPTY');
   return padTo(raw, size, size);
+}
+
+/** The channels to read an image folder with for a model of `inChannels` (the model decides, issue 15). */
+export function imageFolderChannels(inChannels: number): 1 | 3 {
+  return inChannels === 1 ? 1 : 3;
+}
+
+/**
+ * A dataset's info for a model of `inChannels` channels: a channel-uniform normalisation (imagefolder's
+ * 0.5/0.5) is given one entry per model channel, so a grayscale image-folder model can be used.
+ */
+export function datasetInfoForModel(name: string, inChannels: number): DatasetInfo {
+  const info = getDatasetInfo(name);
+  const uniform = info.mean.every((m) => m === info.mean[0]) && info.std.every((s) => s === info.std[0]);
+  if (info.mean.length === inChannels || !uniform) return info;
+  return { ...info, mean: new Array<number>(inChannels).fill(info.mean[0]), std: new Array<number>(inChannels).fill(info.std[0]) };
 }
 
 /** A model/dataset class-count mismatch (the labels would index past the model's outputs). */

@@ -8,7 +8,11 @@
  */
 import { z } from 'zod';
 import { DfkdError } from '../errors';
+import { checkJsonShape } from '../io/json';
 import { STABLE_SIGNALS, STOP_WHEN_STABLE_DEFAULTS } from './stopping';
+
+/** Upper bound of `iterations` (documented in docs/reliability.md and `dfkd distill --help`). */
+export const MAX_ITERATIONS = 1_000_000;
 
 export const METHODS = ['ta-dfkd', 'dafl', 'dfad', 'zskt', 'dfq', 'deepinv'] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -30,7 +34,7 @@ export const DistillConfig = z
   .object({
     method: z.enum(METHODS),
     seed: z.number().int().nonnegative(),
-    iterations: z.number().int().positive().describe('outer iterations'),
+    iterations: z.number().int().positive().max(MAX_ITERATIONS).describe('outer iterations'),
     studentSteps: z.number().int().positive().describe('student steps per iteration'),
     generatorSteps: z.number().int().min(0).describe('generator (or image-optimisation) steps per iteration'),
     batchSize: z.number().int().min(2),
@@ -271,6 +275,7 @@ export function resolveConfig(method: string, dataset: string, user: unknown = {
     throw new DfkdError(`unknown method '${method}' (known: ${METHODS.join(', ')})`, 'ECONFIG');
   }
   if (!isObj(user)) throw new DfkdError('distill config: the config file must hold a JSON object', 'ECONFIG');
+  checkJsonShape(user, 'distill config');
   const m = method as MethodName;
   const merged = deepMerge(BASE_DEFAULTS, PRESETS[dataset] ?? {}, METHOD_DEFAULTS[m], user, flags, { method: m });
   // A partial stopping rule (e.g. {} from --stop-when-stable, or only a patience) takes the defaults.

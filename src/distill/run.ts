@@ -18,11 +18,13 @@ import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
 import { loadTeacher, TeacherRecord } from '../train/teacher';
 import { evaluate } from '../train/evaluate';
-import { getDatasetInfo, loadDataset, checkClassCount } from '../data/registry';
+import { loadDataset, checkClassCount, imageFolderChannels, datasetInfoForModel } from '../data/registry';
 import { toTensors, disposeTensors, DatasetTensors } from '../data/tensors';
 import { saveModule, loadModule, sha256File } from '../io/weights';
 import { writeJsonAtomic, writeFileAtomic, removeStaleTemps } from '../io/atomic';
 import { readJson } from '../io/json';
+import { checkOutputDir } from '../io/safe-out';
+import { requireFields, weightsPath } from '../io/records';
 import { savePngGrid } from '../io/png';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -195,15 +197,17 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
   const t0 = nowSeconds();
+  checkOutputDir(opts.out);
   const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
   getModel(opts.studentArch);
   const cfg = distillConfigFor(opts, tRec.dataset);
-  const info = getDatasetInfo(tRec.dataset);
+  const info = datasetInfoForModel(tRec.dataset, tRec.inChannels);
   const runConfig = { config: cfg, teacher: { dir: path.resolve(opts.teacherDir), weightsSha256: tRec.weightsSha256, arch: tRec.arch }, student: opts.studentArch, dataset: tRec.dataset };
   const configHash = runConfigHash(cfg, tRec.weightsSha256, opts.studentArch);
 
   // Output directory: new, or the same run (resume), never a different run.
   const cfgFile = path.join(opts.out, 'config.json');
+  const resumingRun = opts.resume === true && fs.existsSync(cfgFile);
   if (fs.existsSync(cfgFile)) {
     let prev: { configHash?: string };
     try {
@@ -232,7 +236,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     teacher.dispose();
     throw new DfkdError(`output directory '${opts.out}' is not empty and holds no dfkd run; choose another --out`, 'EEXIST');
   }
-  const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath });
+  const testRaw = loadDataset(tRec.dataset, 'test', { path: opts.dataPath, channels: imageFolderChannels(tRec.inChannels) });
   if (testRaw.channels !== tRec.inChannels || testRaw.height !== tRec.imageSize) {
     teacher.dispose();
     throw new DfkdError(`dataset '${tRec.dataset}' gives ${testRaw.channels}x${testRaw.height} images but teacher '${opts.teacherDir}' expects ${tRec.inChannels}x${tRec.imageSize}`, 'ESHAPE');
@@ -277,6 +281,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
     if (method instanceof GeneratorMethod) method.synth.optimizer.lr = cfg.generator.lr * lrScale;
   };
   const ckpt = opts.resume ? loadLatestCheckpoint(opts.out, warn) : undefined;
+  if (resumingRun && !ckpt) warn(`run '${opts.out}' has no checkpoint yet (it stopped before iteration ${cfg.checkpointEvery}): starting it again from iteration 0`);
   if (ckpt) {
     try {
       restore(ckpt.tensors, ckpt.meta, student, method, sched, onDevice, warn);
@@ -542,7 +547,8 @@ export function loadStudent(dir: string, device?: Device): { model: Classifier; 
     weightsFile: string;
     weightsSha256?: string;
   };
-  const wfile = path.join(dir, rec.weightsFile);
+  requireFields(rec, recFile, 'student record', { arch: 'string', dataset: 'string', numClasses: 'count', inChannels: 'count', weightsFile: 'string' });
+  const wfile = weightsPath(dir, rec.weightsFile, recFile);
   if (rec.weightsSha256 && fs.existsSync(wfile) && sha256File(wfile) !== rec.weightsSha256) {
     throw new DfkdError(`student weights '${wfile}' do not match the SHA-256 in ${recFile} (file changed or corrupted)`, 'ECORRUPT');
   }

@@ -26,8 +26,10 @@ import { getDatasetInfo, loadDataset, DatasetInfo } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import type { RawImages } from '../data/raw';
 import { decodeSafetensors, NamedArray, STDType } from '../io/safetensors';
+import { checkWeightValues } from '../io/weight-check';
 import { fromNamedArray, saveModule, sha256File } from '../io/weights';
 import { writeJsonAtomic } from '../io/atomic';
+import { checkOutputDir, assertOwnOrEmpty } from '../io/safe-out';
 import { evaluate } from '../train/evaluate';
 import { TEACHER_RECORD, TEACHER_WEIGHTS, readTeacherRecord } from '../train/teacher';
 import { versions, Versions } from '../versions';
@@ -374,6 +376,7 @@ export function importTeacher(opts: ImportOptions): ImportResult {
   }
   const imageSize = info.size;
 
+  checkOutputDir(opts.out);
   const recFile = path.join(opts.out, TEACHER_RECORD);
   if (fs.existsSync(recFile)) {
     let what = 'a teacher';
@@ -385,6 +388,7 @@ export function importTeacher(opts: ImportOptions): ImportResult {
     }
     throw new DfkdError(`output directory '${opts.out}' already holds ${what}; choose another --out or delete it`, 'EEXIST');
   }
+  assertOwnOrEmpty(opts.out, () => false, 'a dfkd teacher');
 
   let buf: Buffer;
   try {
@@ -396,6 +400,7 @@ export function importTeacher(opts: ImportOptions): ImportResult {
   const sourceSha256 = crypto.createHash('sha256').update(buf).digest('hex');
   const { tensors: source } = decodeSafetensors(buf, opts.weights);
   const writtenDtypes = headerDtypes(buf);
+  checkWeightValues(source, opts.weights);
   if (Object.keys(source).length === 0) throw new DfkdError(`weights file '${opts.weights}' holds no tensors`, 'EWEIGHTS');
 
   const model = buildModel(opts.arch, { inChannels, numClasses, imageSize });

@@ -22,6 +22,7 @@ import { resolveConfig, DistillConfig } from '../distill/config';
 import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress } from '../train/teacher';
 import { writeJsonAtomic } from '../io/atomic';
 import { readJson } from '../io/json';
+import { makeOutputDir } from '../io/safe-out';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
 import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
@@ -223,7 +224,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const emit = (e: StudyEvent): void => opts.onProgress?.(e);
   const resumeCommand = `dfkd study --out ${out}`;
-  fs.mkdirSync(out, { recursive: true });
+  makeOutputDir(out);
 
   // 1. Every cell's config, validated before any work.
   const methodCfg = new Map<string, Map<number, DistillConfig>>();
