@@ -429,6 +429,7 @@ test('export: a teacher directory (library) and a distilled student run director
     saveModule(path.join(dir, 'lenet5.safetensors'), t);
     t.dispose();
     importTeacher({ arch: 'lenet5', weights: path.join(dir, 'lenet5.safetensors'), dataset: 'fashion-mnist', out: path.join(dir, 'teacher'), testAccuracy: false });
+    fs.mkdirSync(path.join(dir, 'out')); // export creates no directory (issue 15)
     const res = exportModel({ model: path.join(dir, 'teacher'), format: 'onnx', out: path.join(dir, 'out', 'teacher.onnx') });
     assert.equal(res.record.arch, 'lenet5');
     const { meta, model: proto } = metadataOf(fs.readFileSync(path.join(dir, 'out', 'teacher.onnx')));

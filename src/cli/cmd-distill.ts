@@ -2,7 +2,10 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { runDistill, resumeOptions, DistillOptions, DistillSummary } from '../distill/run';
-import { methodNames, PartialConfig } from '../distill/config';
+import { methodNames, MAX_ITERATIONS, PartialConfig } from '../distill/config';
+import { onStopSignals } from '../distill/stop-signals';
+import { checkResumeFlags } from './resume-flags';
+import { checkFlagConfig } from './flag-config';
 import { DfkdError } from '../errors';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
@@ -38,9 +41,9 @@ export function registerDistillCommand(program: Command): void {
     .option('--method <name>', `method: ${methodNames().join(', ')}`, 'ta-dfkd')
     .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
     .option('--out <dir>', 'run directory')
-    .option('--resume <dir>', 'continue the unfinished run in this directory (same teacher/student/method/config)')
+    .option('--resume <dir>', 'continue the unfinished run in this directory with its recorded teacher/student/method/config (only --on-nan, --device and --data-path may be given with it)')
     .option('--seed <n>', 'random seed', parseIntArg('--seed'))
-    .option('--iterations <n>', 'outer iterations', parseIntArg('--iterations'))
+    .option('--iterations <n>', `outer iterations (at most ${MAX_ITERATIONS.toLocaleString('en-US')})`, parseIntArg('--iterations'))
     .option('--batch-size <n>', 'batch size', parseIntArg('--batch-size'))
     .option('--class-prior [weight]', 'TA-DFKD ablation: add the class-prior (one-hot CE) loss to the generator (default weight 1)', parseNumArg('--class-prior'))
     .option('--no-selection', 'TA-DFKD ablation: train on every generated sample (no GMM selection)')
@@ -50,7 +53,13 @@ export function registerDistillCommand(program: Command): void {
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
     .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
     .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
-    .action((raw) => runCommand(() => distillCommand(typedOptions(DistillFlags, raw, 'distill'))));
+    .action((raw, cmd: Command) =>
+      runCommand(() => {
+        const o = typedOptions(DistillFlags, raw, 'distill');
+        if (o.resume) checkResumeFlags(cmd, o.resume);
+        return distillCommand(o);
+      }),
+    );
 }
 
 /** The flags that override config fields. */
@@ -76,19 +85,21 @@ function runOptions(o: DistillFlags): Omit<DistillOptions, 'shouldStop'> {
   if (!o.teacher) throw new DfkdError('--teacher <dir> is required (or --resume <run dir>)', 'EUSAGE');
   if (!o.out) throw new DfkdError('--out <dir> is required (or --resume <run dir>)', 'EUSAGE');
   const userConfig = o.config ? readJsonFile(o.config, 'distill config') : {};
-  return { teacherDir: o.teacher, studentArch: o.student, method: o.method, userConfig, overrides: flagOverrides(o), out: o.out, dataPath: o.dataPath, device: o.device };
+  const overrides = flagOverrides(o);
+  checkFlagConfig(o.method, overrides);
+  return { teacherDir: o.teacher, studentArch: o.student, method: o.method, userConfig, overrides, out: o.out, dataPath: o.dataPath, device: o.device };
 }
 
 async function distillCommand(o: DistillFlags): Promise<void> {
   const run = runOptions(o);
   let stopRequested = false;
-  const onSignal = (sig: string): void => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
-  };
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  onStopSignals({
+    onForce: () => process.exit(130),
+    onStop: (sig) => {
+      stopRequested = true;
+      process.stderr.write(`\n${sig}: finishing the current iteration and writing a checkpoint...\n`);
+    },
+  });
   let bar: Progress | undefined;
   const res = await runDistill({
     ...run,

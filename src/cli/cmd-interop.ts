@@ -17,7 +17,7 @@ const ImportFlags = z.object({
   testAccuracy: z.boolean().optional(),
   dataPath: z.string().optional(),
 });
-const ExportFlags = z.object({ model: z.string(), format: z.string(), out: z.string(), foldBn: z.boolean().optional() });
+const ExportFlags = z.object({ model: z.string(), format: z.string(), out: z.string(), force: z.boolean().optional(), foldBn: z.boolean().optional() });
 
 export function registerInteropCommands(program: Command): void {
   program
@@ -60,12 +60,13 @@ export function registerInteropCommands(program: Command): void {
     .requiredOption('--model <dir>', 'teacher directory (teacher.json) or distilled run directory (student.json)')
     .option('--format <name>', `output format: ${EXPORT_FORMATS.join(', ')}`, 'onnx')
     .requiredOption('--out <file>', 'output file, e.g. student.onnx')
+    .option('--force', 'overwrite --out if it exists (its directory must exist: it is not created)')
     .option('--fold-bn', 'fold each BatchNorm that follows a convolution into it (default: BatchNormalization nodes)')
     .action((raw) =>
       runCommand(() => {
         const o = typedOptions(ExportFlags, raw, 'export');
         checkExportFormat(o.format);
-        const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true });
+        const r = exportModel({ model: o.model, format: o.format, out: o.out, foldBatchNorm: o.foldBn === true, force: o.force === true });
         const rec = r.record;
         console.log(
           `exported ${rec.arch} from ${o.model} to ${r.out} (${(r.sizeBytes / 1e6).toFixed(2)} MB, ONNX opset ${ONNX_OPSET}, ${r.nodes} nodes, ` +

@@ -8,6 +8,7 @@ import type { StudyEvent } from '../study/run';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
 import { cellId } from '../io/run-dir';
+import { stopSignalDebouncer } from '../distill/stop-signals';
 import type { QueueUrl } from '../study/queue';
 import type { StudyRunResult } from '../study/run';
 
@@ -166,15 +167,16 @@ class StudyDisplay {
   readonly where = new Map<string, string>();
   private bar: Progress | undefined;
   private inCells = false;
+  private readonly onSignal = stopSignalDebouncer({
+    onForce: () => process.exit(130),
+    onStop: (sig) => {
+      this.stopRequested = true;
+      process.stderr.write(`\n${sig}: finishing the current iteration, writing a checkpoint and stopping the study...\n`);
+    },
+  });
   private readonly handlers = { SIGINT: (): void => this.onSignal('SIGINT'), SIGTERM: (): void => this.onSignal('SIGTERM') };
 
   constructor(private readonly queueUrl: QueueUrl | undefined) {}
-
-  private onSignal(sig: string): void {
-    if (this.stopRequested) process.exit(130);
-    this.stopRequested = true;
-    process.stderr.write(`\n${sig}: finishing the current iteration, writing a checkpoint and stopping the study...\n`);
-  }
 
   stopBar(): void {
     this.bar?.stop();

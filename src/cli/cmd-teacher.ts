@@ -1,7 +1,7 @@
 /** `dfkd train-teacher`, `dfkd eval`, `dfkd models`, `dfkd datasets`. */
 import * as path from 'path';
 import * as fs from 'fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { trainTeacher, TeacherRecord, TEACHER_RECORD } from '../train/teacher';
 import { evaluateModelDir } from '../train/eval-model';
 import { listModels, buildModel } from '../models';
@@ -26,7 +26,7 @@ const TrainTeacherFlags = z.object({
   device: z.string(),
   out: z.string(),
 });
-const EvalFlags = z.object({ model: z.string(), dataset: z.string().optional(), dataPath: z.string().optional(), split: z.string(), json: z.string().optional(), device: z.string() });
+const EvalFlags = z.object({ model: z.string(), dataset: z.string().optional(), dataPath: z.string().optional(), split: z.enum(['train', 'test']), json: z.string().optional(), device: z.string() });
 
 export function registerTeacherCommands(program: Command): void {
   registerTrainTeacher(program);
@@ -85,13 +85,13 @@ function registerEval(program: Command): void {
     .requiredOption('--model <dir>', 'directory with teacher.json or summary.json')
     .option('--dataset <name>', 'dataset (default: the one recorded with the model)')
     .option('--data-path <dir>', 'dataset location')
-    .option('--split <split>', 'train or test', 'test')
+    .option('--split <split>', 'train or test', parseSplit, 'test')
     .option('--json <file>', 'also write the full result (per-class accuracy, confusion matrix) as JSON')
     .option('--device <name>', DEVICE_HELP, 'cpu')
     .action((raw) =>
       runCommand(() => {
         const o = typedOptions(EvalFlags, raw, 'eval');
-        const r = evaluateModelDir({ model: o.model, dataset: o.dataset, dataPath: o.dataPath, split: o.split === 'train' ? 'train' : 'test', device: o.device });
+        const r = evaluateModelDir({ model: o.model, dataset: o.dataset, dataPath: o.dataPath, split: o.split, device: o.device });
         console.log(`model ${o.model} (${r.record.arch}) on ${r.dataset} ${o.split} (${r.n} images): accuracy ${pct(r.accuracy)}, ECE ${fmt(r.ece, 4)}, mean confidence ${fmt(r.meanConfidence, 4)}`);
         console.log('per-class accuracy:');
         r.perClassAccuracy.forEach((a, k) => console.log(`  ${String(k).padStart(3)} ${(r.info.classNames[k] ?? '').padEnd(12)} ${pct(a)}`));
@@ -134,6 +134,11 @@ function registerListings(program: Command): void {
         }
       }),
     );
+}
+
+function parseSplit(v: string): 'train' | 'test' {
+  if (v !== 'train' && v !== 'test') throw new InvalidArgumentError(`--split must be 'train' or 'test', got '${v}'`);
+  return v;
 }
 
 export function printTeacher(rec: TeacherRecord, dir: string): void {

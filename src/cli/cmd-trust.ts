@@ -9,7 +9,7 @@ export function registerTrustCommand(program: Command): void {
     .command('trust')
     .description(
       "data-free trust score of a finished run: the student's agreement with the teacher on a probe set inverted from the teacher alone " +
-        '(no real data; the probe is cached in the teacher directory and shared by every run of that teacher)',
+        '(no real data; the probe is cached in the teacher directory and shared by every run of that teacher, or in the run directory when the teacher directory cannot be written)',
     )
     .requiredOption('--model <run dir>', 'a finished `dfkd distill` run directory (student.json)')
     .option('--teacher <dir>', 'teacher directory (default: the one recorded in the run)')

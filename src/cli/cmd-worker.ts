@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { DfkdError } from '../errors';
 import { z } from 'zod';
+import { onStopSignals } from '../distill/stop-signals';
 import { parseIntArg, runCommand, typedOptions } from './common';
 
 const WorkerFlags = z.object({ queue: z.string(), concurrency: z.number().int(), device: z.string(), workDir: z.string().optional(), shared: z.boolean(), dataPath: z.string().optional() });
@@ -27,18 +28,16 @@ export function registerWorkerCommand(program: Command): void {
         // First signal: take no new cells, finish the ones in progress, exit 0. Second: leave at once; the
         // cells' processes checkpoint and exit, and their jobs return to the queue when their locks expire.
         await new Promise<void>((resolve) => {
-          let closing = false;
-          const onSignal = (sig: string): void => {
-            if (closing) {
+          onStopSignals({
+            onForce: (sig) => {
               process.stderr.write(`${sig} again: leaving now; unfinished cells go back to the queue\n`);
               process.exit(130);
-            }
-            closing = true;
-            process.stderr.write(`${sig}: finishing the cells in progress, then exiting (send it again to leave at once)\n`);
-            void w.close().then(resolve, resolve);
-          };
-          process.on('SIGINT', () => onSignal('SIGINT'));
-          process.on('SIGTERM', () => onSignal('SIGTERM'));
+            },
+            onStop: (sig) => {
+              process.stderr.write(`${sig}: finishing the cells in progress, then exiting (send it again to leave at once)\n`);
+              void w.close().then(resolve, resolve);
+            },
+          });
         });
         console.log('worker stopped');
       }),

@@ -2,11 +2,12 @@
 import { InvalidArgumentError } from 'commander';
 import type { z } from 'zod';
 import { DfkdError } from '../errors';
-import { readJson } from '../io/json';
+import { readJson, checkJsonShape } from '../io/json';
 
 export function parseIntArg(name: string) {
   return (v: string): number => {
     if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer, got '${v}'`);
+    if (!Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be an integer of at most ${Number.MAX_SAFE_INTEGER}, got '${v}'`);
     return Number(v);
   };
 }
@@ -20,7 +21,9 @@ export function parseNumArg(name: string) {
 
 /** Reads a JSON config file, naming the file in every error. */
 export function readJsonFile(file: string, what = 'config'): unknown {
-  return readJson(file, `${what} file`, 'ECONFIG');
+  const v = readJson(file, `${what} file`, 'ECONFIG');
+  checkJsonShape(v, `${what} file '${file}'`);
+  return v;
 }
 
 /** Runs a command body, turning any error into one line on stderr and exit code 1 (2 for usage errors). */

@@ -7,6 +7,7 @@ import { registerInteropCommands } from './cmd-interop';
 import { registerStudyCommand } from './cmd-study';
 import { registerTrustCommand } from './cmd-trust';
 import { registerWorkerCommand } from './cmd-worker';
+import { LIMITS_HELP } from './limits-help';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,7 +15,8 @@ export function buildProgram(): Command {
     .name('dfkd')
     .description('Data-free knowledge distillation: compress a trained teacher into a small student without its training data (TA-DFKD and baselines).')
     .version(DFKD_VERSION)
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', LIMITS_HELP);
   registerTeacherCommands(program);
   registerDistillCommand(program);
   registerInteropCommands(program);

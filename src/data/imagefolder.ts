@@ -9,6 +9,7 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { DfkdError } from '../errors';
 import { readFileOrThrow } from './idx';
+import { checkImageHeader, checkFolderBytes } from './image-header';
 import type { RawImages } from './raw';
 
 /** Options for {@link readImageFolder}. */
@@ -26,6 +27,7 @@ function decodeImage(file: string): { width: number; height: number; rgba: Uint8
   const buf = readFileOrThrow(file, 'image file');
   const isPng = buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47;
   const isJpeg = buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff;
+  if (isPng || isJpeg) checkImageHeader(buf, file, isPng ? 'png' : 'jpeg');
   try {
     if (isPng) {
       const png = PNG.sync.read(buf);
@@ -104,6 +106,7 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImage
       throw new DfkdError(`image file '${file}' is ${img.height}x${img.width} (HxW), expected ${height}x${width} (${why}); images are not resized`);
     }
     const plane = height * width;
+    if (!images) checkFolderBytes(dir, n, channels, height, width);
     images ??= new Uint8Array(n * channels * plane);
     const base = i * channels * plane;
     const rgba = img.rgba;

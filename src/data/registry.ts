@@ -316,7 +316,23 @@ export function loadDataset(name: string, split: 'train' | 'test', opts: LoadDat
       return { ...padded, classNames: folder.classNames } as RawImages & { classNames: string[] };
     }
   }
+  if (raw.n === 0) throw new DfkdError(`dataset '${name}' ${split} split${opts.path ? ` in '${opts.path}'` : ''} holds 0 images; an accuracy needs at least one`, 'EEMPTY');
   return padTo(raw, size, size);
+}
+
+/** The channels to read an image folder with for a model of `inChannels` (the model decides, issue 15). */
+export function imageFolderChannels(inChannels: number): 1 | 3 {
+  return inChannels === 1 ? 1 : 3;
+}
+
+/**
+ * A dataset's info for a model of `inChannels` channels: a channel-uniform normalisation (imagefolder's
+ * 0.5/0.5) is given one entry per model channel, so a grayscale image-folder model can be used.
+ */
+export function datasetInfoForModel(name: string, inChannels: number): DatasetInfo {
+  const info = getDatasetInfo(name);
+  const n = channelNormalisation(info, inChannels);
+  return n ? { ...info, ...n } : info;
 }
 
 /** A model/dataset class-count mismatch (the labels would index past the model's outputs). */
@@ -342,7 +358,7 @@ export function loadCheckedSplit(
   dataPath?: string,
 ): RawImages {
   const info = getDatasetInfo(dataset);
-  const raw = loadDataset(dataset, split, { path: dataPath });
+  const raw = loadDataset(dataset, split, { path: dataPath, channels: imageFolderChannels(rec.inChannels) });
   if (raw.channels !== rec.inChannels || raw.height !== rec.imageSize) {
     throw new DfkdError(`dataset '${dataset}' gives ${raw.channels}x${raw.height}x${raw.width} images but ${who} expects ${rec.inChannels}x${rec.imageSize}x${rec.imageSize}`, 'ESHAPE');
   }

@@ -31,7 +31,35 @@ export function checkpointDir(runDir: string): string {
   return path.join(runDir, 'checkpoints');
 }
 
-/** Writes a checkpoint and moves the pointer; keeps the previous checkpoint, deletes older ones. */
+/** Iteration in a checkpoint file name (`ckpt-0000004.safetensors` -> 4), or undefined for other files. */
+function fileIteration(name: string): number | undefined {
+  const m = /^ckpt-(\d+)\.safetensors$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The entry to record as `previous` when the pointer is missing or unreadable (a resume that fell back
+ * to a checkpoint file): the newest checkpoint file older than `iteration` that decodes.
+ */
+function previousFromFiles(dir: string, iteration: number): CheckpointPointer['previous'] {
+  const older = fs.readdirSync(dir).filter((f) => (fileIteration(f) ?? Infinity) < iteration).sort().reverse();
+  for (const f of older) {
+    const file = path.join(dir, f);
+    try {
+      for (const t of loadTensors(file).tensors.values()) t.dispose();
+      return { file: f, sha256: sha256File(file), iteration: fileIteration(f)! };
+    } catch {
+      /* unreadable: try an older one */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Writes a checkpoint and moves the pointer; keeps the previous checkpoint, deletes older ones. Files
+ * of later iterations are never deleted (after a fall-back resume they are overwritten when the run
+ * gets there, and the whole directory goes when the run finishes).
+ */
 export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<string, Tensor>, meta: Record<string, unknown>): CheckpointPointer {
   const dir = checkpointDir(runDir);
   fs.mkdirSync(dir, { recursive: true });
@@ -41,14 +69,17 @@ export function saveCheckpoint(runDir: string, iteration: number, tensors: Map<s
   const sha256 = sha256File(file);
   const prev = readPointer(runDir);
   const pointer: CheckpointPointer = { file: name, sha256, iteration };
-  if (prev && prev.file !== name) pointer.previous = { file: prev.file, sha256: prev.sha256, iteration: prev.iteration };
+  if (prev && prev.file !== name && prev.iteration < iteration) pointer.previous = { file: prev.file, sha256: prev.sha256, iteration: prev.iteration };
   // The same iteration saved again (a stop request at a checkpoint iteration): keep its predecessor.
-  else if (prev && prev.previous) pointer.previous = prev.previous;
+  else if (prev && prev.previous && prev.previous.iteration < iteration) pointer.previous = prev.previous;
+  else pointer.previous = previousFromFiles(dir, iteration);
+  if (!pointer.previous) delete pointer.previous;
   writeJsonAtomic(path.join(dir, POINTER), pointer);
-  // Remove checkpoints that are neither the latest nor the previous one.
+  // Remove older checkpoints that are neither the latest nor the previous one.
   const keepFiles = new Set([name, pointer.previous?.file]);
   for (const f of fs.readdirSync(dir)) {
-    if (f.startsWith('ckpt-') && f.endsWith('.safetensors') && !keepFiles.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+    const it = fileIteration(f);
+    if (it !== undefined && it < iteration && !keepFiles.has(f)) fs.rmSync(path.join(dir, f), { force: true });
   }
   return pointer;
 }
@@ -95,8 +126,8 @@ function tryLoad(runDir: string, entry: { file: string; sha256: string; iteratio
  */
 export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): LoadedCheckpoint | undefined {
   const ptr = readPointerChecked(runDir);
-  if (ptr === 'corrupt') return loadNewestReadable(runDir, warn);
-  if (!ptr) return undefined;
+  if (ptr === 'corrupt') return loadNewestReadable(runDir, warn, 'corrupt');
+  if (!ptr) return hasCheckpointFiles(runDir) ? loadNewestReadable(runDir, warn, 'missing') : undefined;
   const first = tryLoad(runDir, ptr);
   if (typeof first !== 'string') return first;
   if (ptr.previous) {
@@ -110,14 +141,20 @@ export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void
   throw new DfkdError(`cannot resume '${runDir}': ${first} and there is no previous checkpoint`, 'ECORRUPT');
 }
 
-/**
- * latest.json itself is unreadable (it is written atomically, so only disk corruption does this): use
- * the newest checkpoint file that decodes as a valid safetensors file, with a warning (no checksum
- * to check it against).
- */
-function loadNewestReadable(runDir: string, warn: (msg: string) => void): LoadedCheckpoint {
+/** Whether the run's checkpoint directory holds any checkpoint file. */
+function hasCheckpointFiles(runDir: string): boolean {
   const dir = checkpointDir(runDir);
-  const files = fs.readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort().reverse();
+  return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => fileIteration(f) !== undefined);
+}
+
+/**
+ * latest.json is unreadable (it is written atomically, so only disk corruption does this) or missing
+ * while checkpoint files exist (deleted by hand): use the newest checkpoint file that decodes as a
+ * valid safetensors file, with a warning (no checksum to check it against).
+ */
+function loadNewestReadable(runDir: string, warn: (msg: string) => void, pointer: 'corrupt' | 'missing'): LoadedCheckpoint {
+  const dir = checkpointDir(runDir);
+  const files = fs.readdirSync(dir).filter((f) => fileIteration(f) !== undefined).sort().reverse();
   const problems: string[] = [];
   for (const f of files) {
     const file = path.join(dir, f);
@@ -125,11 +162,11 @@ function loadNewestReadable(runDir: string, warn: (msg: string) => void): Loaded
       const { tensors, metadata } = loadTensors(file);
       const meta = JSON.parse(metadata.dfkd ?? '{}') as Record<string, unknown>;
       const iteration = Number(meta.iteration ?? Number(f.slice(5, 12)));
-      warn(`checkpoint pointer '${path.join(dir, POINTER)}' is corrupt; resuming from the newest readable checkpoint '${file}' (iteration ${iteration}, not checksum-verified)`);
+      warn(`checkpoint pointer '${path.join(dir, POINTER)}' is ${pointer}; resuming from the newest readable checkpoint '${file}' (iteration ${iteration}, not checksum-verified)`);
       return { tensors, meta, iteration, file };
     } catch (e) {
       problems.push(`'${file}': ${(e as Error).message}`);
     }
   }
-  throw new DfkdError(`cannot resume '${runDir}': checkpoint pointer '${path.join(dir, POINTER)}' is corrupt and no checkpoint file is readable${problems.length ? ` (${problems.join('; ')})` : ''}`, 'ECORRUPT');
+  throw new DfkdError(`cannot resume '${runDir}': checkpoint pointer '${path.join(dir, POINTER)}' is ${pointer} and no checkpoint file is readable${problems.length ? ` (${problems.join('; ')})` : ''}`, 'ECORRUPT');
 }

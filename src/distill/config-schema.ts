@@ -20,11 +20,14 @@ export const Weights = z
   })
   .strict();
 
+/** Upper bound of `iterations` (documented in docs/reliability.md and `dfkd distill --help`). */
+export const MAX_ITERATIONS = 1_000_000;
+
 /** Fields of every method's config (`method` is narrowed to a literal by each method's schema). */
 export const commonShape = {
   method: z.string(),
   seed: z.number().int().nonnegative(),
-  iterations: z.number().int().positive().describe('outer iterations'),
+  iterations: z.number().int().positive().max(MAX_ITERATIONS).describe('outer iterations'),
   studentSteps: z.number().int().positive().describe('student steps per iteration'),
   generatorSteps: z.number().int().min(0).describe('generator (or image-optimisation) steps per iteration'),
   batchSize: z.number().int().min(2),

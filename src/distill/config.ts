@@ -13,13 +13,14 @@
  */
 import { z } from 'zod';
 import { DfkdError } from '../errors';
+import { checkJsonShape } from '../io/json';
 import { STOP_WHEN_STABLE_DEFAULTS } from './stopping';
 import { BaseConfig, COMMON_DEFAULTS, GENERATOR_DEFAULTS, GeneratorConfig, GeneratorSection, type PartialConfig } from './config-schema';
 import { getMethodDefinition, methodNames, type MethodDefinition } from './methods';
 import { SelectionSection, type TaDfkdConfig } from './methods/ta-dfkd';
 import { DeepInversionSection, type DeepInversionConfig } from './methods/deepinv';
 
-export { BaseConfig, GeneratorConfig, type PartialConfig } from './config-schema';
+export { BaseConfig, GeneratorConfig, MAX_ITERATIONS, type PartialConfig } from './config-schema';
 export { methodNames } from './methods';
 
 /** The effective config of a run: one variant per built-in method, discriminated by `method`. */
@@ -156,6 +157,7 @@ function splitFlat(def: MethodDefinition, flat: Record<string, unknown>, source:
 export function resolveConfig(method: string, dataset: string, user: unknown = {}, flags: PartialConfig = {}, recorded?: Record<string, unknown>): DistillConfig {
   const def = getMethodDefinition(method);
   if (!isObj(user)) throw new DfkdError('distill config: the config file must hold a JSON object', 'ECONFIG');
+  checkJsonShape(user, 'distill config');
   const base = deepMerge<Record<string, unknown>>(LEGACY_BASE, COMMON_DEFAULTS, def.defaults);
   const merged = deepMerge(base, PRESETS[dataset] ?? {}, def.legacy, def.published, recorded ?? {}, user, flags, { method });
   // A partial stopping rule (e.g. {} from --stop-when-stable, or only a patience) takes the defaults.

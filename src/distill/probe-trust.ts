@@ -15,6 +15,7 @@ import { contentHash, nowSeconds } from '../util';
 import { DfkdError } from '../errors';
 import { loadStudent } from '../io/model-dir';
 import { RUN_FILES, runPaths, hasRun } from '../io/run-dir';
+import { requireRunRecord } from '../io/records';
 import { PROBE_DEFAULTS, ProbeOptions, definedOnly, ProbeSignals, probeSignals, synthesizeProbe } from './probe';
 
 export const PROBE_TRUST_FILE = 'probe-trust.json';
@@ -37,11 +38,16 @@ export interface TeacherProbe {
   seconds: number;
 }
 
-/** The probe set of a teacher: loaded from its cache file, or synthesised and cached. */
-export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined): TeacherProbe {
+/**
+ * The probe set of a teacher: loaded from its cache file, or synthesised and cached. The cache lives in
+ * the teacher directory; when that cannot be written, in `fallbackDir` (e.g. the run directory).
+ */
+export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined, fallbackDir?: string): TeacherProbe {
   const options: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
   const { model, record, dir: teacherDir } = teacher;
-  const file = path.join(teacherDir, `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`);
+  const name = `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`;
+  let file = path.join(teacherDir, name);
+  if (!fs.existsSync(file) && fallbackDir && fs.existsSync(path.join(fallbackDir, name))) file = path.join(fallbackDir, name);
   if (fs.existsSync(file)) {
     try {
       const { tensors } = loadTensors(file);
@@ -55,8 +61,22 @@ export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = 
   log(`synthesising a probe set of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
   const t0 = nowSeconds();
   const probe = synthesizeProbe(model, { channels: record.inChannels, imageSize: record.imageSize, numClasses: record.numClasses }, options);
-  saveTensors(file, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
+  const save = (f: string): void => saveTensors(f, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
+  file = saveWithFallback(file, fallbackDir && path.join(fallbackDir, name), save, log);
   return { probe, file, options, seconds: nowSeconds() - t0 };
+}
+
+/** Writes with `save` to `file`, or to `fallback` (saying so) when `file` cannot be written; the file written. */
+function saveWithFallback(file: string, fallback: string | undefined, save: (f: string) => void, log: (m: string) => void): string {
+  try {
+    save(file);
+    return file;
+  } catch (e) {
+    if (!fallback || !(e instanceof DfkdError)) throw e;
+    save(fallback);
+    log(`cannot write the probe cache in the teacher directory (${e.code}: ${e.message}); cached in the run directory instead: '${fallback}'`);
+    return fallback;
+  }
 }
 
 /**
@@ -128,10 +148,12 @@ export function probeTrustOfRun(runDir: string, o: { teacher?: string } & Partia
   let teacherDir = o.teacher;
   if (!teacherDir) {
     if (!hasRun(runDir)) throw new DfkdError(`'${runDir}' has no ${RUN_FILES.config} naming its teacher; pass --teacher`, 'ENOENT');
-    teacherDir = (readJson(runPaths(runDir).config, 'run record', 'ERECORD') as { teacher: { dir: string } }).teacher.dir;
+    const rec = readJson(runPaths(runDir).config, 'run record', 'ERECORD');
+    requireRunRecord(rec, runPaths(runDir).config);
+    teacherDir = (rec as { teacher: { dir: string } }).teacher.dir;
   }
   return withTeacher(teacherDir, (teacher) => {
-    const probe = teacherProbe(teacher, { n: o.n, steps: o.steps }, log);
+    const probe = teacherProbe(teacher, { n: o.n, steps: o.steps }, log, runDir);
     try {
       return { record: runProbeTrust(runDir, teacher, probe), file: path.join(runDir, PROBE_TRUST_FILE), probeFile: probe.file };
     } finally {

@@ -11,7 +11,9 @@ import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
 import { loadTeacher, TeacherRecord } from '../train/teacher';
-import { getDatasetInfo, loadCheckedSplit } from '../data/registry';
+import { datasetInfoForModel, loadCheckedSplit } from '../data/registry';
+import { checkOutputDir } from '../io/safe-out';
+import { requireRunRecord } from '../io/records';
 import { toTensors, disposeTensors } from '../data/tensors';
 import type { RawImages } from '../data/raw';
 import { sha256File } from '../io/weights';
@@ -124,6 +126,7 @@ export function resumeOptions(dir: string, o: { onNan?: 'stop' | 'rollback'; dat
     teacher: { dir: string };
     student: string;
   };
+  requireRunRecord(saved, runPaths(dir).config);
   return {
     teacherDir: saved.teacher.dir,
     studentArch: saved.student,
@@ -156,6 +159,7 @@ function planRun(opts: DistillOptions, tRec: TeacherRecord): RunPlan {
 /** Runs (or resumes) a distillation. Yields to the event loop between iterations so signals are handled. */
 export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
+  checkOutputDir(opts.out);
   const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
   try {
     const plan = planRun(opts, tRec);
@@ -188,13 +192,13 @@ function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
 }
 
 /** The callbacks of a run, in the order they run at each point. */
-function callbacksFor(opts: DistillOptions): Callback[] {
+function callbacksFor(opts: DistillOptions, resumingRun: boolean): Callback[] {
   const cbs: Callback[] = [];
   if (opts.faults) cbs.push(new C.FaultInjection(opts.faults));
   cbs.push(new C.NanGuard());
   if (opts.onProgress) cbs.push(new C.Progress(opts.onProgress));
   cbs.push(new C.SampleGrids(), new C.Evaluation(), new C.CollapseDetector(), new C.EvalLog(opts.onEval), new C.EarlyStop());
-  cbs.push(new C.Checkpoints(opts.resume ?? false));
+  cbs.push(new C.Checkpoints(opts.resume ?? false, resumingRun));
   if (opts.afterIteration) cbs.push(new C.AfterIteration(opts.afterIteration));
   if (opts.shouldStop) cbs.push(new C.StopRequest(opts.shouldStop));
   return cbs;
@@ -203,7 +207,7 @@ function callbacksFor(opts: DistillOptions): Callback[] {
 /** Builds the student and the method, trains, and writes the student and summary (unless stopped). */
 async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<DistillResult> {
   const { cfg } = r.plan;
-  const info = getDatasetInfo(r.tRec.dataset);
+  const info = datasetInfoForModel(r.tRec.dataset, r.tRec.inChannels);
   const test = toTensors(r.testRaw, info);
   manualSeed(cfg.seed);
   const student = buildModel(opts.studentArch, { inChannels: r.tRec.inChannels, numClasses: r.tRec.numClasses, imageSize: r.tRec.imageSize });
@@ -222,7 +226,7 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
     method = createMethod(cfg.method, { teacher: r.teacher, student, cfg, norm, numClasses: tr.numClasses, channels: tr.inChannels, imageSize: tr.imageSize, contentSize: info.contentSize, device: onDevice });
     const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     const ctx: TrainContext = { cfg, runDir: opts.out, configHash: r.plan.configHash, teacher: r.teacher, student, method, sched: scheduler(method, cfg), test, numClasses: tr.numClasses, device: onDevice, warn };
-    const s = await train(ctx, callbacksFor(opts));
+    const s = await train(ctx, callbacksFor(opts, r.plan.dir.kind === 'resume'));
     if (s.exit?.kind === 'stopped') return { stopped: true, iteration: s.iteration };
     const summary = finishRun(ctx, s, opts, r);
     return { summary, stopped: false, iteration: summary.iterationsRun ?? cfg.iterations };

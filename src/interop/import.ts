@@ -26,7 +26,9 @@ import { getDatasetInfo, loadDataset, DatasetInfo, channelNormalisation } from '
 import { toTensors, disposeTensors } from '../data/tensors';
 import type { RawImages } from '../data/raw';
 import { decodeSafetensors, NamedArray, STDType } from '../io/safetensors';
+import { checkWeightValues } from '../io/weight-check';
 import { fromNamedArray, saveModule, sha256File } from '../io/weights';
+import { checkOutputDir, assertOwnOrEmpty } from '../io/safe-out';
 import { writeJsonAtomic } from '../io/atomic';
 import { evaluate } from '../train/evaluate';
 import { TEACHER_RECORD, TEACHER_WEIGHTS, readTeacherRecord } from '../train/teacher';
@@ -392,6 +394,7 @@ function readSourceWeights(file: string): { source: ReturnType<typeof decodeSafe
   }
   const sourceSha256 = crypto.createHash('sha256').update(buf).digest('hex');
   const { tensors: source } = decodeSafetensors(buf, file);
+  checkWeightValues(source, file);
   if (Object.keys(source).length === 0) throw new DfkdError(`weights file '${file}' holds no tensors`, 'EWEIGHTS');
   return { source, sourceSha256, writtenDtypes: headerDtypes(buf) };
 }
@@ -458,7 +461,9 @@ export function importTeacher(opts: ImportOptions): ImportResult {
   };
   const t0 = nowSeconds();
   const t = importTarget(opts);
+  checkOutputDir(opts.out);
   refuseExistingTeacher(opts.out);
+  assertOwnOrEmpty(opts.out, () => false, 'a dfkd teacher');
   const { source, sourceSha256, writtenDtypes } = readSourceWeights(opts.weights);
   const model = buildModel(opts.arch, { inChannels: t.inChannels, numClasses: t.numClasses, imageSize: t.imageSize });
   try {

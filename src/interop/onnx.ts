@@ -48,6 +48,7 @@ import { WideResNet, WideBasicBlock, NetworkBlock } from '../models/wrn';
 import { VGG } from '../models/vgg';
 import { getDatasetInfo, channelNormalisation } from '../data/registry';
 import { writeFileAtomic } from '../io/atomic';
+import { checkOutputFile } from '../io/safe-out';
 import { DFKD_VERSION } from '../versions';
 
 /** Export formats `dfkd export` understands. */
@@ -452,6 +453,8 @@ export interface ExportOptions extends OnnxExportOptions {
   model: string;
   format: string;
   out: string;
+  /** Replace an existing file at `out` (default false: refused). */
+  force?: boolean;
 }
 
 export interface ExportResult extends Omit<OnnxModelSummary, 'bytes'> {
@@ -472,12 +475,11 @@ export function checkExportFormat(format: string): ExportFormat {
 /** `dfkd export`: a model directory to an ONNX file. */
 export function exportModel(opts: ExportOptions): ExportResult {
   const format = checkExportFormat(opts.format);
+  checkOutputFile(opts.out, opts.force === true);
   const { model, record } = loadModelDir(opts.model);
   try {
     model.eval();
     const r = classifierToOnnx(model, record, opts);
-    const dir = path.dirname(path.resolve(opts.out));
-    fs.mkdirSync(dir, { recursive: true });
     writeFileAtomic(opts.out, r.bytes);
     const { bytes, ...rest } = r;
     return { ...rest, out: opts.out, format, record, sizeBytes: bytes.length };

@@ -14,6 +14,7 @@ import { loadModule, saveModule, sha256File } from './weights';
 import { writeJsonAtomic } from './atomic';
 import { readJson } from './json';
 import { RUN_FILES } from './run-dir';
+import { requireFields, weightsPath } from './records';
 
 /** What any model directory records about its model: enough to build it and check a dataset against it. */
 export interface ModelRecord {
@@ -40,7 +41,8 @@ export function loadStudent(dir: string, device?: Device): { model: Classifier; 
   const recFile = path.join(dir, RUN_FILES.studentRecord);
   if (!fs.existsSync(recFile)) throw new DfkdError(`'${dir}' holds neither a teacher (${TEACHER_RECORD}) nor a finished student (${RUN_FILES.studentRecord})`, 'ENOMODEL');
   const rec = readJson(recFile, 'student record', 'ERECORD') as StudentRecord;
-  const wfile = path.join(dir, rec.weightsFile);
+  requireFields(rec, recFile, 'student record', { arch: 'string', dataset: 'string', numClasses: 'count', inChannels: 'count', weightsFile: 'string' });
+  const wfile = weightsPath(dir, rec.weightsFile, recFile);
   if (rec.weightsSha256 && fs.existsSync(wfile) && sha256File(wfile) !== rec.weightsSha256) {
     throw new DfkdError(`student weights '${wfile}' do not match the SHA-256 in ${recFile} (file changed or corrupted)`, 'ECORRUPT');
   }

@@ -93,6 +93,11 @@ function swapBytes(bytes: Uint8Array, size: number): void {
   }
 }
 
+/** A JSON.parse message without the excerpt of the text it quotes (file content stays out of errors). */
+function withoutExcerpt(msg: string): string {
+  return msg.replace(/, ".*"(\.\.\.)? is not valid JSON$/s, ' (not valid JSON)');
+}
+
 function fail(source: string, what: string): never {
   throw new DfkdError(`safetensors file '${source}': ${what}`);
 }
@@ -126,7 +131,7 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?
 
   let offset = 0;
   for (const name of names) {
-    if (name === METADATA_KEY || name.length === 0) {
+    if (name === METADATA_KEY || name === '__proto__' || name.length === 0) {
       throw new DfkdError(`${where}: invalid tensor name '${name}'`);
     }
     const t = tensors[name];
@@ -206,7 +211,8 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
   }
   const n64 = buf.readBigUInt64LE(0);
   if (n64 > BigInt(buf.length - 8)) {
-    fail(source, `header length ${n64} exceeds the ${buf.length - 8} bytes available after the 8-byte length prefix (file size ${buf.length}); the file is truncated or not a safetensors file`);
+    // The length itself is not printed: in a file that is not safetensors it is the file's first 8 bytes.
+    fail(source, `the header length in its first 8 bytes exceeds the ${buf.length - 8} bytes available after them (file size ${buf.length}); the file is truncated or not a safetensors file`);
   }
   const headerLen = Number(n64);
   if (headerLen < 2) {
@@ -219,7 +225,7 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
   try {
     header = JSON.parse(buf.toString('utf8', 8, dataStart));
   } catch (e) {
-    fail(source, `header is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    fail(source, `header is not valid JSON (${withoutExcerpt(e instanceof Error ? e.message : String(e))})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     fail(source, `header must be a JSON object, got ${Array.isArray(header) ? 'array' : header === null ? 'null' : typeof header}`);
@@ -228,11 +234,13 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
     if (name === METADATA_KEY) {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         fail(source, `'${METADATA_KEY}' must be an object of string values, got ${JSON.stringify(raw)}`);
       }
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (k === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
         if (typeof v !== 'string') fail(source, `metadata field '${k}' must be a string, got ${JSON.stringify(v)}`);
         metadata[k] = v;
       }

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { DfkdError } from '../errors';
 import { Tensor, tensor, DType } from '../tensor';
 import type { Module } from '../nn';
+import { checkWeightValues } from './weight-check';
 import { NamedArray, STDType, loadSafetensors, saveSafetensors, checkTensors, ExpectedTensor } from './safetensors';
 
 const TO_ST: Record<string, STDType> = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
@@ -65,6 +66,7 @@ export function loadModule(path: string, module: Module, opts: { strict?: boolea
       'EWEIGHTS',
     );
   }
+  checkWeightValues(tensors, path);
   const loaded = new Map<string, Tensor>();
   try {
     for (const k of Object.keys(expected)) loaded.set(k, fromNamedArray(tensors[k]));

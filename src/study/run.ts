@@ -22,6 +22,7 @@ import { CellKey, cellDirName, cellKeyString, clearEmptyRunDir, hasRun, isFinish
 import { resolveConfig, DistillConfig, synthesizerLr } from '../distill/config';
 import { trainTeacher, parseRecipe, readTeacherRecord, TeacherRecord, TrainProgress, TEACHER_RECORD } from '../train/teacher';
 import { writeJsonAtomic } from '../io/atomic';
+import { makeOutputDir } from '../io/safe-out';
 import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
@@ -513,7 +514,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyRunResult> {
   const command = opts.preset === undefined && prevState?.command ? prevState.command : (opts.command ?? defaultCommand());
   const runCell: CellRunner = opts.runCell ?? ((o) => runDistill(o));
   const emit = (e: StudyEvent): void => opts.onProgress?.(e);
-  fs.mkdirSync(out, { recursive: true });
+  makeOutputDir(out);
 
   const b = planCells(preset, out, prevState, command, dataPath);
   b.save();

@@ -1,6 +1,6 @@
 /** `dfkd eval` as a library call: any model directory on a real dataset split. */
 import { loadModelDir, type ModelRecord } from '../io/model-dir';
-import { getDatasetInfo, loadCheckedSplit, type DatasetInfo } from '../data/registry';
+import { datasetInfoForModel, loadCheckedSplit, type DatasetInfo } from '../data/registry';
 import { toTensors, disposeTensors } from '../data/tensors';
 import { resolveDevice } from '../tensor';
 import { evaluate, type EvalResult } from './evaluate';
@@ -29,7 +29,7 @@ export function evaluateModelDir(o: EvalModelOptions): EvalModelResult {
   const { model, record } = loadModelDir(o.model, device);
   try {
     const dataset = o.dataset ?? record.dataset;
-    const info = getDatasetInfo(dataset);
+    const info = datasetInfoForModel(dataset, record.inChannels);
     const raw = loadCheckedSplit(dataset, split, record, `model '${o.model}'`, o.dataPath);
     const data = toTensors(raw, info);
     try {

@@ -20,6 +20,8 @@ import { mulberry32, shuffledIndices } from '../data/rng';
 import { saveModule, loadModule, sha256File } from '../io/weights';
 import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
 import { readJson } from '../io/json';
+import { requireFields, weightsPath } from '../io/records';
+import { checkOutputDir, assertOwnOrEmpty } from '../io/safe-out';
 import { evaluate, EvalResult } from './evaluate';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
@@ -101,16 +103,14 @@ export function readTeacherRecord(dir: string): TeacherRecord {
   const file = path.join(dir, TEACHER_RECORD);
   if (!fs.existsSync(file)) throw new DfkdError(`teacher directory '${dir}' has no ${TEACHER_RECORD} (train one with 'dfkd train-teacher' or import one with 'dfkd import')`, 'ENOTEACHER');
   const rec = readJson(file, 'teacher record', 'ERECORD') as TeacherRecord;
-  for (const k of ['arch', 'dataset', 'numClasses', 'inChannels', 'weightsFile'] as const) {
-    if (rec[k] === undefined) throw new DfkdError(`teacher record '${file}': field '${k}' is missing`, 'ERECORD');
-  }
+  requireFields(rec, file, 'teacher record', { arch: 'string', dataset: 'string', numClasses: 'count', inChannels: 'count', imageSize: 'count', weightsFile: 'string' });
   return rec;
 }
 
 /** Builds the teacher's architecture and loads its weights (checking the record's SHA-256), onto `device` (default CPU). */
 export function loadTeacher(dir: string, device?: Device): { model: Classifier; record: TeacherRecord } {
   const record = readTeacherRecord(dir);
-  const wfile = path.join(dir, record.weightsFile);
+  const wfile = weightsPath(dir, record.weightsFile, path.join(dir, TEACHER_RECORD));
   if (!fs.existsSync(wfile)) throw new DfkdError(`teacher weights '${wfile}' named by ${path.join(dir, TEACHER_RECORD)} do not exist`, 'ENOTEACHER');
   if (record.weightsSha256 && sha256File(wfile) !== record.weightsSha256) {
     throw new DfkdError(`teacher weights '${wfile}' do not match the SHA-256 in its record (file changed or corrupted)`, 'ECORRUPT');
@@ -139,6 +139,8 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
       throw new DfkdError(`output directory '${opts.out}' already holds a teacher trained from a different recipe (hash ${prev.recipeHash}, this one ${recipeHash}); choose another --out or delete it`, 'EEXIST');
     }
   }
+  checkOutputDir(opts.out);
+  if (!fs.existsSync(recFile)) assertOwnOrEmpty(opts.out, (n) => n === 'train-log.jsonl', 'a dfkd teacher');
   fs.mkdirSync(opts.out, { recursive: true });
   const info = getDatasetInfo(recipe.dataset);
   const t0 = nowSeconds();

@@ -54,10 +54,15 @@ export function restoreCheckpoint(c: TrainContext, t: Map<string, Tensor>, meta:
 
 /** Restores the latest checkpoint on resume; saves one every `checkpointEvery` iterations (not at the end). */
 export class Checkpoints implements Callback {
-  constructor(private readonly resume: boolean) {}
+  /** `resumingRun`: the directory held this unfinished run (a missing checkpoint is then worth a warning). */
+  constructor(
+    private readonly resume: boolean,
+    private readonly resumingRun = false,
+  ) {}
 
   beforeTrain(c: TrainContext, s: TrainState): void {
     const ckpt = this.resume ? loadLatestCheckpoint(c.runDir, c.warn) : undefined;
+    if (this.resumingRun && !ckpt) c.warn(`run '${c.runDir}' has no checkpoint yet (it stopped before iteration ${c.cfg.checkpointEvery}): starting it again from iteration 0`);
     if (ckpt) {
       try {
         restoreCheckpoint(c, ckpt.tensors, ckpt.meta);
