@@ -7,6 +7,11 @@ import { Tensor } from '../tensor';
 import { Module, BatchNorm, HookHandle } from '../nn';
 import { bnStatLoss } from './losses';
 
+/** Whether `model` has a BatchNorm layer (what the BN-statistics losses hook). */
+export function hasBatchNorm(model: Module): boolean {
+  return model.modules().some((m) => m instanceof BatchNorm);
+}
+
 export class BNStatsHook {
   /** When false the hook records nothing. */
   active = false;

@@ -28,6 +28,7 @@ import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
 import { DistillConfig, resolveConfig, parseConfig, PartialConfig } from './config';
 import { Normalizer } from './synthesizer';
+import { hasBatchNorm } from './bn-hook';
 import { createMethod, TADFKD } from './methods';
 import { GeneratorMethod, type DistillMethod, type StepLog } from './method';
 import { saveCheckpoint, loadLatestCheckpoint, latestCheckpointInfo } from './checkpoint';
@@ -190,6 +191,17 @@ export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConf
   return resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {});
 }
 
+/**
+ * A teacher without BatchNorm (e.g. an ONNX graph whose BatchNorms the exporter folded) has no
+ * statistics to match: the BN-statistics term is switched off (weights.bn 0, recorded in the run's
+ * config) with a warning, and the distillation proceeds on its other terms.
+ */
+function bnPriorOffWithoutBatchNorm(cfg: DistillConfig, teacher: Classifier, teacherDir: string, warn: (m: string) => void): DistillConfig {
+  if (cfg.weights.bn === 0 || hasBatchNorm(teacher)) return cfg;
+  warn(`teacher '${teacherDir}' has no BatchNorm layers: ${cfg.method}'s BN-statistics prior is off (weights.bn ${cfg.weights.bn} -> 0); the generator is trained by the other terms only`);
+  return { ...cfg, weights: { ...cfg.weights, bn: 0 } };
+}
+
 /** Runs (or resumes) a distillation. Yields to the event loop between iterations so signals are handled. */
 export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
@@ -197,7 +209,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   const t0 = nowSeconds();
   const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
   getModel(opts.studentArch);
-  const cfg = distillConfigFor(opts, tRec.dataset);
+  const cfg = bnPriorOffWithoutBatchNorm(distillConfigFor(opts, tRec.dataset), teacher, opts.teacherDir, warn);
   const info = getDatasetInfo(tRec.dataset);
   const runConfig = { config: cfg, teacher: { dir: path.resolve(opts.teacherDir), weightsSha256: tRec.weightsSha256, arch: tRec.arch }, student: opts.studentArch, dataset: tRec.dataset };
   const configHash = runConfigHash(cfg, tRec.weightsSha256, opts.studentArch);

@@ -59,6 +59,8 @@ export interface TeacherRecord {
   device?: string;
   weightsFile: string;
   weightsSha256: string;
+  /** 'onnx' for a teacher imported from an ONNX graph (`dfkd import --onnx`); absent for zoo weights. */
+  format?: 'onnx';
   versions: Versions;
   createdAt: string;
 }
@@ -114,6 +116,12 @@ export function loadTeacher(dir: string, device?: Device): { model: Classifier; 
   if (!fs.existsSync(wfile)) throw new DfkdError(`teacher weights '${wfile}' named by ${path.join(dir, TEACHER_RECORD)} do not exist`, 'ENOTEACHER');
   if (record.weightsSha256 && sha256File(wfile) !== record.weightsSha256) {
     throw new DfkdError(`teacher weights '${wfile}' do not match the SHA-256 in its record (file changed or corrupted)`, 'ECORRUPT');
+  }
+  if (record.format === 'onnx') {
+    // Lazily: the ONNX interpreter is only needed for ONNX teachers.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { loadOnnxTeacher } = require('../interop/onnx-graph/teacher') as typeof import('../interop/onnx-graph/teacher');
+    return { model: loadOnnxTeacher(dir, record, device), record };
   }
   const model = buildModel(record.arch, { inChannels: record.inChannels, numClasses: record.numClasses, imageSize: record.imageSize });
   loadModule(wfile, model);
