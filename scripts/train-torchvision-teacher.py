@@ -11,7 +11,7 @@ that normalisation. Test accuracy is measured once, after the fixed number of ep
 selects nothing).
 
 Debian's python3-torch only loads in /usr/bin/python3:
-  nice -n 10 /usr/bin/python3 scripts/train-torchvision-teacher.py --arch resnet18 --epochs 3 --out runs/tv-teacher
+  nice -n 10 /usr/bin/python3 scripts/train-torchvision-teacher.py --arch resnet18 --epochs 1 --max-steps 120 --out runs/tv-resnet18
 Writes OUT/model.onnx and OUT/pytorch-record.json (accuracy, seed, wall time, command).
 """
 import argparse
@@ -73,6 +73,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many SGD steps (0: all epochs); the LR schedule spans them")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
@@ -90,14 +91,20 @@ def main():
     model = build(a.arch)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
+    if a.max_steps > 0:
+        steps = min(steps, a.max_steps)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.15)
     g = torch.Generator().manual_seed(a.seed)
     log = open(os.path.join(a.out, "train-log.jsonl"), "w")
     step = 0
     for epoch in range(a.epochs):
+        if step >= steps:
+            break
         model.train()
         perm = torch.randperm(len(xtr), generator=g)
         for i in range(0, len(xtr), a.batch):
+            if step >= steps:
+                break
             idx = perm[i:i + a.batch]
             xb, yb = xtr[idx], ytr[idx]
             # augmentation: random horizontal flip (clothes are left-right symmetric)
@@ -135,7 +142,7 @@ def main():
         "arch": f"torchvision.models.{a.arch}(num_classes=10), first conv 1-channel",
         "dataset": "fashion-mnist (28x28 zero-padded to 32x32, mean 0.286, std 0.353)",
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "seed": a.seed, "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
+        "seed": a.seed, "epochs": a.epochs, "steps": steps, "train_images_seen": min(steps * a.batch, a.epochs * len(xtr)), "batch": a.batch, "lr": a.lr, "threads": a.threads,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "pytorch_test_accuracy": test_acc,
         "train_wall_s": round(train_s, 1), "total_wall_s": round(time.time() - t0, 1),

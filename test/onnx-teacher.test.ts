@@ -254,6 +254,11 @@ test('an unsupported operator: one message naming the op, node and opset, listin
   assert.notEqual(cli.status, 0);
   assert.match(cli.stderr, /unsupported ONNX operator 'Erf'/);
   assert.equal(fs.existsSync(out), false);
+  const none = dfkd(['import', '--dataset', 'mnist', '--out', out]);
+  assert.notEqual(none.status, 0);
+  assert.match(none.stderr, /needs --arch and --weights .* or --onnx .*; missing: --arch, --weights/);
+  const both = dfkd(['import', '--onnx', f, '--arch', 'lenet5', '--dataset', 'mnist', '--out', out]);
+  assert.match(both.stderr, /do not combine it with --arch/);
 });
 
 test('a dynamic spatial shape is refused with a clear message, and accepted with --image-size', () => {

@@ -93,10 +93,10 @@ function importOnnx(o: Record<string, unknown>): void {
     imageSize: o.imageSize as number | undefined,
     mean: o.mean as number[] | undefined,
     std: o.std as number[] | undefined,
+    numClasses: o.classes as number | undefined,
     testAccuracy: o.testAccuracy !== false,
   });
   const r = res.record;
-  if (o.classes !== undefined && o.classes !== r.numClasses) throw new DfkdError(`--classes is ${o.classes as number} but '${o.onnx as string}' outputs ${r.numClasses} classes`, 'ECLASSES');
   for (const n of res.notes) console.log(`  ${n}`);
   const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
   console.log(

@@ -33,6 +33,8 @@ export interface OnnxImportOptions {
   dataPath?: string;
   channels?: number;
   imageSize?: number;
+  /** Expected number of classes (default: the dataset's); checked against the graph's output. */
+  numClasses?: number;
   /** The normalisation the model expects (per channel, pixels in [0, 1]); default: its metadata, else the dataset's. */
   mean?: number[];
   std?: number[];
@@ -193,6 +195,7 @@ export function importOnnxTeacher(opts: OnnxImportOptions): { record: OnnxTeache
   );
   const { model, numClasses } = buildChecked(g, opts.onnx, shape, renorm);
   try {
+    if (opts.numClasses !== undefined && numClasses !== opts.numClasses) throw new DfkdError(`'${opts.onnx}' outputs ${numClasses} classes, but --classes is ${opts.numClasses}`, 'ECLASSES');
     if (info.classes > 0 && numClasses !== info.classes) throw new DfkdError(`'${opts.onnx}' outputs ${numClasses} classes but dataset '${opts.dataset}' has ${info.classes}`, 'ECLASSES');
     if (model.batchNorms === 0) {
       warn(
