@@ -11,7 +11,8 @@ that normalisation. Test accuracy is measured once, after the fixed number of ep
 selects nothing).
 
 Debian's python3-torch only loads in /usr/bin/python3:
-  nice -n 10 /usr/bin/python3 scripts/train-torchvision-teacher.py --arch resnet18 --epochs 1 --max-steps 120 --out runs/tv-resnet18
+  /usr/bin/python3 scripts/train-torchvision-teacher.py --arch resnet18 --epochs 1 --max-steps 300 --threads 1 --out runs/tv-resnet18
+(scripts/onnx-teacher-record.sh runs it, then the dfkd import and distillation.)
 Writes OUT/model.onnx and OUT/pytorch-record.json (accuracy, seed, wall time, command).
 """
 import argparse
@@ -77,7 +78,7 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: on a shared, loaded machine OpenMP threads mostly spin)")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--out", required=True)
     a = p.parse_args()
@@ -116,7 +117,7 @@ def main():
             opt.step()
             sched.step()
             step += 1
-            if step % 50 == 0:
+            if step % 10 == 0:
                 rec = {"epoch": epoch, "step": step, "of": steps, "loss": round(loss.item(), 4), "elapsed_s": round(time.time() - t0, 1)}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()

@@ -69,6 +69,8 @@ export class OnnxGraphModule extends Module implements Classifier, GraphHost {
   private readonly bnByNode = new Map<GraphNode, BatchNorm>();
   private readonly taps = new Map<string, Tap>();
   private readonly renorm?: { scale: Tensor; shift: Tensor };
+  /** Values of Constant nodes (buffers, not parameters). */
+  private readonly constantNodeValues = new Set<string>();
 
   constructor(private readonly graph: ParsedGraph, private readonly opts: GraphModelOptions) {
     super();
@@ -85,9 +87,9 @@ export class OnnxGraphModule extends Module implements Classifier, GraphHost {
     }
     this.eval(); // before the shape-finding forward below: train mode would update the running statistics
     this.featureLayer = this.addTap(this.featureValue());
-    this.registerModule('features', this.featureLayer);
+    this.registerModule('#features', this.featureLayer); // '#': never a PyTorch module name
     this.blocks = this.stageValues().map((v) => this.addTap(v));
-    this.registerModule('blocks', new Blocks(this.blocks as Tap[]));
+    this.registerModule('#blocks', new Blocks(this.blocks as Tap[]));
     this.eval();
   }
 
@@ -95,8 +97,6 @@ export class OnnxGraphModule extends Module implements Classifier, GraphHost {
    * Initialisers, Constant nodes with a tensor value and Identity nodes of constants (how PyTorch
    * shares deduplicated weights) are resolved once; the other nodes are what forward() runs.
    */
-  private readonly constantNodeValues = new Set<string>();
-
   private resolveConstants(): Map<string, ConstTensor> {
     const consts = new Map(this.graph.initializers);
     for (const n of this.graph.nodes) {
