@@ -6,22 +6,24 @@
 #   2. dfkd import --onnx (the teacher's accuracy measured again, in dfkd);
 #   3. dfkd distill with TA-DFKD into lenet5-half (Fashion-MNIST preset, $ITERS iterations, seed 0);
 #   4. the JSON record assembled from the three steps' own records (nothing typed by hand).
-# Usage: bash scripts/onnx-teacher-record.sh   (OUT, ITERS, STEPS, NICE may be set in the environment)
+# Usage: bash scripts/onnx-teacher-record.sh   (OUT, ITERS, STEPS, NICE, THREADS may be set in the environment)
 # NICE (default 0): on a machine shared with other jobs at normal priority, a niced job gets almost
 # no CPU (at nice 10 the training got about 5% of one core under a load average of 11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/tv-resnet18}
-ITERS=${ITERS:-400}
+ITERS=${ITERS:-160}
 STEPS=${STEPS:-300}
 NICE=${NICE:-0}
+# libtorch threads for the distillation: 1 on a loaded shared machine (2 threads spend their time spinning)
+THREADS=${THREADS:-1}
 RECORD=${RECORD:-docs/results/onnx-teacher-fashion-mnist-resnet18.json}
 PY=python3
 $PY -c 'import torch, torchvision, onnx' 2>/dev/null || PY=/usr/bin/python3
 
 TRAIN_CMD="nice -n $NICE $PY scripts/train-torchvision-teacher.py --arch resnet18 --epochs 1 --max-steps $STEPS --seed 0 --threads 1 --out $OUT"
 IMPORT_CMD="node bin/dfkd.js import --onnx $OUT/model.onnx --dataset fashion-mnist --out $OUT/teacher"
-DISTILL_CMD="nice -n $NICE node bin/dfkd.js distill --teacher $OUT/teacher --student lenet5-half --method ta-dfkd --seed 0 --iterations $ITERS --out $OUT/distill-ta-dfkd"
+DISTILL_CMD="env DFKD_NUM_THREADS=$THREADS nice -n $NICE node bin/dfkd.js distill --teacher $OUT/teacher --student lenet5-half --method ta-dfkd --seed 0 --iterations $ITERS --out $OUT/distill-ta-dfkd"
 
 now() { date +%s.%N; }
 [ -f "$OUT/model.onnx" ] || $TRAIN_CMD
