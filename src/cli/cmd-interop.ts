@@ -2,14 +2,20 @@
 import * as path from 'path';
 import { Command } from 'commander';
 import { importTeacher } from '../interop/import';
+import { importOnnxTeacher } from '../interop/onnx-graph/teacher';
+import { DfkdError } from '../errors';
 import { exportModel, checkExportFormat, EXPORT_FORMATS, ONNX_OPSET } from '../interop/onnx';
 import { z } from 'zod';
 import { TEACHER_RECORD } from '../train/teacher';
 import { parseIntArg, runCommand, pct, typedOptions } from './common';
 
 const ImportFlags = z.object({
-  arch: z.string(),
-  weights: z.string(),
+  arch: z.string().optional(),
+  weights: z.string().optional(),
+  onnx: z.string().optional(),
+  imageSize: z.number().int().optional(),
+  mean: z.array(z.number()).optional(),
+  std: z.array(z.number()).optional(),
   dataset: z.string(),
   out: z.string(),
   classes: z.number().int().optional(),
@@ -22,11 +28,15 @@ const ExportFlags = z.object({ model: z.string(), format: z.string(), out: z.str
 export function registerInteropCommands(program: Command): void {
   program
     .command('import')
-    .description('import a teacher trained in PyTorch (state dict saved as safetensors) as a dfkd teacher directory')
-    .requiredOption('--arch <name>', 'zoo architecture the state dict belongs to (see dfkd models)')
-    .requiredOption('--weights <file>', 'the state dict as .safetensors (see docs/interop.md for the two lines of Python)')
+    .description('import a teacher as a dfkd teacher directory: a zoo architecture\'s state dict (--arch + --weights), or any CNN exported to ONNX (--onnx); see docs/interop.md')
+    .option('--arch <name>', 'zoo architecture the state dict belongs to (see dfkd models)')
+    .option('--weights <file>', 'the state dict as .safetensors (see docs/interop.md for the two lines of Python)')
+    .option('--onnx <file>', 'an ONNX classifier (opsets 11-17, fixed input size), interpreted as a differentiable teacher; instead of --arch/--weights')
     .requiredOption('--dataset <name>', 'dataset the teacher was trained on: normalisation, class names, test split (see dfkd datasets)')
-    .requiredOption('--out <dir>', 'output teacher directory (weights.safetensors + teacher.json)')
+    .requiredOption('--out <dir>', 'output teacher directory (weights.safetensors or model.onnx, + teacher.json)')
+    .option('--image-size <n>', 'with --onnx: input height and width when the model\'s are dynamic', parseIntArg('--image-size'))
+    .option('--mean <list>', 'with --onnx: per-channel mean the model expects, e.g. 0.485,0.456,0.406 (default: the model\'s metadata_props, else the dataset\'s)', parseList('--mean'))
+    .option('--std <list>', 'with --onnx: per-channel std the model expects (with --mean)', parseList('--std'))
     .option('--classes <n>', 'number of classes (default: the dataset\'s)', parseIntArg('--classes'))
     .option('--channels <n>', 'input channels (default: the dataset\'s)', parseIntArg('--channels'))
     .option('--test-accuracy', 'measure the test accuracy on the dataset\'s test split (the default; recorded as null with a warning when the data cannot be loaded)')
@@ -35,6 +45,10 @@ export function registerInteropCommands(program: Command): void {
     .action((raw) =>
       runCommand(() => {
         const o = typedOptions(ImportFlags, raw, 'import');
+        if (o.onnx !== undefined) return importOnnx({ ...o, onnx: o.onnx });
+        if (o.arch === undefined || o.weights === undefined) {
+          throw new DfkdError(`dfkd import needs --arch and --weights (a zoo architecture's state dict) or --onnx (any ONNX classifier); missing: ${[o.arch === undefined ? '--arch' : '', o.weights === undefined ? '--weights' : ''].filter(Boolean).join(', ')}`, 'EUSAGE');
+        }
         const res = importTeacher({
           arch: o.arch,
           weights: o.weights,
@@ -77,4 +91,36 @@ export function registerInteropCommands(program: Command): void {
         console.log(`  output 'logits' [batch, ${rec.numClasses}]; dataset ${rec.dataset}; metadata_props: ${Object.keys(r.metadata).join(', ')}`);
       }),
     );
+}
+
+function parseList(name: string): (v: string) => number[] {
+  return (v: string) => {
+    const out = v.split(',').map((x) => Number(x.trim()));
+    if (out.length === 0 || out.some((x) => !Number.isFinite(x))) throw new DfkdError(`${name} must be a comma-separated list of numbers, got '${v}'`, 'EUSAGE');
+    return out;
+  };
+}
+
+function importOnnx(o: z.infer<typeof ImportFlags> & { onnx: string }): void {
+  for (const k of ['arch', 'weights'] as const) {
+    if (o[k] !== undefined) throw new DfkdError(`--onnx imports the graph with its weights; do not combine it with --${k}`, 'EUSAGE');
+  }
+  const res = importOnnxTeacher({
+    onnx: o.onnx,
+    dataset: o.dataset,
+    out: o.out,
+    dataPath: o.dataPath,
+    channels: o.channels,
+    imageSize: o.imageSize,
+    mean: o.mean,
+    std: o.std,
+    numClasses: o.classes,
+    testAccuracy: o.testAccuracy !== false,
+  });
+  const r = res.record;
+  for (const n of res.notes) console.log(`  ${n}`);
+  const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
+  console.log(
+    `imported ${r.arch} (ONNX, ${r.inChannels}x${r.imageSize}x${r.imageSize} input, ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters, ${r.recipe.batchNorms} BatchNorm) for ${r.dataset}: ${acc} -> ${path.join(res.dir, 'teacher.json')}`,
+  );
 }

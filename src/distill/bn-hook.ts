@@ -9,6 +9,11 @@ import { Tensor } from '../tensor';
 import { Module, BatchNorm, HookHandle } from '../nn';
 import { bnStatLoss } from './losses';
 
+/** Whether `model` has a BatchNorm layer (what the BN-statistics losses hook). */
+export function hasBatchNorm(model: Module): boolean {
+  return model.modules().some((m) => m instanceof BatchNorm);
+}
+
 export class BNStatsHook {
   private terms: Tensor[] = [];
   private handles: HookHandle[] = [];

@@ -29,6 +29,7 @@ import type { DistillMethod } from './method';
 import type { TrustSignals } from './signals';
 import { train, TrainContext, TrainState, Callback, EvalPoint, elapsed } from './trainer';
 import * as C from './callbacks';
+import { hasBatchNorm } from './bn-hook';
 
 export type { EvalPoint } from './trainer';
 export { NumericalFault } from './callbacks';
@@ -147,10 +148,22 @@ interface RunPlan {
   dir: RunDirState;
 }
 
+/**
+ * A teacher without BatchNorm (e.g. an ONNX graph whose BatchNorms the exporter folded) has no
+ * statistics to match: the BN-statistics term is switched off (weights.bn 0, recorded in the run's
+ * config) with a warning, and the distillation proceeds on its other terms.
+ */
+function bnPriorOffWithoutBatchNorm(cfg: DistillConfig, teacher: Classifier, teacherDir: string, warn: (m: string) => void): DistillConfig {
+  if (cfg.weights.bn === 0 || hasBatchNorm(teacher)) return cfg;
+  warn(`teacher '${teacherDir}' has no BatchNorm layers: ${cfg.method}'s BN-statistics prior is off (weights.bn ${cfg.weights.bn} -> 0); the generator is trained by the other terms only`);
+  return { ...cfg, weights: { ...cfg.weights, bn: 0 } } as DistillConfig;
+}
+
 /** The effective config, the run's identity, and what the output directory holds (new, this run unfinished, finished). */
-function planRun(opts: DistillOptions, tRec: TeacherRecord): RunPlan {
+function planRun(opts: DistillOptions, tRec: TeacherRecord, teacher: Classifier): RunPlan {
   getModel(opts.studentArch);
-  const cfg = distillConfigFor(opts, tRec.dataset);
+  const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const cfg = bnPriorOffWithoutBatchNorm(distillConfigFor(opts, tRec.dataset), teacher, opts.teacherDir, warn);
   const configHash = runConfigHash(cfg, tRec.weightsSha256, opts.studentArch);
   const dir = checkRunDir(opts.out, configHash, opts.resume ?? false);
   return { cfg, configHash, dir };
@@ -162,7 +175,7 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   checkOutputDir(opts.out);
   const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
   try {
-    const plan = planRun(opts, tRec);
+    const plan = planRun(opts, tRec, teacher);
     if (plan.dir.kind === 'finished') {
       finishCleanup(opts.out);
       return { summary: readJson(runPaths(opts.out).summary, 'run summary', 'ERECORD') as DistillSummary, stopped: false, iteration: plan.cfg.iterations };

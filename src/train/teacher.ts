@@ -25,6 +25,7 @@ import { checkOutputDir, assertOwnOrEmpty } from '../io/safe-out';
 import { evaluate, EvalResult } from './evaluate';
 import { versions, Versions } from '../versions';
 import { contentHash, nowSeconds } from '../util';
+import { loadOnnxTeacher } from '../interop/onnx-graph/teacher';
 
 export const TeacherRecipe = z
   .object({
@@ -61,6 +62,8 @@ export interface TeacherRecord {
   device?: string;
   weightsFile: string;
   weightsSha256: string;
+  /** 'onnx' for a teacher imported from an ONNX graph (`dfkd import --onnx`); absent for zoo weights. */
+  format?: 'onnx';
   versions: Versions;
   createdAt: string;
 }
@@ -114,6 +117,9 @@ export function loadTeacher(dir: string, device?: Device): { model: Classifier; 
   if (!fs.existsSync(wfile)) throw new DfkdError(`teacher weights '${wfile}' named by ${path.join(dir, TEACHER_RECORD)} do not exist`, 'ENOTEACHER');
   if (record.weightsSha256 && sha256File(wfile) !== record.weightsSha256) {
     throw new DfkdError(`teacher weights '${wfile}' do not match the SHA-256 in its record (file changed or corrupted)`, 'ECORRUPT');
+  }
+  if (record.format === 'onnx') {
+    return { model: loadOnnxTeacher(dir, record, device), record };
   }
   const model = buildModel(record.arch, { inChannels: record.inChannels, numClasses: record.numClasses, imageSize: record.imageSize });
   loadModule(wfile, model);
