@@ -5,7 +5,13 @@
  */
 import { Tensor } from '../tensor';
 import { Module, BatchNorm, HookHandle } from '../nn';
-import { bnStatLoss } from './losses';
+import { bnStatLoss, bnStatLossStd } from './losses';
+
+/** How the per-layer terms are computed and combined (defaults: the paper's raw terms, summed). */
+export interface BNLossOptions {
+  scale?: 'raw' | 'std';
+  layers?: 'sum' | 'mean';
+}
 
 export class BNStatsHook {
   /** When false the hook records nothing. */
@@ -14,13 +20,14 @@ export class BNStatsHook {
   private readonly handles: HookHandle[] = [];
   readonly layers: number;
 
-  constructor(model: Module) {
+  constructor(model: Module, private readonly opts: BNLossOptions = {}) {
     const bns = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm);
     if (bns.length === 0) throw new Error('BNStatsHook: the model has no BatchNorm layers; BN-statistics losses need a teacher with BatchNorm');
     for (const bn of bns) {
       this.handles.push(
         bn.registerForwardHook((_m, input) => {
-          if (this.active) this.terms.push(bnStatLoss(input, bn.runningMean, bn.runningVar));
+          if (!this.active) return;
+          this.terms.push(opts.scale === 'std' ? bnStatLossStd(input, bn.runningMean, bn.runningVar, bn.eps) : bnStatLoss(input, bn.runningMean, bn.runningVar));
         }),
       );
     }
@@ -48,12 +55,17 @@ export class BNStatsHook {
     return { result, loss: this.loss() };
   }
 
-  /** Sum of the recorded per-layer terms (of the forwards since the last reset). */
+  /** Sum (or with layers 'mean', mean) of the recorded per-layer terms (of the forwards since the last reset). */
   loss(): Tensor {
     if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; set active = true and run the teacher first');
     let s = this.terms[0];
     for (let i = 1; i < this.terms.length; i++) s = s.add(this.terms[i]);
-    return s;
+    return this.opts.layers === 'mean' ? s.div(this.terms.length) : s;
+  }
+
+  /** The recorded per-layer terms as numbers, in layer order (for logging). */
+  perLayer(): number[] {
+    return this.terms.map((t) => t.item());
   }
 
   remove(): void {

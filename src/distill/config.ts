@@ -94,6 +94,28 @@ export const DistillConfig = z
       .strict()
       .optional()
       .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
+    // TA-DFKD additions of issue 18 (docs/methods.md, "dfkd's additions to the paper"). Optional and absent
+    // by default, as is each field inside: absent means the paper's behaviour, and the config hash of every
+    // existing run is unchanged.
+    tadfkd: z
+      .object({
+        bnScale: z
+          .enum(['raw', 'std'])
+          .optional()
+          .describe("BN-statistics term per layer: 'raw' (paper: L2 norms of the mean and variance differences) or 'std' (per channel, the mean difference over the running std and the variance ratio minus 1, RMS over channels)"),
+        bnLayers: z.enum(['sum', 'mean']).optional().describe("BN terms combined over layers: 'sum' (paper) or 'mean'"),
+        warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
+        augment: z
+          .object({
+            crop: z.number().int().min(0).describe('random-crop padding in pixels (official code: 4)'),
+            flip: z.boolean().describe('random horizontal flip'),
+          })
+          .strict()
+          .optional()
+          .describe("augment the student's synthetic batches (teacher and student see the same augmented images)"),
+      })
+      .strict()
+      .optional(),
     // Optional (absent by default, so existing configs and their hashes are unchanged). Not part of a
     // run's identity (see runConfigHash): it only acts after a numerical fault.
     nan: z

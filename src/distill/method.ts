@@ -107,7 +107,8 @@ export abstract class GeneratorMethod extends DistillMethod {
       },
       ctx.norm,
     );
-    this.bnHook = ctx.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;
+    const ta = ctx.cfg.method === 'ta-dfkd' ? ctx.cfg.tadfkd : undefined;
+    this.bnHook = ctx.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher, { scale: ta?.bnScale, layers: ta?.bnLayers }) : undefined;
     if (ctx.cfg.studentLoss === 'kl+at') {
       this.teacherBlocks = new FeatureRecorder(this.teacher.blocks);
       this.studentBlocks = new FeatureRecorder(this.student.blocks);

@@ -354,6 +354,12 @@ export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
   };
 
   try {
+    // tadfkd.warmupSteps: generator-only steps before the first student step (fresh runs only: a
+    // checkpoint holds the warmed-up generator).
+    if (start === 0 && method instanceof TADFKD) {
+      const w = method.warmup();
+      if (w) pending.push(w);
+    }
     for (iteration = start + 1; iteration <= cfg.iterations; iteration++) {
       try {
         for (let k = 0; k < cfg.studentSteps; k++) {

@@ -11,7 +11,9 @@
  * No class-prior term by default: that is the point of the method. `--no-selection` keeps every
  * sample (the paper's "basic" ablation).
  */
-import { Tensor, noGrad, cat } from '../../tensor';
+import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
+import { augmentBatch } from '../augment';
+import { DfkdError } from '../../errors';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
 import { selectBatch } from '../selection';
 import * as L from '../losses';
@@ -21,8 +23,39 @@ export class TADFKD extends GeneratorMethod {
   /** Selection rates of the generator batches since the trainer last read them. */
   private rates: number[] = [];
 
+  /** True during the generator warm-up (tadfkd.warmupSteps): BN and image priors only. */
+  private warming = false;
+  /** Normalised value of a black pixel [1,C,1,1] (padding of the student augmentation). */
+  private readonly black: Tensor | undefined;
+
   constructor(ctx: MethodContext) {
     super(ctx);
+    if ((ctx.cfg.tadfkd?.warmupSteps ?? 0) > 0 && !this.bnHook) {
+      throw new DfkdError(`tadfkd.warmupSteps ${ctx.cfg.tadfkd!.warmupSteps}: the warm-up trains the generator on the BN-statistics term, but weights.bn is ${ctx.cfg.weights.bn}; set weights.bn > 0 or drop the warm-up`, 'ECONFIG');
+    }
+    if (ctx.cfg.tadfkd?.augment) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+  }
+
+  /**
+   * Generator warm-up (tadfkd.warmupSteps, off by default): that many generator steps on the BN and
+   * image-prior terms alone (no adversarial term: an untrained student is no opponent yet, and no
+   * selection), run once before the first student step. Returns the mean of the warm-up logs.
+   */
+  warmup(): StepLog | undefined {
+    const steps = this.cfg.tadfkd?.warmupSteps ?? 0;
+    if (steps === 0) return undefined;
+    this.warming = true;
+    const acc: Record<string, number> = {};
+    try {
+      for (let i = 0; i < steps; i++) {
+        const l = this.generatorStep();
+        for (const [k, v] of Object.entries(l)) if (!k.startsWith('bn_l')) acc[`warmup_${k}`] = (acc[`warmup_${k}`] ?? 0) + v / steps;
+        if (i === steps - 1) for (const [k, v] of Object.entries(l)) if (k.startsWith('bn_l') || k === 'bn') acc[`warmup_last_${k}`] = v;
+      }
+    } finally {
+      this.warming = false;
+    }
+    return acc;
   }
 
   private select(t: Tensor): { index: Tensor; rate: number } {
@@ -42,7 +75,7 @@ export class TADFKD extends GeneratorMethod {
    * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
    */
   protected override studentBatch(n: number): { x: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled) return { x: this.synth.sample(n), log: {} };
+    if (!this.cfg.selection.enabled) return { x: this.augment(this.synth.sample(n)), log: {} };
     return noGrad(() => {
       const kept: Tensor[] = [];
       let have = 0;
@@ -59,10 +92,16 @@ export class TADFKD extends GeneratorMethod {
         kept.push(xs);
         have += xs.shape[0];
       }
-      if (have === 0) return { x: this.synth.sample(n), log: { draws } };
+      if (have === 0) return { x: this.augment(this.synth.sample(n)), log: { draws } };
       const all = kept.length === 1 ? kept[0] : cat(kept, 0);
-      return { x: have > n ? all.narrow(0, 0, n) : all, log: { draws } };
+      return { x: this.augment(have > n ? all.narrow(0, 0, n) : all), log: { draws } };
     });
+  }
+
+  /** The student's view of a synthetic batch: augmented when tadfkd.augment is set, else x itself. */
+  private augment(x: Tensor): Tensor {
+    const a = this.cfg.tadfkd?.augment;
+    return a && this.black ? augmentBatch(x, a, this.black) : x;
   }
 
   protected generatorLoss(): { loss: Tensor; log: StepLog } {
@@ -73,7 +112,7 @@ export class TADFKD extends GeneratorMethod {
     let xs = x;
     let ts = t;
     let rate = 1;
-    if (this.cfg.selection.enabled) {
+    if (this.cfg.selection.enabled && !this.warming) {
       const s = this.select(t);
       rate = s.rate;
       if (s.index.shape[0] > 0) {
@@ -83,12 +122,21 @@ export class TADFKD extends GeneratorMethod {
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
     const bnLoss = bnFull ? bn : w.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
-    const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
-    let loss = adv.mul(w.adv);
-    const log: StepLog = { adv: adv.item(), rate };
+    let loss: Tensor;
+    const log: StepLog = {};
+    if (this.warming) {
+      loss = zeros([], 'float32', x.device as Device);
+    } else {
+      const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
+      loss = adv.mul(w.adv);
+      log.adv = adv.item();
+      log.rate = rate;
+    }
     if (bnLoss) {
       loss = loss.add(bnLoss.mul(w.bn));
       log.bn = bnLoss.item();
+      // Per-layer terms of the forward that gave bnLoss (diagnostics: which layers dominate).
+      this.bnHook!.perLayer().forEach((v, i) => (log[`bn_l${i}`] = v));
     }
     if (w.tv > 0) {
       const tv = L.totalVariation(x);
@@ -106,6 +154,11 @@ export class TADFKD extends GeneratorMethod {
       log.class_prior = cp.item();
     }
     return { loss, log };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.black?.dispose();
   }
 
   /** The draw-size estimate is part of the run's state: resume must size draws identically. */
