@@ -110,6 +110,15 @@ test('the tadfkd options are absent by default, so default configs hash as befor
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: -1 } }), /tadfkd\.warmupSteps/);
 });
 
+test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid TA-DFKD config', () => {
+  const file = path.join(__dirname, '..', '..', 'configs', 'methods', 'ta-dfkd-paper.json');
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', JSON.parse(fs.readFileSync(file, 'utf8')));
+  assert.equal(cfg.student.lr, 0.01);
+  assert.equal(cfg.generator.width, 128);
+  assert.equal(cfg.selection.bnOn, 'selected');
+  assert.deepEqual(cfg.tadfkd?.augment, { crop: 4, flip: true });
+});
+
 function studentWeights(dir: string): Float32Array[] {
   const { tensors } = loadTensors(path.join(dir, 'student.safetensors'));
   const out = [...tensors.values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32Array());
