@@ -108,6 +108,7 @@ test('the tadfkd options are absent by default, so default configs hash as befor
   assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(withEmpty, 'sha', 'lenet5-half'));
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { bnScale: 'rms' } }), /tadfkd\.bnScale/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: -1 } }), /tadfkd\.warmupSteps/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { balance: -1 } }), /tadfkd\.balance/);
 });
 
 test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid TA-DFKD config', () => {
@@ -128,7 +129,7 @@ function studentWeights(dir: string): Float32Array[] {
 
 test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
   const teacherDir = tinyTeacher('lenet5');
-  const cfg = { ...TINY, tadfkd: { warmupSteps: 3, augment: { crop: 2, flip: true } } };
+  const cfg = { ...TINY, tadfkd: { warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };
   const plain = path.join(tmpDir('ta-plain'), 'run');
   await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: plain, ...quiet });
   const full = path.join(tmpDir('ta-opts'), 'run');
@@ -136,6 +137,8 @@ test('generator warm-up and student augmentation change the run, log the warm-up
   const first = JSON.parse(fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(Number.isFinite(first.losses.warmup_bn) && first.losses.warmup_bn > 0, 'the warm-up BN loss is logged');
   assert.ok(!('warmup_adv' in first.losses), 'no adversarial term during the warm-up');
+  assert.ok(first.losses.balance <= 0 && first.losses.balance >= -1 - 1e-6, `balance term in [-1, 0]: ${first.losses.balance}`);
+  assert.ok(Number.isFinite(first.losses.warmup_balance), 'the balance term acts during the warm-up');
   const a = studentWeights(plain);
   const b = studentWeights(full);
   assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), 'the options change the trained student');

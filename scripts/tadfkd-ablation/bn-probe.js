@@ -5,7 +5,8 @@
  * each layer. With STEPS > 0 it then trains the generator on the BN and image-prior terms alone (the
  * warm-up of tadfkd.warmupSteps; SCALE raw or std) and prints, every 10 steps, the BN loss and the
  * teacher's class histogram on fresh samples (does BN matching alone give class coverage?).
- * No student, no real data.  node scripts/tadfkd-ablation/bn-probe.js TEACHER_DIR [seed] [STEPS] [SCALE]
+ * No student, no real data.  node scripts/tadfkd-ablation/bn-probe.js TEACHER_DIR [seed] [STEPS] [SCALE] [BALANCE]
+ * (BALANCE: weight of the class-balance term, tadfkd.balance, added to the warm-up objective)
  */
 const path = require('path');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
@@ -53,6 +54,7 @@ console.log('sum raw', rows.reduce((a, r) => a + r.raw, 0).toFixed(3), 'sum std'
 
 const steps = Number(process.argv[4] ?? 0);
 const scale = process.argv[5] ?? 'raw';
+const balance = Number(process.argv[6] ?? 0);
 const hook = new BNStatsHook(T, { scale });
 T.requiresGrad_(false);
 const w = cfg.weights;
@@ -67,8 +69,9 @@ for (let i = 1; i <= steps; i++) {
   const bn = tidy(() => {
     synth.generator.train();
     const { x } = synth.generate(cfg.batchSize);
-    const { loss: b } = hook.capture(() => T.call(x));
-    const loss = b.mul(w.bn).add(L.totalVariation(x).mul(w.tv)).add(L.l2Prior(x).mul(w.l2));
+    const { result: t, loss: b } = hook.capture(() => T.call(x));
+    let loss = b.mul(w.bn).add(L.totalVariation(x).mul(w.tv)).add(L.l2Prior(x).mul(w.l2));
+    if (balance > 0) loss = loss.add(L.informationEntropy(t).mul(balance));
     synth.optimizer.zeroGrad();
     loss.backward();
     synth.optimizer.step();
@@ -78,6 +81,6 @@ for (let i = 1; i <= steps; i++) {
     const { h, conf } = hist();
     const n = h.reduce((a, b) => a + b, 0);
     const ent = -h.filter((c) => c > 0).reduce((a, c) => a + (c / n) * Math.log(c / n), 0) / Math.log(h.length);
-    console.log(JSON.stringify({ step: i, scale, bn: +bn.toFixed(3), coverage: +ent.toFixed(3), conf: +conf.toFixed(3), hist: h, sec: (Date.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ step: i, scale, balance, bn: +bn.toFixed(3), coverage: +ent.toFixed(3), conf: +conf.toFixed(3), hist: h, sec: (Date.now() - t0) / 1000 }));
   }
 }

@@ -5,6 +5,7 @@
  *                    keep = GMM-clean(criterion(t))           (the teacher as lenient expert)
  *                    L_G = w_bn L_BN + w_tv TV(x) + w_l2 ||x|| + w_adv (1 - JS(S(x_keep), T(x_keep)))
  *                          [+ w_cp CE(t, argmax t)  only with --class-prior: the ablation]
+ *                          [+ w_bal sum pbar ln pbar / ln K  only with tadfkd.balance: class balance of the batch]
  *   student step:    draw generator batches until B clean samples are collected;
  *                    L_S = mean |S(x) - T(x)|
  *
@@ -147,6 +148,13 @@ export class TADFKD extends GeneratorMethod {
       const l2 = L.l2Prior(x);
       loss = loss.add(l2.mul(w.l2));
       log.l2 = l2.item();
+    }
+    const balance = this.cfg.tadfkd?.balance ?? 0;
+    if (balance > 0) {
+      // Class balance over the whole generated batch (log10 entropy / log10 K = ln entropy / ln K).
+      const ie = L.informationEntropy(t).div(Math.log10(t.shape[1]));
+      loss = loss.add(ie.mul(balance));
+      log.balance = ie.item();
     }
     if (w.classPrior > 0) {
       const cp = L.classPrior(t);
