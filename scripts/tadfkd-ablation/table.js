@@ -15,7 +15,9 @@ console.log('| run | teacher (acc) | options | iterations | final | % of teacher
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of recs) {
   const c = r.curve;
-  const opts = JSON.stringify(r.config.tadfkd ?? {}) === '{}' ? 'none (default)' : '`' + JSON.stringify(r.config.tadfkd) + '`';
+  // The run's own overrides, without the evaluation / checkpoint / sample periods of the frame.
+  const { eval: _e, checkpointEvery: _c, sampleEvery: _s, ...own } = r.configOverrides;
+  const opts = Object.keys(own).length === 0 ? 'none (default)' : '`' + JSON.stringify(own) + '`';
   console.log(
     `| ${r.id} | ${r.teacher.arch} (${pct(r.teacher.testAccuracy)}) | ${opts} | ${r.iterations} | **${pct(r.finalAccuracy)}** | ${pct(r.relativeAccuracy)} | ${pct(r.lastKMean)} | ` +
       `${c.map((p) => `${p.iteration}: ${(100 * p.testAccuracy).toFixed(1)}`).join(', ')} | ${c[0].selectionRate.toFixed(2)} → ${c[c.length - 1].selectionRate.toFixed(2)} | ${Math.round(r.wallTimeSec)} |`,
