@@ -7,7 +7,13 @@
  */
 import { Tensor } from '../tensor';
 import { Module, BatchNorm, HookHandle } from '../nn';
-import { bnStatLoss } from './losses';
+import { bnStatLoss, bnStatLossStd } from './losses';
+
+/** How the per-layer terms are computed and combined (defaults: the paper's raw terms, summed). */
+export interface BNLossOptions {
+  scale?: 'raw' | 'std';
+  layers?: 'sum' | 'mean';
+}
 
 /** Whether `model` has a BatchNorm layer (what the BN-statistics losses hook). */
 export function hasBatchNorm(model: Module): boolean {
@@ -20,7 +26,7 @@ export class BNStatsHook {
   private readonly bns: BatchNorm[];
   readonly layers: number;
 
-  constructor(model: Module) {
+  constructor(model: Module, private readonly opts: BNLossOptions = {}) {
     this.bns = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm);
     if (this.bns.length === 0) throw new Error('BNStatsHook: the model has no BatchNorm layers; BN-statistics losses need a teacher with BatchNorm');
     this.layers = this.bns.length;
@@ -39,7 +45,7 @@ export class BNStatsHook {
     this.reset();
     this.handles = this.bns.map((bn) =>
       bn.registerForwardHook((_m, input) => {
-        this.terms.push(bnStatLoss(input, bn.runningMean, bn.runningVar));
+        this.terms.push(this.opts.scale === 'std' ? bnStatLossStd(input, bn.runningMean, bn.runningVar, bn.eps) : bnStatLoss(input, bn.runningMean, bn.runningVar));
       }),
     );
     let result: T;
@@ -51,12 +57,17 @@ export class BNStatsHook {
     return { result, loss: this.loss() };
   }
 
-  /** Sum of the per-layer terms recorded by the last capture. */
+  /** Sum (with layers 'mean': mean) of the per-layer terms recorded by the last capture. */
   loss(): Tensor {
     if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; run the teacher inside capture()');
     let s = this.terms[0];
     for (let i = 1; i < this.terms.length; i++) s = s.add(this.terms[i]);
-    return s;
+    return this.opts.layers === 'mean' ? s.div(this.terms.length) : s;
+  }
+
+  /** The per-layer terms of the last capture as numbers, in layer order (for logging). */
+  perLayer(): number[] {
+    return this.terms.map((t) => t.item());
   }
 
   private removeHooks(): void {

@@ -124,3 +124,19 @@ export function bnStatLoss(input: Tensor, runningMean: Tensor, runningVar: Tenso
   const v = input.var(dims, false);
   return mean.sub(runningMean).norm().add(v.sub(runningVar).norm());
 }
+
+/**
+ * Scale-free BatchNorm-statistics loss for one BN input [N,C,...] (a dfkd addition, `tadfkd.bnScale: 'std'`):
+ * per channel, the mean difference in units of the running std, (mean - rm) / sqrt(rv + eps), and the
+ * relative variance error, var_biased / (rv + eps) - 1; each is reduced to its root mean square over
+ * channels and the two are added. A layer whose statistics are off by one running std counts 1 whatever
+ * its width or activation scale, where the raw loss grows with both.
+ */
+export function bnStatLossStd(input: Tensor, runningMean: Tensor, runningVar: Tensor, eps = 1e-5): Tensor {
+  const dims = input.ndim === 4 ? [0, 2, 3] : [0];
+  const c = runningMean.shape[0];
+  const denom = runningVar.add(eps);
+  const dm = input.mean(dims).sub(runningMean).div(denom.sqrt());
+  const dv = input.var(dims, false).div(denom).sub(1);
+  return dm.norm().add(dv.norm()).div(Math.sqrt(c));
+}

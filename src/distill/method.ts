@@ -9,7 +9,7 @@ import { Optimizer, SGD, Adam } from '../optim';
 import type { Classifier } from '../models/registry';
 import type { BaseConfig, GeneratorConfig } from './config-schema';
 import { Normalizer, GeneratorSynthesizer } from './synthesizer';
-import { BNStatsHook } from './bn-hook';
+import { BNStatsHook, BNLossOptions } from './bn-hook';
 import { FeatureRecorder } from './features';
 import * as L from './losses';
 
@@ -82,6 +82,14 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
     return {};
   }
 
+  /**
+   * Work done once before the first student step of a fresh run (never on resume: checkpoints hold its
+   * result), e.g. TA-DFKD's optional generator warm-up; returns its log, or undefined when there is none.
+   */
+  warmup(): StepLog | undefined {
+    return undefined;
+  }
+
   /** One optimiser update of the student from a scalar loss. */
   protected optimizeStudent(loss: Tensor): void {
     this.studentOpt.zeroGrad();
@@ -121,7 +129,7 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
       },
       ctx.norm,
     );
-    this.bnHook = this.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher) : undefined;
+    this.bnHook = this.cfg.weights.bn > 0 ? new BNStatsHook(this.teacher, this.bnLossOptions()) : undefined;
     if (this.cfg.studentLoss === 'kl+at') {
       this.teacherBlocks = new FeatureRecorder(this.teacher.blocks);
       this.studentBlocks = new FeatureRecorder(this.student.blocks);
@@ -130,6 +138,11 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
   }
 
   /** Teacher forward that also records the BN-statistics loss of this batch (when BN weight > 0). */
+  /** How the BN-statistics hook computes and combines its per-layer terms (the paper's by default). */
+  protected bnLossOptions(): BNLossOptions {
+    return {};
+  }
+
   protected teacherWithBN(x: Tensor): { logits: Tensor; bn: Tensor | undefined } {
     if (!this.bnHook) return { logits: this.teacher.call(x), bn: undefined };
     const { result: logits, loss: bn } = this.bnHook.capture(() => this.teacher.call(x));

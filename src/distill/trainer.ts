@@ -119,6 +119,10 @@ function recover(c: TrainContext, s: TrainState, cbs: Callback[], e: unknown): n
 export async function train(c: TrainContext, cbs: Callback[], s: TrainState = initialState()): Promise<TrainState> {
   for (const cb of cbs) cb.beforeTrain?.(c, s);
   s.clock0 = nowSeconds();
+  if (s.iteration === 0) {
+    const w = c.method.warmup();
+    if (w) s.pending.push(w);
+  }
   for (s.iteration += 1; s.iteration <= c.cfg.iterations; s.iteration++) {
     s.evalPoint = undefined;
     try {

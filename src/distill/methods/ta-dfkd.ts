@@ -5,6 +5,7 @@
  *                    keep = GMM-clean(criterion(t))           (the teacher as lenient expert)
  *                    L_G = w_bn L_BN + w_tv TV(x) + w_l2 ||x|| + w_adv (1 - JS(S(x_keep), T(x_keep)))
  *                          [+ w_cp CE(t, argmax t)  only with --class-prior: the ablation]
+ *                          [+ w_bal sum pbar ln pbar / ln K  only with tadfkd.balance: class balance of the batch]
  *   student step:    draw generator batches until B clean samples are collected;
  *                    L_S = mean |S(x) - T(x)|
  *
@@ -12,7 +13,10 @@
  * sample (the paper's "basic" ablation).
  */
 import { z } from 'zod';
-import { Tensor, noGrad, cat } from '../../tensor';
+import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
+import { augmentBatch } from '../augment';
+import { DfkdError } from '../../errors';
+import type { BNLossOptions } from '../bn-hook';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
 import { selectBatch, criterionNames } from '../selection';
 import * as L from '../losses';
@@ -37,20 +41,94 @@ export const SelectionSection = z
   .strict();
 export type SelectionConfig = z.infer<typeof SelectionSection>;
 
+/**
+ * dfkd's additions to the paper (issue 18; docs/methods.md, "dfkd's additions to the paper"). Optional
+ * and absent by default, as is each field inside: absent means the paper's behaviour, and the config
+ * hash of every existing run is unchanged.
+ */
+export const TadfkdSection = z
+  .object({
+    bnScale: z
+      .enum(['raw', 'std'])
+      .optional()
+      .describe("BN-statistics term per layer: 'raw' (paper: L2 norms of the mean and variance differences) or 'std' (per channel, the mean difference over the running std and the variance ratio minus 1, RMS over channels)"),
+    bnLayers: z.enum(['sum', 'mean']).optional().describe("BN terms combined over layers: 'sum' (paper) or 'mean'"),
+    balance: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("weight of a class-balance term on the generator: DAFL's information entropy of the batch-mean teacher softmax, sum pbar ln pbar / ln K in [-1, 0] (no per-sample confidence term)"),
+    warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
+    augment: z
+      .object({
+        crop: z.number().int().min(0).describe('random-crop padding in pixels (official code: 4)'),
+        flip: z.boolean().describe('random horizontal flip'),
+      })
+      .strict()
+      .optional()
+      .describe("augment the student's synthetic batches (teacher and student see the same augmented images)"),
+  })
+  .strict();
+export type TadfkdOptions = z.infer<typeof TadfkdSection>;
+
 const taDfkdShape = {
   ...generatorShape,
   method: z.literal('ta-dfkd'),
   advTemperature: z.number().positive().describe('temperature of the JS adversarial term'),
   selection: SelectionSection,
+  tadfkd: TadfkdSection.optional(),
 };
-export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig };
+export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig; tadfkd?: TadfkdOptions };
 
 export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** Selection rates of the generator batches since the trainer last read them. */
   private rates: number[] = [];
 
+  /** True during the generator warm-up (tadfkd.warmupSteps): BN and image priors only. */
+  private warming = false;
+  /** Normalised value of a black pixel [1,C,1,1] (padding of the student augmentation). */
+  private readonly black: Tensor | undefined;
+
   constructor(ctx: MethodContext) {
     super(ctx);
+    const ta = this.cfg.tadfkd;
+    if ((ta?.warmupSteps ?? 0) > 0 && !this.bnHook) {
+      throw new DfkdError(`tadfkd.warmupSteps ${ta!.warmupSteps}: the warm-up trains the generator on the BN-statistics term, but weights.bn is ${this.cfg.weights.bn}; set weights.bn > 0 or drop the warm-up`, 'ECONFIG');
+    }
+    if (ta?.augment) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+  }
+
+  protected override bnLossOptions(): BNLossOptions {
+    const ta = (this.cfg as TaDfkdConfig).tadfkd;
+    return { scale: ta?.bnScale, layers: ta?.bnLayers };
+  }
+
+  /**
+   * Generator warm-up (tadfkd.warmupSteps, off by default): that many generator steps on the BN and
+   * image-prior terms alone (no adversarial term: an untrained student is no opponent yet, and no
+   * selection), run once before the first student step. Returns the mean of the warm-up logs.
+   */
+  override warmup(): StepLog | undefined {
+    const steps = this.cfg.tadfkd?.warmupSteps ?? 0;
+    if (steps === 0) return undefined;
+    this.warming = true;
+    const acc: Record<string, number> = {};
+    try {
+      for (let i = 0; i < steps; i++) {
+        const l = this.generatorStep();
+        for (const [k, v] of Object.entries(l)) if (!k.startsWith('bn_l')) acc[`warmup_${k}`] = (acc[`warmup_${k}`] ?? 0) + v / steps;
+        if (i === steps - 1) for (const [k, v] of Object.entries(l)) if (k.startsWith('bn_l') || k === 'bn') acc[`warmup_last_${k}`] = v;
+      }
+    } finally {
+      this.warming = false;
+    }
+    return acc;
+  }
+
+  /** The student's view of a synthetic batch: augmented when tadfkd.augment is set, else x itself. */
+  private augment(x: Tensor): Tensor {
+    const a = this.cfg.tadfkd?.augment;
+    return a && this.black ? augmentBatch(x, a, this.black) : x;
   }
 
   private select(t: Tensor): { index: Tensor; rate: number } {
@@ -71,7 +149,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * The teacher logits of the kept samples come back too: they are the student's targets.
    */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled) return { x: this.synth.sample(n), log: {} };
+    if (!this.cfg.selection.enabled) return { x: this.augment(this.synth.sample(n)), log: {} };
     return noGrad(() => {
       const kept: Tensor[] = [];
       const keptT: Tensor[] = [];
@@ -91,12 +169,14 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
         keptT.push(t.indexSelect(0, index));
         have += xs.shape[0];
       }
-      if (have === 0) return { x: this.synth.sample(n), log: { draws } };
+      if (have === 0) return { x: this.augment(this.synth.sample(n)), log: { draws } };
       const first = (ts: Tensor[]): Tensor => {
         const all = ts.length === 1 ? ts[0] : cat(ts, 0);
         return have > n ? all.narrow(0, 0, n) : all;
       };
-      return { x: first(kept), t: this.cfg.selection.targets === 'recompute' ? undefined : first(keptT), log: { draws } };
+      // An augmented batch is not what the teacher scored: its targets are recomputed on the augmented view.
+      const reuse = this.cfg.selection.targets !== 'recompute' && !this.cfg.tadfkd?.augment;
+      return { x: this.augment(first(kept)), t: reuse ? first(keptT) : undefined, log: { draws } };
     });
   }
 
@@ -108,7 +188,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     let xs = x;
     let ts = t;
     let rate = 1;
-    if (this.cfg.selection.enabled) {
+    if (this.cfg.selection.enabled && !this.warming) {
       const s = this.select(t);
       rate = s.rate;
       if (s.index.shape[0] > 0) {
@@ -118,12 +198,22 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
     const bnLoss = bnFull ? bn : w.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
-    const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
-    let loss = adv.mul(w.adv);
-    const log: StepLog = { adv: adv.item(), rate };
+    let loss: Tensor;
+    const log: StepLog = {};
+    if (this.warming) {
+      loss = zeros([], 'float32', x.device as Device);
+    } else {
+      const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
+      loss = adv.mul(w.adv);
+      log.adv = adv.item();
+      log.rate = rate;
+    }
     if (bnLoss) {
       loss = loss.add(bnLoss.mul(w.bn));
       log.bn = bnLoss.item();
+      // Per-layer terms of the forward that gave bnLoss (diagnostics: which layers dominate); logged only
+      // when an issue-18 option is set, so the logs of the paper's configuration are unchanged.
+      if (this.cfg.tadfkd) this.bnHook!.perLayer().forEach((v, i) => (log[`bn_l${i}`] = v));
     }
     if (w.tv > 0) {
       const tv = L.totalVariation(x);
@@ -135,12 +225,24 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       loss = loss.add(l2.mul(w.l2));
       log.l2 = l2.item();
     }
+    const balance = this.cfg.tadfkd?.balance ?? 0;
+    if (balance > 0) {
+      // Class balance over the whole generated batch (log10 entropy / log10 K = ln entropy / ln K).
+      const ie = L.informationEntropy(t).div(Math.log10(t.shape[1]));
+      loss = loss.add(ie.mul(balance));
+      log.balance = ie.item();
+    }
     if (w.classPrior > 0) {
       const cp = L.classPrior(t);
       loss = loss.add(cp.mul(w.classPrior));
       log.class_prior = cp.item();
     }
     return { loss, log };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.black?.dispose();
   }
 
   /** The draw-size estimate is part of the run's state: resume must size draws identically. */

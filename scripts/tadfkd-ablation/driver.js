@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * Issue 18 ablation driver: runs the TA-DFKD runs listed in scripts/tadfkd-ablation/runs.json one at a
+ * time, in file order (the file is re-read before each run, so runs can be added or reordered while it
+ * works). A finished run (summary.json) is skipped; an interrupted one is continued with
+ * `dfkd distill --resume`; a failed one is marked runs/tadfkd-ablation/<id>.failed and skipped.
+ * Each finished run gets a record in docs/results/tadfkd-ablation/<id>.json (see record.js).
+ * When nothing is left it polls the list once a minute (stop it with kill PID).
+ *
+ *   nohup nice -n 5 node scripts/tadfkd-ablation/driver.js > runs/tadfkd-ablation/driver.log 2>&1 &
+ */
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { writeRecord } = require('./record');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const LIST = path.join(__dirname, 'runs.json');
+const RUNS = path.join(ROOT, 'runs', 'tadfkd-ablation');
+const teacherDir = (t) => path.join(RUNS, 'teachers', t);
+
+function log(msg) {
+  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+/** The dfkd arguments of a fresh run (the command recorded with it). */
+function freshArgs(r, dir, cfgFile) {
+  const a = ['distill', '--teacher', path.relative(ROOT, teacherDir(r.teacher)), '--student', 'lenet5-half', '--method', 'ta-dfkd'];
+  if (r.config && Object.keys(r.config).length) a.push('--config', path.relative(ROOT, cfgFile));
+  if (r.iterations) a.push('--iterations', String(r.iterations));
+  a.push('--seed', String(r.seed ?? 0), '--out', path.relative(ROOT, dir));
+  return a;
+}
+
+function next() {
+  const list = JSON.parse(fs.readFileSync(LIST, 'utf8'));
+  for (const r of list.runs) {
+    const dir = path.join(RUNS, r.id);
+    if (fs.existsSync(path.join(RUNS, `${r.id}.failed`))) continue;
+    if (!fs.existsSync(path.join(teacherDir(r.teacher), 'teacher.json'))) continue;
+    if (fs.existsSync(path.join(dir, 'summary.json'))) {
+      if (!fs.existsSync(path.join(ROOT, 'docs', 'results', 'tadfkd-ablation', `${r.id}.json`))) writeRecord(ROOT, r, dir, freshArgs(r, dir, ''));
+      continue;
+    }
+    return r;
+  }
+  return undefined;
+}
+
+function runOne(r) {
+  const dir = path.join(RUNS, r.id);
+  const cfgFile = path.join(RUNS, 'cfg', `${r.id}.json`);
+  fs.mkdirSync(path.dirname(cfgFile), { recursive: true });
+  fs.writeFileSync(cfgFile, JSON.stringify(r.config ?? {}, null, 2) + '\n');
+  const resume = fs.existsSync(path.join(dir, 'config.json'));
+  const args = resume ? ['distill', '--resume', path.relative(ROOT, dir)] : freshArgs(r, dir, cfgFile);
+  log(`${resume ? 'resume' : 'start'} ${r.id}: dfkd ${args.join(' ')}`);
+  const out = fs.openSync(path.join(RUNS, `${r.id}.out`), 'a');
+  const res = spawnSync('node', [path.join(ROOT, 'bin', 'dfkd.js'), ...args], { cwd: ROOT, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  if (res.status === 0 && fs.existsSync(path.join(dir, 'summary.json'))) {
+    writeRecord(ROOT, r, dir, freshArgs(r, dir, cfgFile));
+    log(`done ${r.id}`);
+  } else if (res.signal) {
+    log(`${r.id} ended by signal ${res.signal}; exiting (resume later)`);
+    process.exit(1);
+  } else {
+    fs.writeFileSync(path.join(RUNS, `${r.id}.failed`), `exit ${res.status}\n`);
+    log(`FAILED ${r.id} (exit ${res.status}); see ${r.id}.out`);
+  }
+}
+
+async function main() {
+  for (;;) {
+    const r = next();
+    if (r) runOne(r);
+    else await new Promise((res) => setTimeout(res, 60_000));
+  }
+}
+main();

@@ -1,0 +1,34 @@
+/**
+ * Augmentation of synthetic batches for the student (a dfkd addition, `tadfkd.augment`; the official
+ * TA-DFKD code trains the student on random-crop + horizontal-flip views). Works on normalised images
+ * [N,C,H,W]; padding uses `fill` (the normalised value of a black pixel, per channel) so that shifted
+ * content meets the same background as the zero-padded real inputs. Randomness comes from the torch
+ * generator, so a seeded run (and a resumed one) repeats exactly.
+ */
+import { Tensor, Device, F, cat, randint, where, onesLike } from '../tensor';
+
+export interface AugmentOptions {
+  crop: number;
+  flip: boolean;
+}
+
+/** Random crop with `crop` pixels of padding (one offset per sample), then a random flip per sample. */
+export function augmentBatch(x: Tensor, o: AugmentOptions, fill: Tensor): Tensor {
+  let out = x;
+  const [n, , h, w] = x.shape;
+  if (o.crop > 0) {
+    const p = o.crop;
+    // Pad with 0 then add fill * (padding mask): per-channel background without a per-channel pad op.
+    const inside = F.pad(onesLike(x), [p, p, p, p], 0);
+    const padded = F.pad(x, [p, p, p, p], 0).add(inside.rsub(1).mul(fill));
+    const off = randint(0, 2 * p + 1, [n, 2], x.device as Device).toInt32Array();
+    const parts: Tensor[] = [];
+    for (let i = 0; i < n; i++) parts.push(padded.narrow(0, i, 1).narrow(2, off[2 * i], h).narrow(3, off[2 * i + 1], w));
+    out = cat(parts, 0);
+  }
+  if (o.flip) {
+    const m = randint(0, 2, [n, 1, 1, 1], x.device as Device).eq(1);
+    out = where(m, out.flip([3]), out);
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * The TA-DFKD options of issue 18 (config `tadfkd`, all off by default): the scale-free BN loss, the
+ * mean over BN layers, the generator warm-up and the student augmentation.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { runDistill, runConfigHash } from '../src/distill/run';
+import { resolveConfig } from '../src/distill/config';
+import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
+import { BNStatsHook } from '../src/distill/bn-hook';
+import { augmentBatch } from '../src/distill/augment';
+import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
+import { buildModel } from '../src/models';
+import { loadTensors } from '../src/io/weights';
+import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+import type { TaDfkdConfig } from '../src/distill/methods/ta-dfkd';
+
+const quiet = { onWarn: () => undefined };
+
+test("bnStatLossStd on a hand-computed example: mean difference over the running std, variance ratio minus 1, RMS over channels", () => {
+  tidy(() => {
+    // Two samples, two channels: batch mean [2, 6], biased batch variance [1, 4].
+    const x = tensor(Float32Array.from([1, 4, 3, 8]), [2, 2]);
+    const rm = tensor(Float32Array.from([1, 2]), [2]);
+    const rv = tensor(Float32Array.from([4, 1]), [2]);
+    // dm = [(2-1)/2, (6-2)/1] = [0.5, 4]; dv = [1/4 - 1, 4/1 - 1] = [-0.75, 3].
+    const want = (Math.hypot(0.5, 4) + Math.hypot(-0.75, 3)) / Math.SQRT2;
+    assert.ok(Math.abs(bnStatLossStd(x, rm, rv, 0).item() - want) < 1e-5, `got ${bnStatLossStd(x, rm, rv, 0).item()}, want ${want}`);
+    // The paper's raw term on the same numbers: ||[1, 4]|| + ||[-3, 3]||.
+    assert.ok(Math.abs(bnStatLoss(x, rm, rv).item() - (Math.hypot(1, 4) + Math.hypot(3, 3))) < 1e-5);
+  });
+});
+
+test('bnStatLossStd does not change when activations are rescaled; the raw term grows with the scale', () => {
+  tidy(() => {
+    manualSeed(1);
+    const x = randn([16, 3, 4, 4]);
+    const rm = randn([3]);
+    const rv = randn([3]).abs().add(0.5);
+    const k = 7;
+    const std1 = bnStatLossStd(x, rm, rv, 0).item();
+    const stdK = bnStatLossStd(x.mul(k), rm.mul(k), rv.mul(k * k), 0).item();
+    assert.ok(Math.abs(std1 - stdK) < 1e-4 * std1, `${std1} vs ${stdK}`);
+    const raw1 = bnStatLoss(x, rm, rv).item();
+    const rawK = bnStatLoss(x.mul(k), rm.mul(k), rv.mul(k * k)).item();
+    assert.ok(rawK > 5 * raw1, `raw term should grow with the scale: ${raw1} -> ${rawK}`);
+  });
+});
+
+test("BNStatsHook with layers 'mean' divides the summed per-layer terms by the number of BN layers", () => {
+  tidy(() =>
+    noGrad(() => {
+      manualSeed(0);
+      const model = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
+      model.eval();
+      const x = randn([8, 1, 32, 32]);
+      const sum = new BNStatsHook(model);
+      const sumLoss = sum.capture(() => model.call(x)).loss.item();
+      const per = sum.perLayer();
+      sum.remove();
+      const mean = new BNStatsHook(model, { layers: 'mean' });
+      const meanLoss = mean.capture(() => model.call(x)).loss.item();
+      mean.remove();
+      assert.equal(per.length, 9);
+      assert.ok(Math.abs(per.reduce((a, b) => a + b, 0) - sumLoss) < 1e-3 * sumLoss);
+      assert.ok(Math.abs(meanLoss - sumLoss / 9) < 1e-4 * sumLoss, `${meanLoss} vs ${sumLoss / 9}`);
+      model.dispose();
+    }),
+  );
+});
+
+test('augmentBatch: a crop moves a pixel by at most the padding and fills the border; a flip mirrors', () => {
+  tidy(() => {
+    manualSeed(3);
+    const n = 32;
+    const img = new Float32Array(n * 8 * 8).fill(0);
+    for (let i = 0; i < n; i++) img[i * 64 + 3 * 8 + 4] = 1; // one bright pixel at (3, 4)
+    const x = tensor(img, [n, 1, 8, 8]);
+    const fill = tensor(Float32Array.from([-0.5]), [1, 1, 1, 1]);
+    const out = augmentBatch(x, { crop: 2, flip: false }, fill).toFloat32Array();
+    const offsets = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const s = out.subarray(i * 64, (i + 1) * 64);
+      const at = s.indexOf(1);
+      assert.ok(at >= 0, `sample ${i}: the bright pixel was cropped away with padding 2`);
+      const [r, c] = [Math.floor(at / 8), at % 8];
+      assert.ok(Math.abs(r - 3) <= 2 && Math.abs(c - 4) <= 2, `sample ${i}: pixel moved to (${r}, ${c})`);
+      offsets.add(`${r},${c}`);
+      for (const v of s) assert.ok(v === 0 || v === 1 || v === -0.5, `unexpected value ${v}`);
+    }
+    assert.ok(offsets.size > 3, 'offsets should vary across samples');
+    const flipped = augmentBatch(x, { crop: 0, flip: true }, fill).toFloat32Array();
+    let mirrored = 0;
+    for (let i = 0; i < n; i++) {
+      const at = flipped.subarray(i * 64, (i + 1) * 64).indexOf(1);
+      assert.ok(at === 3 * 8 + 4 || at === 3 * 8 + 3, `sample ${i}: pixel at ${at}`);
+      if (at === 3 * 8 + 3) mirrored += 1;
+    }
+    assert.ok(mirrored > 0 && mirrored < n, `flip should be random per sample (${mirrored} of ${n} flipped)`);
+  });
+});
+
+test('the tadfkd options are absent by default, so default configs hash as before; bad values name the field', () => {
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist');
+  assert.equal('tadfkd' in cfg, false);
+  const withEmpty = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: {} });
+  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(withEmpty, 'sha', 'lenet5-half'));
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { bnScale: 'rms' } }), /tadfkd\.bnScale/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: -1 } }), /tadfkd\.warmupSteps/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { balance: -1 } }), /tadfkd\.balance/);
+});
+
+test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid TA-DFKD config', () => {
+  const file = path.join(__dirname, '..', '..', 'configs', 'methods', 'ta-dfkd-paper.json');
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', JSON.parse(fs.readFileSync(file, 'utf8'))) as TaDfkdConfig;
+  assert.equal(cfg.student.lr, 0.01);
+  assert.equal(cfg.generator.width, 128);
+  assert.equal(cfg.selection.bnOn, 'selected');
+  assert.deepEqual(cfg.tadfkd?.augment, { crop: 4, flip: true });
+});
+
+function studentWeights(dir: string): Float32Array[] {
+  const { tensors } = loadTensors(path.join(dir, 'student.safetensors'));
+  const out = [...tensors.values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32Array());
+  for (const t of tensors.values()) t.dispose();
+  return out;
+}
+
+test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
+  const teacherDir = tinyTeacher('lenet5');
+  const cfg = { ...TINY, tadfkd: { warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };
+  const plain = path.join(tmpDir('ta-plain'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: plain, ...quiet });
+  const full = path.join(tmpDir('ta-opts'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: full, ...quiet });
+  const first = JSON.parse(fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').split('\n')[0]);
+  assert.ok(Number.isFinite(first.losses.warmup_bn) && first.losses.warmup_bn > 0, 'the warm-up BN loss is logged');
+  assert.ok(!('warmup_adv' in first.losses), 'no adversarial term during the warm-up');
+  assert.ok(first.losses.balance <= 0 && first.losses.balance >= -1 - 1e-6, `balance term in [-1, 0]: ${first.losses.balance}`);
+  assert.ok(Number.isFinite(first.losses.warmup_balance), 'the balance term acts during the warm-up');
+  const a = studentWeights(plain);
+  const b = studentWeights(full);
+  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), 'the options change the trained student');
+  // Stop after iteration 2 (a checkpoint), resume, and compare with the uninterrupted run.
+  const split = path.join(tmpDir('ta-split'), 'run');
+  const r1 = await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, shouldStop: () => true, ...quiet });
+  assert.equal(r1.stopped, true);
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, resume: true, ...quiet });
+  const c = studentWeights(split);
+  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), 'a resumed run ends bit-identical to an uninterrupted one');
+});
+
+test("warm-up needs a BN term: a teacher without BatchNorm or weights.bn 0 is refused by name", async () => {
+  const teacherDir = tinyTeacher('lenet5');
+  const out = path.join(tmpDir('ta-nobn'), 'run');
+  const cfg = { ...TINY, weights: { bn: 0 }, tadfkd: { warmupSteps: 2 } };
+  await assert.rejects(runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out, ...quiet }), /tadfkd\.warmupSteps.*weights\.bn/);
+});
