@@ -50,9 +50,9 @@ export interface ImportRecipe {
  * teacher.json of an imported teacher. `loadTeacher` reads arch, dataset, numClasses, inChannels,
  * imageSize, weightsFile and weightsSha256, which are the same as for a trained teacher.
  */
-export interface ImportedTeacherRecord {
+/** The fields every imported teacher's teacher.json holds, whatever it was imported from (zoo state dict or ONNX). */
+export interface ImportedRecordFields {
   kind: 'dfkd-teacher';
-  recipe: ImportRecipe;
   recipeHash: string;
   arch: string;
   dataset: string;
@@ -70,6 +70,10 @@ export interface ImportedTeacherRecord {
   weightsSha256: string;
   versions: Versions;
   createdAt: string;
+}
+
+export interface ImportedTeacherRecord extends ImportedRecordFields {
+  recipe: ImportRecipe;
 }
 
 export interface ImportOptions {

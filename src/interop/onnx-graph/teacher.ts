@@ -21,6 +21,7 @@ import { writeJsonAtomic, writeFileAtomic } from '../../io/atomic';
 import { versions, Versions } from '../../versions';
 import { contentHash, nowSeconds } from '../../util';
 import { parseOnnx, resolveInputShape, ParsedGraph } from './parse';
+import type { ImportedRecordFields } from '../import';
 import { OnnxGraphModule, SUPPORTED_ONNX_OPS } from './model';
 
 const RECORD = 'teacher.json';
@@ -48,8 +49,7 @@ export interface OnnxNormalisation {
   source: 'command line' | 'model metadata' | 'dataset';
 }
 
-export interface OnnxTeacherRecord {
-  kind: 'dfkd-teacher';
+export interface OnnxTeacherRecord extends ImportedRecordFields {
   format: 'onnx';
   recipe: {
     imported: true;
@@ -65,22 +65,6 @@ export interface OnnxTeacherRecord {
     normalisation: OnnxNormalisation;
     mappings: string[];
   };
-  recipeHash: string;
-  arch: string;
-  dataset: string;
-  numClasses: number;
-  inChannels: number;
-  imageSize: number;
-  parameters: number;
-  testAccuracy: number | null;
-  perClassAccuracy: number[] | null;
-  ece: number | null;
-  meanConfidence: number | null;
-  wallTimeSec: number;
-  weightsFile: string;
-  weightsSha256: string;
-  versions: Versions;
-  createdAt: string;
 }
 
 function perChannel(v: number[], c: number, what: string): number[] {
