@@ -27,32 +27,17 @@ import { saveModule, sha256File } from '../src/io/weights';
 import { writeJsonAtomic } from '../src/io/atomic';
 import { importTeacher, mapNames } from '../src/interop/import';
 import { classifierToOnnx, exportModel, ONNX_ARCHS, ONNX_OPSET } from '../src/interop/onnx';
+import { findPython, loadOnnxRuntime, type Ort } from './helpers/python';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'torch_zoo.py');
 const BIN = path.join(ROOT, 'bin', 'dfkd.js');
 
-/** A Python interpreter that can import torch, or undefined (same search as test/models.test.ts). */
-const PYTHON: string | undefined = (() => {
-  const env = process.env.DFKD_PYTHON;
-  const candidates = (env !== undefined ? [env] : ['python3', '/usr/bin/python3', 'python']).filter((c) => c.length > 0);
-  for (const c of candidates) {
-    const r = spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return c;
-  }
-  return undefined;
-})();
+/** A Python interpreter that can import torch, or undefined (test/helpers/python.ts). */
+const PYTHON: string | undefined = findPython('torch');
 const NO_TORCH = PYTHON === undefined ? 'no python3 with torch found (set DFKD_PYTHON to a python that can import torch)' : false;
 
-type Ort = typeof import('onnxruntime-node');
-const ORT: Ort | undefined = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('onnxruntime-node') as Ort;
-  } catch {
-    return undefined;
-  }
-})();
+const ORT: Ort | undefined = loadOnnxRuntime();
 const NO_ORT = ORT === undefined ? 'onnxruntime-node cannot be loaded (npm install --save-dev onnxruntime-node)' : false;
 
 function runPython(args: string[]): string {

@@ -24,6 +24,7 @@ import {
   Classifier,
 } from '../src/models';
 import { loadSafetensors } from '../src/io/safetensors';
+import { findPython } from './helpers/python';
 
 const CLASSIFIERS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg11'];
 
@@ -66,16 +67,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'torch_zoo.py');
 
 /** A Python interpreter that can import torch, or undefined. */
-const PYTHON: string | undefined = (() => {
-  // DFKD_PYTHON, when set, is the only candidate (set it empty to skip the PyTorch comparisons).
-  const env = process.env.DFKD_PYTHON;
-  const candidates = (env !== undefined ? [env] : ['python3', '/usr/bin/python3', 'python']).filter((c) => c.length > 0);
-  for (const c of candidates) {
-    const r = spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return c;
-  }
-  return undefined;
-})();
+const PYTHON: string | undefined = findPython('torch');
 const NO_TORCH = PYTHON === undefined ? 'no python3 with torch found (set DFKD_PYTHON to a python that can import torch)' : false;
 
 function runPython(args: string[]): string {

@@ -27,29 +27,14 @@ import { OnnxGraphModule, SUPPORTED_ONNX_OPS } from '../src/interop/onnx-graph/m
 import { importOnnxTeacher } from '../src/interop/onnx-graph/teacher';
 import { loadTeacher } from '../src/train/teacher';
 import { TINY } from './helpers/distill-fixtures';
+import { findPython, loadOnnxRuntime, type Ort } from './helpers/python';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'onnx_teachers.py');
 const BIN = path.join(ROOT, 'bin', 'dfkd.js');
 
-const PYTHON: string | undefined = (() => {
-  const env = process.env.DFKD_PYTHON;
-  const candidates = (env !== undefined ? [env] : ['python3', '/usr/bin/python3']).filter((c) => c.length > 0);
-  for (const c of candidates) {
-    const r = spawnSync(c, ['-c', 'import torch, torchvision'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return c;
-  }
-  return undefined;
-})();
-type Ort = typeof import('onnxruntime-node');
-const ORT: Ort | undefined = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('onnxruntime-node') as Ort;
-  } catch {
-    return undefined;
-  }
-})();
+const PYTHON: string | undefined = findPython('torch, torchvision');
+const ORT: Ort | undefined = loadOnnxRuntime();
 const SKIP =
   PYTHON === undefined
     ? 'no python3 with torch and torchvision found (Debian: apt-get install python3-torch python3-torchvision; or set DFKD_PYTHON)'
