@@ -20,6 +20,7 @@ import { forwardFlopsPerSample, iterationFlops, sgemmPeak, NetFlops } from './it
 import { PHASES } from './iteration/profile';
 import { Generator, buildModel } from '../src/models';
 import type { Classifier } from '../src/models/registry';
+import type { MemoryFormat } from '../src/nn';
 
 const ARCHS = ['lenet5', 'resnet8', 'vgg5'];
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -37,6 +38,8 @@ interface Opts {
   eval: boolean;
   targets: string;
   dfkdTargets?: string;
+  memoryFormat?: string;
+  torchMemoryFormat?: string;
   torchMalloc: string;
   studentThreads?: string;
   work?: string;
@@ -58,6 +61,8 @@ function parseArgs(): Opts {
     .option('--no-eval', 'skip timing the evaluation pass')
     .option('--targets <mode>', "PyTorch side's student targets: reuse (the selection logits) or recompute", 'reuse')
     .option('--dfkd-targets <mode>', 'dfkd side: selection.targets reuse or recompute (default: the config default)')
+    .option('--memory-format <fmt>', 'memoryFormat of the teacher and generator on both sides: contiguous or channels-last (default: the config default)')
+    .option('--torch-memory-format <fmt>', 'PyTorch side only: contiguous or channels-last (default: as --memory-format)')
     .option('--torch-malloc <mode>', "PyTorch side's glibc malloc: tuned (MALLOC_* env = the addon's mallopt settings) or glibc (defaults)", 'tuned')
     .option('--student-threads <n>', "experiment: dfkd side runs the student's forward/backward with this many threads")
     .option('--python <path>', 'python with torch (default: /usr/bin/python3, then python3)')
@@ -95,12 +100,12 @@ function torchEnv(malloc: string): NodeJS.ProcessEnv {
   return malloc === 'tuned' ? { ...process.env, ...TUNED_MALLOC_ENV } : { ...process.env };
 }
 
-function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string }): SideResult & Record<string, unknown> {
+function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string; memoryFormat: string }): SideResult & Record<string, unknown> {
   const args = [
     path.join(__dirname, '..', '..', 'bench', 'torch_iteration.py'),
     '--arch', a.arch, '--teacher-weights', a.weights, '--student-init', a.init.student, '--generator-init', a.init.generator,
     '--config', a.cfgFile, '--warmup', String(a.warmup), '--iterations', String(a.iterations), '--threads', String(a.threads),
-    '--seed', String(a.seed), '--targets', a.targets,
+    '--seed', String(a.seed), '--targets', a.targets, '--memory-format', a.memoryFormat,
   ];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: torchEnv(a.malloc) });
   if (r.status !== 0) throw new Error(`bench/torch_iteration.py failed (exit ${r.status}):\n${r.stderr}`);
@@ -153,6 +158,9 @@ function settings(o: Opts): Settings {
   for (const [flag, v] of [['--targets', o.targets], ['--dfkd-targets', o.dfkdTargets ?? 'reuse']]) {
     if (!['reuse', 'recompute'].includes(v)) throw new Error(`${flag}: expected reuse or recompute, got '${v}'`);
   }
+  for (const [flag, v] of [['--memory-format', o.memoryFormat], ['--torch-memory-format', o.torchMemoryFormat]]) {
+    if (v !== undefined && !['contiguous', 'channels-last'].includes(v)) throw new Error(`${flag}: expected contiguous or channels-last, got '${v}'`);
+  }
   if (!['tuned', 'glibc'].includes(o.torchMalloc)) throw new Error(`--torch-malloc: expected tuned or glibc, got '${o.torchMalloc}'`);
   const archs = o.teachers.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of archs) if (!ARCHS.includes(a)) throw new Error(`--teachers: unknown teacher '${a}' (known: ${ARCHS.join(', ')})`);
@@ -190,6 +198,11 @@ interface RunContext {
   sgemmGflops: number;
 }
 
+/** The PyTorch side's memory format: --torch-memory-format, else the dfkd side's. */
+function torchMemoryFormat(c: RunContext): string {
+  return c.o.torchMemoryFormat ?? c.cfg.memoryFormat ?? 'contiguous';
+}
+
 /** Both sides for one teacher, `rounds` times, alternating; the merged result and the ratio. */
 function benchArch(arch: string, c: RunContext): Record<string, unknown> {
   const { o, s, cfg } = c;
@@ -205,7 +218,7 @@ function benchArch(arch: string, c: RunContext): Record<string, unknown> {
       dr.push(runDfkdSide(t.model, cfg, { warmup: s.warmup, iterations: s.iterations, evalPass: o.eval && r === 0, init, studentThreads: s.studentThreads }));
       if (c.python) {
         log(`${arch}: round ${r + 1}/${s.rounds}: PyTorch side`);
-        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc };
+        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc, memoryFormat: torchMemoryFormat(c) };
         trs.push(runTorchSide(c.python, a));
       }
     }
@@ -234,7 +247,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(work, { recursive: true });
   const torchPy = o.torch ? findTorchPython(o.python) : { why: 'skipped (--no-torch)' };
   if (torchPy.why) log(`PyTorch side: ${torchPy.why}`);
-  const cfg = benchConfig(s.seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined);
+  const cfg = benchConfig(s.seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined, o.memoryFormat as MemoryFormat | undefined);
   const cfgFile = path.join(work, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
   const loadStart = os.loadavg();
@@ -254,6 +267,7 @@ async function main(): Promise<void> {
     threads: s.threads,
     studentThreads: s.studentThreads ?? null,
     dfkdTargets: cfg.selection.targets ?? 'reuse',
+    memoryFormat: { dfkd: cfg.memoryFormat ?? 'contiguous', torch: torchMemoryFormat(ctx) },
     sgemm: { dfkd: sgemm, torch: torchSgemm ?? null },
     flopsNote: 'conv and linear layers only, 2 FLOPs per multiply-add; backward = 2x forward for trained networks, 1x for frozen ones (input gradients only)',
     teachers,

@@ -232,6 +232,9 @@ class Bench:
         self.teacher.requires_grad_(False)
         self.student = load_into(LeNet5((3, 8, 60, 42)), a.student_init).train()
         self.gen = load_into(Generator(g['nz'], g['width'], 28, 1), a.generator_init).train()
+        if a.memory_format == 'channels-last':  # dfkd's memoryFormat: teacher and generator weights in NHWC
+            self.teacher.to(memory_format=torch.channels_last)
+            self.gen.to(memory_format=torch.channels_last)
         s = cfg['student']
         self.opt_s = torch.optim.SGD(self.student.parameters(), lr=s['lr'], momentum=s['momentum'], weight_decay=s['weightDecay'])
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=g['lr'], betas=(g['beta1'], g['beta2']))
@@ -415,6 +418,7 @@ def main():
     ap.add_argument('--threads', type=int, default=0, help='intra-op threads (0: leave torch default)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--targets', choices=['reuse', 'recompute'], default='reuse')
+    ap.add_argument('--memory-format', choices=['contiguous', 'channels-last'], default='contiguous')
     ap.add_argument('--no-sgemm', action='store_true')
     a = ap.parse_args()
     if a.threads > 0:
@@ -446,6 +450,7 @@ def main():
         'drawsPerStudentStep': draws / (n * cfg['studentSteps']),
         'selectionRate': float(np.mean(rates)) if rates else float('nan'),
         'targets': a.targets,
+        'memoryFormat': a.memory_format,
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
         'numpy': np.__version__,

@@ -11,6 +11,7 @@ import { manualSeed, tidy, Tensor } from '../../src/tensor';
 import { buildModel } from '../../src/models';
 import type { Classifier } from '../../src/models/registry';
 import { resolveConfig, DistillConfig, PartialConfig } from '../../src/distill/config';
+import type { MemoryFormat } from '../../src/nn';
 import type { TaDfkdConfig } from '../../src/distill/methods/ta-dfkd';
 import { Normalizer } from '../../src/distill/synthesizer';
 import { createMethod, TADFKD } from '../../src/distill/methods';
@@ -67,9 +68,10 @@ export function mergeRounds<T extends SideResult>(rounds: T[]): T & { roundsMedi
   };
 }
 
-export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute'): TaDfkdConfig {
+export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute', memoryFormat?: MemoryFormat): TaDfkdConfig {
   // (cast: selection.targets is optional in the schema, and absent in configs older than it)
-  return resolveConfig('ta-dfkd', DATASET, {}, (targets ? { seed, selection: { targets } } : { seed }) as PartialConfig) as TaDfkdConfig;
+  const over = { seed, ...(targets ? { selection: { targets } } : {}), ...(memoryFormat ? { memoryFormat } : {}) };
+  return resolveConfig('ta-dfkd', DATASET, {}, over as PartialConfig) as TaDfkdConfig;
 }
 
 /** Builds the method as run.ts does; optionally writes the initial student and generator weights. */

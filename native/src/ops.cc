@@ -59,6 +59,7 @@ UNARY(reciprocal, at::reciprocal(t))
 UNARY(sin, at::sin(t))
 UNARY(cos, at::cos(t))
 UNARY(contiguous, t.contiguous())
+UNARY(channelsLast, t.contiguous(at::MemoryFormat::ChannelsLast))
 UNARY(clone, t.clone())
 UNARY(detach, t.detach())
 UNARY(isnan, at::isnan(t))
@@ -457,7 +458,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   static const Entry table[] = {
 #define E(NAME) {#NAME, Op_##NAME}
       E(neg), E(exp), E(log), E(log1p), E(sqrt), E(rsqrt), E(abs), E(relu), E(sigmoid), E(tanh), E(sign), E(floor), E(ceil),
-      E(round), E(square), E(reciprocal), E(sin), E(cos), E(contiguous), E(clone), E(detach), E(isnan), E(isfinite),
+      E(round), E(square), E(reciprocal), E(sin), E(cos), E(contiguous), E(channelsLast), E(clone), E(detach), E(isnan), E(isfinite),
       E(logicalNot), E(nonzero), E(all), E(any),
       E(add), E(sub), E(mul), E(div), E(pow), E(maximum), E(minimum), E(eq), E(ne), E(lt), E(le), E(gt), E(ge),
       E(logicalAnd), E(logicalOr), E(matmul), E(equal),

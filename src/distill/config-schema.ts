@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { STABLE_SIGNALS } from './stopping';
+import { MEMORY_FORMATS } from '../nn/memory-format';
 
 export const Weights = z
   .object({
@@ -63,6 +64,11 @@ export const commonShape = {
     .strict()
     .optional()
     .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
+  // Optional (absent = contiguous, so existing configs and their hashes are unchanged).
+  memoryFormat: z
+    .enum(MEMORY_FORMATS)
+    .optional()
+    .describe("memory order of the teacher's and the generator's convolution weights, and so of their activations: contiguous (NCHW) or channels-last (NHWC, faster on the CPU for some networks; results differ from contiguous in the last bits)"),
   // Optional (absent by default, so existing configs and their hashes are unchanged). Not part of a
   // run's identity (see identityView): it only acts after a numerical fault.
   nan: z

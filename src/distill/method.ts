@@ -7,6 +7,7 @@
 import { Tensor, Device, tidy, noGrad } from '../tensor';
 import { Optimizer, SGD, Adam } from '../optim';
 import type { Classifier } from '../models/registry';
+import { setMemoryFormat } from '../nn/memory-format';
 import type { BaseConfig, GeneratorConfig } from './config-schema';
 import { Normalizer, GeneratorSynthesizer } from './synthesizer';
 import { BNStatsHook, BNLossOptions } from './bn-hook';
@@ -51,6 +52,8 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
     // The teacher is frozen: eval mode (running statistics untouched) and no parameter gradients.
     this.teacher.eval();
     this.teacher.requiresGrad_(false);
+    // Set either way: a teacher object reused by another run gets this run's memory order, not the last one's.
+    setMemoryFormat(this.teacher, ctx.cfg.memoryFormat ?? 'contiguous');
     const s = ctx.cfg.student;
     this.studentOpt =
       s.optimizer === 'adam'
@@ -126,6 +129,7 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
         lr: g.lr,
         betas: [g.beta1, g.beta2],
         device: ctx.device,
+        memoryFormat: this.cfg.memoryFormat,
       },
       ctx.norm,
     );

@@ -7,6 +7,7 @@
 import { Tensor, Device, sameDevice, tensor, randn, keep, noGrad, tidy, cat, randint, randperm, F } from '../tensor';
 import { Adam } from '../optim';
 import { Generator } from '../models';
+import { setMemoryFormat, MemoryFormat } from '../nn/memory-format';
 
 /** Normalises [0,1] images with per-channel mean/std (the tensors are kept until dispose), on `device`. */
 export class Normalizer {
@@ -40,7 +41,7 @@ export class GeneratorSynthesizer {
   readonly optimizer: Adam;
   private readonly pad: number;
   constructor(
-    readonly o: { nz: number; width: number; imageSize: number; contentSize?: number; channels: number; lr: number; betas: [number, number]; device?: Device },
+    readonly o: { nz: number; width: number; imageSize: number; contentSize?: number; channels: number; lr: number; betas: [number, number]; device?: Device; memoryFormat?: MemoryFormat },
     readonly norm: Normalizer,
   ) {
     const content = o.contentSize && o.contentSize < o.imageSize && (o.imageSize - o.contentSize) % 2 === 0 ? o.contentSize : o.imageSize;
@@ -49,6 +50,7 @@ export class GeneratorSynthesizer {
     // the optimiser is created.
     this.generator = new Generator({ nz: o.nz, width: o.width, imageSize: content, channels: o.channels });
     if (o.device !== undefined) this.generator.to(o.device);
+    if (o.memoryFormat === 'channels-last') setMemoryFormat(this.generator, 'channels-last');
     this.optimizer = new Adam(this.generator.parameters(), { lr: o.lr, betas: o.betas });
   }
   /** Generates n images; returns them in [0,1] and normalised. Gradients flow unless under noGrad. */

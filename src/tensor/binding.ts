@@ -12,7 +12,7 @@ type Dims = number[];
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 type Reduction = 'none' | 'mean' | 'sum';
 
-const UNARY = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'sign', 'floor', 'ceil', 'round', 'square', 'reciprocal', 'sin', 'cos', 'contiguous', 'clone', 'detach', 'isnan', 'isfinite', 'logicalNot', 'nonzero', 'all', 'any'] as const;
+const UNARY = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'sign', 'floor', 'ceil', 'round', 'square', 'reciprocal', 'sin', 'cos', 'contiguous', 'channelsLast', 'clone', 'detach', 'isnan', 'isfinite', 'logicalNot', 'nonzero', 'all', 'any'] as const;
 /** Binary ops whose second operand is a tensor or a scalar. */
 const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 const BINARY_TENSOR = ['logicalAnd', 'logicalOr', 'matmul'] as const;

@@ -182,6 +182,15 @@ export class Tensor {
   contiguous(): Tensor {
     return new Tensor(native.contiguous(this.handle));
   }
+  /**
+   * A copy in channels-last (NHWC) memory order of a 4-D tensor; the shape and values are unchanged.
+   * Convolutions, batch norm and pooling of libtorch keep that order and run faster on it for some
+   * networks (the `memoryFormat` option of the generator methods).
+   */
+  channelsLast(): Tensor {
+    if (this.shape.length !== 4) throw new Error(`channelsLast: expected a 4-D tensor [N,C,H,W], got [${this.shape.join(',')}]`);
+    return new Tensor(native.channelsLast(this.handle));
+  }
 
   // ------------------------------------------------------------------ elementwise
   add(o: TensorLike): Tensor { return new Tensor(native.add(this.handle, h(o))); }

@@ -4,6 +4,7 @@
  *   generator step:  x = G(z); t = T(x)                       (BN hooks record L_BN)
  *                    keep = GMM-clean(criterion(t))           (the teacher as lenient expert)
  *                    L_G = w_bn L_BN + w_tv TV(x) + w_l2 ||x|| + w_adv (1 - JS(S(x_keep), T(x_keep)))
+ *                          [or w_adv (-|S(x_keep) - T(x_keep)|_1)  with tadfkd.adversarial 'l1']
  *                          [+ w_cp CE(t, argmax t)  only with --class-prior: the ablation]
  *                          [+ w_bal sum pbar ln pbar / ln K  only with tadfkd.balance: class balance of the batch]
  *   student step:    draw generator batches until B clean samples are collected;
@@ -58,6 +59,10 @@ export const TadfkdSection = z
       .min(0)
       .optional()
       .describe("weight of a class-balance term on the generator: DAFL's information entropy of the batch-mean teacher softmax, sum pbar ln pbar / ln K in [-1, 0] (no per-sample confidence term)"),
+    adversarial: z
+      .enum(['js', 'l1'])
+      .optional()
+      .describe("generator's adversarial term on the selected samples: 'js' (paper: 1 - JS of the clamped temperature softmaxes, mean over batch x classes) or 'l1' (DFAD's -mean|S(x) - T(x)| on the logits: the disagreement the student's L1 loss removes)"),
     warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
     augment: z
       .object({
@@ -203,7 +208,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     if (this.warming) {
       loss = zeros([], 'float32', x.device as Device);
     } else {
-      const adv = L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
+      const adv = this.cfg.tadfkd?.adversarial === 'l1' ? L.negL1Adversarial(this.student.call(xs), ts) : L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
       loss = adv.mul(w.adv);
       log.adv = adv.item();
       log.rate = rate;

@@ -1,0 +1,76 @@
+/**
+ * The memoryFormat option (issue 16): channels-last convolution weights for the teacher and the
+ * generator. Values and shapes stay the same, runs stay deterministic and resume bit-identically.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'path';
+import { runDistill } from '../src/distill/run';
+import { resolveConfig } from '../src/distill/config';
+import { runConfigHash } from '../src/distill/run';
+import { setMemoryFormat } from '../src/nn';
+import { buildModel } from '../src/models';
+import { manualSeed, randn, tidy, noGrad, zeros } from '../src/tensor';
+import { loadTensors } from '../src/io/weights';
+import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+
+const quiet = { onWarn: () => undefined };
+
+test('channelsLast keeps shape and values, and refuses a tensor that is not 4-D by name', () => {
+  manualSeed(1);
+  tidy(() => {
+    const x = randn([2, 3, 4, 5]);
+    const y = x.channelsLast();
+    assert.deepEqual(y.shape, [2, 3, 4, 5]);
+    assert.deepEqual(y.toFloat32Array(), x.toFloat32Array());
+    assert.throws(() => zeros([3, 4]).channelsLast(), /channelsLast: expected a 4-D tensor \[N,C,H,W\], got \[3,4\]/);
+  });
+});
+
+test('setMemoryFormat leaves every weight value unchanged and the forward pass equal within float rounding', () => {
+  for (const arch of ['resnet8', 'vgg5']) {
+    manualSeed(2);
+    const m = buildModel(arch, { inChannels: 1, numClasses: 10, imageSize: 28 });
+    m.eval();
+    const x = randn([8, 1, 28, 28]);
+    const before = m.parameters().map((p) => p.toFloat32Array());
+    const y0 = noGrad(() => m.call(x));
+    setMemoryFormat(m, 'channels-last');
+    assert.deepEqual(m.parameters().map((p) => p.toFloat32Array()), before, `${arch}: values unchanged`);
+    const y1 = noGrad(() => m.call(x));
+    const diff = tidy(() => y1.sub(y0).abs().max().item());
+    assert.ok(diff < 1e-4, `${arch}: channels-last logits within 1e-4 of contiguous (max diff ${diff})`);
+    setMemoryFormat(m, 'contiguous');
+    const y2 = noGrad(() => m.call(x));
+    assert.deepEqual(y2.toFloat32Array(), y0.toFloat32Array(), `${arch}: back to contiguous gives the contiguous logits bit for bit`);
+    for (const t of [x, y0, y1, y2]) t.dispose();
+    m.dispose();
+  }
+});
+
+function studentWeights(dir: string): Float32Array[] {
+  const { tensors } = loadTensors(path.join(dir, 'student.safetensors'));
+  const out = [...tensors.values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32Array());
+  for (const t of tensors.values()) t.dispose();
+  return out;
+}
+
+test('memoryFormat channels-last is part of the run identity, is deterministic and resumes bit-identically', async () => {
+  const plain = resolveConfig('ta-dfkd', 'mnist', TINY);
+  const cl = resolveConfig('ta-dfkd', 'mnist', { ...TINY, memoryFormat: 'channels-last' });
+  assert.equal('memoryFormat' in plain, false, 'absent by default: earlier config hashes are unchanged');
+  assert.notEqual(runConfigHash(plain, 'sha', 'lenet5-half'), runConfigHash(cl, 'sha', 'lenet5-half'));
+  assert.throws(() => resolveConfig('ta-dfkd', 'mnist', { memoryFormat: 'nhwc' } as never), /memoryFormat/);
+
+  const teacherDir = tinyTeacher('lenet5');
+  const cfg = { ...TINY, memoryFormat: 'channels-last' as const };
+  const a = path.join(tmpDir('cl-a'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: a, ...quiet });
+  const b = path.join(tmpDir('cl-b'), 'run');
+  const r1 = await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: b, shouldStop: () => true, ...quiet });
+  assert.equal(r1.stopped, true);
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: b, resume: true, ...quiet });
+  const wa = studentWeights(a);
+  const wb = studentWeights(b);
+  assert.ok(wa.every((t, i) => t.every((v, j) => v === wb[i][j])), 'a resumed channels-last run ends bit-identical to an uninterrupted one');
+});
