@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -19,7 +19,7 @@ import { buildModel } from '../src/models';
 import { stopSignalDebouncer } from '../src/distill/stop-signals';
 import { checkFolderBytes } from '../src/data/image-header';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
-import { BIN, dfkd, assertFails, writeConfig, tinyRunSetup, copyTeacher, editJson } from './helpers/cli';
+import { BIN, dfkd, assertFails, writeConfig, tinyRunSetup, copyTeacher, editJson, spawnDistill } from './helpers/cli';
 
 const quiet = { onWarn: () => undefined };
 
@@ -200,12 +200,7 @@ test('6. SIGTERM sent twice within 50 ms (as timeout does: the process, then its
   // them together at its end (what made the old handler exit at once).
   const { teacher, work, run } = tinyRunSetup('term2', 200);
   const cfgFile = writeConfig(work, { ...TINY, iterations: 200, batchSize: 128, studentSteps: 20 }, 'slow.json');
-  const child = spawn(process.execPath, [BIN, 'distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { env: { ...process.env, DFKD_QUIET: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, out, exited } = spawnDistill(teacher, cfgFile, run);
   while (!readPointer(run)) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 100)); // into the next iteration
   child.kill('SIGTERM');
@@ -213,9 +208,9 @@ test('6. SIGTERM sent twice within 50 ms (as timeout does: the process, then its
   await new Promise((r) => setTimeout(r, 50));
   child.kill('SIGTERM');
   const code = await exited;
-  assert.equal(code, 130, stderr);
-  const m = /stopped at iteration (\d+); checkpoint written/.exec(stdout);
-  assert.ok(m, `no graceful stop:\nstdout: ${stdout}\nstderr: ${stderr}`);
+  assert.equal(code, 130, out.stderr);
+  const m = /stopped at iteration (\d+); checkpoint written/.exec(out.stdout);
+  assert.ok(m, `no graceful stop:\nstdout: ${out.stdout}\nstderr: ${out.stderr}`);
   assert.equal(readPointer(run)!.iteration, Number(m[1]));
 });
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
@@ -21,40 +21,9 @@ import { buildModel } from '../src/models';
 import { mulberry32 } from '../src/data/rng';
 import { contentHash } from '../src/util';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+import { BIN, dfkd, assertFails, writeConfig, tinyRunSetup, spawnDistill } from './helpers/cli';
 
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'dfkd.js');
 const quiet = { onWarn: () => undefined };
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function dfkd(args: string[], env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DFKD_QUIET: '1', ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** One clear message, the expected exit code, and no JS stack trace. */
-function assertFails(r: CliResult, pattern: RegExp, code = 1): void {
-  assert.equal(r.code, code, `expected exit code ${code}, got ${r.code}; stderr:\n${r.stderr}`);
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, `stack trace in stderr:\n${r.stderr}`);
-}
-
-function writeConfig(dir: string, cfg: unknown): string {
-  const f = path.join(dir, 'config.in.json');
-  fs.writeFileSync(f, JSON.stringify(cfg));
-  return f;
-}
-
-/** A tiny teacher, a fresh work directory holding a TINY config of `iterations`, and a run path in it. */
-function tinyRunSetup(prefix: string, iterations: number): { teacher: string; work: string; cfgFile: string; run: string } {
-  const teacher = tinyTeacher();
-  const work = tmpDir(prefix);
-  return { teacher, work, cfgFile: writeConfig(work, { ...TINY, iterations }), run: path.join(work, 'run') };
-}
 
 function copyDir(src: string, prefix: string): string {
   const d = tmpDir(prefix);
@@ -162,19 +131,14 @@ test('a distill run SIGKILLed at random points resumes to completion, bit-identi
 
 test('SIGTERM finishes the iteration, writes a checkpoint and says how to resume', async () => {
   const { teacher, cfgFile, run } = tinyRunSetup('term', 200);
-  const child = spawn(process.execPath, [BIN, 'distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { env: { ...process.env, DFKD_QUIET: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, out, exited } = spawnDistill(teacher, cfgFile, run);
   while (!readPointer(run)) await new Promise((r) => setTimeout(r, 10));
   child.kill('SIGTERM');
   const code = await exited;
-  assert.equal(code, 130, stderr);
-  assert.match(stderr, /SIGTERM: finishing the current iteration and writing a checkpoint/);
-  const m = /stopped at iteration (\d+); checkpoint written\. Continue with: dfkd distill --resume (.*)$/m.exec(stdout);
-  assert.ok(m, stdout);
+  assert.equal(code, 130, out.stderr);
+  assert.match(out.stderr, /SIGTERM: finishing the current iteration and writing a checkpoint/);
+  const m = /stopped at iteration (\d+); checkpoint written\. Continue with: dfkd distill --resume (.*)$/m.exec(out.stdout);
+  assert.ok(m, out.stdout);
   assert.equal(m[2], run);
   assert.equal(readPointer(run)!.iteration, Number(m[1]), 'the checkpoint is of the iteration the run stopped at');
   assertNoCorruptFile(run);

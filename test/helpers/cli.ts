@@ -1,6 +1,6 @@
 /** Running the `dfkd` CLI from tests: one child process per command, with its exit code and output. */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tinyTeacher, tmpDir, TINY } from './distill-fixtures';
@@ -52,4 +52,21 @@ export function editJson(file: string, edit: (rec: Record<string, unknown>) => v
   const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   edit(rec);
   fs.writeFileSync(file, JSON.stringify(rec));
+}
+
+/** A `dfkd distill` child started in the background, its output collected, and a promise of its exit code. */
+export interface SpawnedDistill {
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+/** Starts `dfkd distill --teacher T --config C --out RUN` without waiting for it (signal and crash tests). */
+export function spawnDistill(teacher: string, cfgFile: string, run: string): SpawnedDistill {
+  const child = spawn(process.execPath, [BIN, 'distill', '--teacher', teacher, '--config', cfgFile, '--out', run], { env: { ...process.env, DFKD_QUIET: '1' } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (b: Buffer) => (out.stdout += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out.stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out, exited };
 }
