@@ -161,6 +161,9 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
   const svgs = html.split('<svg').length - 1;
   assert.ok(svgs >= 6, `report.html should hold the spread, accuracy, selection and trust charts inline, found ${svgs} <svg`);
   assert.equal(html.split('data:image/png;base64,').length - 1, 4, 'one sample grid per (method, teacher)');
+  const perTeacher = html.slice(html.indexOf('Learning curves per teacher'), html.indexOf('Accuracy over training'));
+  assert.equal(perTeacher.split('<svg').length - 1, r.teachers.length, 'one learning-curve chart per teacher');
+  for (const t of r.teachers) assert.ok(perTeacher.includes(`${t.id} (teacher `), `learning curves of teacher ${t.id}`);
   assert.ok(html.includes('green = selected, red = rejected'));
   assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html.replace(/xmlns(:\w+)?="[^"]*"/g, '')), 'report.html must be self-contained');
 
@@ -311,7 +314,11 @@ test('a single seed leaves the seed spread undefined instead of zero', () => {
 });
 
 test('presets: every built-in preset resolves a valid config for every cell; overrides apply', () => {
-  assert.deepEqual(STUDY_PRESETS.map((p) => p.name), ['fashion-mnist-quick', 'fashion-mnist-full', 'mnist-quick', 'cifar10-quick']);
+  assert.deepEqual(STUDY_PRESETS.map((p) => p.name), ['fashion-mnist-quick', 'fashion-mnist-smoke', 'fashion-mnist-full', 'mnist-quick', 'cifar10-quick']);
+  const smoke = getPreset('fashion-mnist-smoke');
+  assert.equal(smoke.studentStepBudget, 800);
+  assert.match(smoke.description, /smoke run, not a measure of converged quality/);
+  assert.deepEqual(smoke.teachers, getPreset('fashion-mnist-quick').teachers, 'the smoke run uses the quick teachers');
   // Every registered method is a variant, its ablations follow it.
   const ids = METHOD_VARIANTS.map((m) => m.id);
   assert.deepEqual(ids.filter((id) => methodNames().includes(id)), methodNames().filter((n) => ids.includes(n)));

@@ -475,6 +475,28 @@ async function htmlCurves(
   return H;
 }
 
+/**
+ * One line chart per teacher, one line per method (mean over seeds) of test accuracy against student
+ * steps (iteration x the method's student steps per iteration; with a student-step budget every method
+ * ends at the same x). The charts that show whether a budget reached each teacher's plateau.
+ */
+async function htmlTeacherCurves(r: StudyResults, methods: StudyResults['methods'], warn: Warn): Promise<string[]> {
+  const H: string[] = [];
+  for (const t of r.teachers) {
+    const series = methods
+      .map((m) => {
+        const cs = r.cells.filter((c) => c.methodId === m.methodId && c.teacherId === t.id);
+        const steps = (c: CellResult): number => (r.studentStepBudget && c.accuracyCurve.length ? r.studentStepBudget / c.accuracyCurve[c.accuracyCurve.length - 1].iteration : 1);
+        const { x, y } = meanCurve(cs, (c) => c.accuracyCurve.map((p) => ({ iteration: Math.round(p.iteration * steps(c)), value: p.accuracy })));
+        return { name: m.methodId, x, y };
+      })
+      .filter((s) => s.x.length > 0);
+    const xLabel = r.studentStepBudget ? 'student steps' : 'iteration';
+    H.push(`<div>${await chart(() => lineChartSvg({ title: `${t.id} (teacher ${(t.testAccuracy * 100).toFixed(2)}%)`, xLabel, yLabel: 'student test accuracy', series, width: 360, height: 220 }), `${t.id} learning curves`, warn)}</div>`);
+  }
+  return H;
+}
+
 async function htmlTrust(r: StudyResults, warn: Warn): Promise<string[]> {
   const scatter = (title: string, xLabel: string, points: { x: number; y: number; group: string }[], what: string): Promise<string> =>
     chart(() => scatterSvg({ title, xLabel, yLabel: 'student test accuracy', points, width: 480, height: 300 }), what, warn);
@@ -542,6 +564,13 @@ export async function renderHtml(r: StudyResults, outDir: string, warn: Warn = (
   const H = [...htmlHead(r), ...(await htmlSpread(r, withCells, warn))];
   H.push('<h2>Teachers</h2>', htmlTable(teacherTable(r)));
   H.push('<h2>Per teacher and method</h2>', `<p class="note">Final accuracy %, mean ± std over seeds; † k: k seeds are catastrophic failures.</p>`, htmlTable(cellTable(r)));
+  H.push(
+    '<h2>Learning curves per teacher</h2>',
+    '<p class="note">One chart per teacher, one line per method (mean over seeds): test accuracy against student steps. A budget measures converged quality only where every line has flattened.</p>',
+    '<div class="charts">',
+    ...(await htmlTeacherCurves(r, withCells, warn)),
+    '</div>',
+  );
   H.push('<h2>Accuracy over training</h2>', '<p class="note">One chart per method, one line per teacher (mean over seeds).</p>', '<div class="charts">');
   const accuracy = (c: StudyResults['cells'][number]): { iteration: number; value: number }[] => c.accuracyCurve.map((p) => ({ iteration: p.iteration, value: p.accuracy }));
   H.push(...(await htmlCurves(r, withCells, accuracy, { title: (id) => id, yLabel: 'student test accuracy', what: (id) => `${id} accuracy` }, warn)), '</div>');
