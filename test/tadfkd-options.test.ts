@@ -102,14 +102,16 @@ test('augmentBatch: a crop moves a pixel by at most the padding and fills the bo
   });
 });
 
-test('the tadfkd options are absent by default, so default configs hash as before; bad values name the field', () => {
-  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist');
-  assert.equal('tadfkd' in cfg, false);
-  const withEmpty = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: {} });
-  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(withEmpty, 'sha', 'lenet5-half'));
+test("by default the tadfkd section holds only the warm-up (100 steps); the paper recipe turns it off; bad values name the field", () => {
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig;
+  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100 });
+  const off = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: 0 } });
+  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(off, 'sha', 'lenet5-half'), 'the warm-up is part of the run identity');
+  assert.equal('tadfkd' in resolveConfig('dafl', 'fashion-mnist'), false, "other methods' configs have no tadfkd section");
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { bnScale: 'rms' } }), /tadfkd\.bnScale/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: -1 } }), /tadfkd\.warmupSteps/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { balance: -1 } }), /tadfkd\.balance/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { adversarial: 'kl' } }), /tadfkd\.adversarial/);
 });
 
 test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid TA-DFKD config', () => {
@@ -119,6 +121,7 @@ test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid T
   assert.equal(cfg.generator.width, 128);
   assert.equal(cfg.selection.bnOn, 'selected');
   assert.deepEqual(cfg.tadfkd?.augment, { crop: 4, flip: true });
+  assert.equal(cfg.tadfkd?.warmupSteps, 0, 'the paper has no generator warm-up');
 });
 
 function studentWeights(dir: string): Float32Array[] {
@@ -152,9 +155,26 @@ test('generator warm-up and student augmentation change the run, log the warm-up
   assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), 'a resumed run ends bit-identical to an uninterrupted one');
 });
 
-test("warm-up needs a BN term: a teacher without BatchNorm or weights.bn 0 is refused by name", async () => {
+test('without a BN term (weights.bn 0) the default warm-up is skipped, and the first log line says so', async () => {
   const teacherDir = tinyTeacher('lenet5');
   const out = path.join(tmpDir('ta-nobn'), 'run');
   const cfg = { ...TINY, weights: { bn: 0 }, tadfkd: { warmupSteps: 2 } };
-  await assert.rejects(runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out, ...quiet }), /tadfkd\.warmupSteps.*weights\.bn/);
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out, ...quiet });
+  const first = JSON.parse(fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n')[0]);
+  assert.equal(first.losses.warmup_skipped_no_bn, 1);
+  assert.ok(!('warmup_bn' in first.losses));
+});
+
+test('the adversarial option l1 replaces the JS term by -mean|S - T| (logged negative), and changes the run', async () => {
+  const teacherDir = tinyTeacher('lenet5');
+  const a = path.join(tmpDir('ta-js'), 'run');
+  const b = path.join(tmpDir('ta-l1'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: a, ...quiet });
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: { ...TINY, tadfkd: { adversarial: 'l1' } }, out: b, ...quiet });
+  const advOf = (dir: string): number[] => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).losses.adv as number);
+  assert.ok(advOf(a).every((v) => v > 0.9 && v <= 1), `JS term 1 - JS in (0.9, 1]: ${advOf(a)}`);
+  assert.ok(advOf(b).every((v) => v < 0), `l1 term is a negated distance: ${advOf(b)}`);
+  const wa = studentWeights(a);
+  const wb = studentWeights(b);
+  assert.ok(wa.some((t, i) => t.some((v, j) => v !== wb[i][j])), 'the option changes the trained student');
 });

@@ -139,10 +139,13 @@ function splitFlat(def: MethodDefinition, flat: Record<string, unknown>, source:
   const own: Record<string, unknown> = {};
   const extras: Record<string, unknown> = {};
   const unknown: string[] = [];
+  // Sections another registered method declares (TA-DFKD's `tadfkd` in a budget shared by a study's methods)
+  // are ignored, and are not part of this method's identity; the legacy keys are kept for identity.
+  const othersKeys = new Set(methodNames().flatMap((m) => Object.keys(getMethodDefinition(m).schema)));
   for (const [k, v] of Object.entries(flat)) {
     if (ownKeys.has(k)) own[k] = v;
     else if (LEGACY_KEYS.includes(k)) extras[k] = v;
-    else unknown.push(k);
+    else if (!othersKeys.has(k)) unknown.push(k);
   }
   if (unknown.length > 0) throw new DfkdError(formatIssues(source, unknown.map((k) => ({ code: 'unrecognized_keys', keys: [k], path: [], message: `Unrecognized key(s) in object: '${k}'` }) as z.ZodIssue)), 'ECONFIG');
   const r = LegacyFields.safeParse(extras);
@@ -183,7 +186,9 @@ export function identityExtrasOf(cfg: DistillConfig): Record<string, unknown> {
 export function identityView(cfg: DistillConfig): Record<string, unknown> {
   const def = getMethodDefinition(cfg.method);
   const extras = identityExtras.get(cfg) ?? deepMerge<Record<string, unknown>>(LEGACY_BASE, def.legacy);
-  const { nan: _nan, ...config } = cfg;
+  // Neither the NaN policy nor the memory order is part of a run's identity: one acts only after a
+  // numerical fault, the other (like the device and the thread count) changes results in the last bits only.
+  const { nan: _nan, memoryFormat: _memoryFormat, ...config } = cfg;
   return { ...deepMerge<Record<string, unknown>>(extras), ...config };
 }
 

@@ -93,6 +93,12 @@ export interface DistillOptions {
   afterIteration?: (iteration: number) => void;
   /** Identity-only config fields recorded with the run being continued (config.json's identityExtras). */
   identityExtras?: Record<string, unknown>;
+  /**
+   * Set by resumeOptions: `userConfig` is the complete config recorded by the run being continued. Fields
+   * that later versions added with a default (memoryFormat, tadfkd) are then left out unless the record
+   * has them, so a run resumes exactly as it started.
+   */
+  recordedConfig?: boolean;
   /** Test hook: inject a NaN into a loss term or the student's weights (never set by the CLI). */
   faults?: C.FaultSpec;
 }
@@ -109,8 +115,23 @@ export function runConfigHash(cfg: DistillConfig, teacherSha: string, student: s
 }
 
 /** Builds the effective config for a run. */
-export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConfig' | 'overrides' | 'identityExtras'>, dataset: string): DistillConfig {
-  return resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {}, opts.identityExtras);
+export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConfig' | 'overrides' | 'identityExtras' | 'recordedConfig'>, dataset: string): DistillConfig {
+  const cfg = resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {}, opts.identityExtras);
+  if (opts.recordedConfig && isPlainObject(opts.userConfig)) pruneToRecorded(cfg as unknown as Record<string, unknown>, opts.userConfig, opts.overrides ?? {});
+  return cfg;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deletes (in place) the fields of `cfg` that neither the recorded config nor the overrides have. */
+function pruneToRecorded(cfg: Record<string, unknown>, recorded: Record<string, unknown>, overrides: unknown): void {
+  const over = isPlainObject(overrides) ? overrides : {};
+  for (const k of Object.keys(cfg)) {
+    if (!(k in recorded) && !(k in over)) delete cfg[k];
+    else if (isPlainObject(cfg[k]) && isPlainObject(recorded[k])) pruneToRecorded(cfg[k] as Record<string, unknown>, recorded[k] as Record<string, unknown>, over[k]);
+  }
 }
 
 /**
@@ -134,6 +155,7 @@ export function resumeOptions(dir: string, o: { onNan?: 'stop' | 'rollback'; dat
     method: saved.config.method,
     userConfig: saved.config,
     identityExtras: saved.identityExtras,
+    recordedConfig: true,
     overrides: o.onNan ? { nan: { policy: o.onNan } } : {},
     out: dir,
     resume: true,

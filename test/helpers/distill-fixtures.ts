@@ -22,8 +22,8 @@ export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `dfkd-${prefix}-`));
 }
 
-/** A config small enough for a test: a few iterations of tiny batches with a narrow generator. */
-export const TINY: PartialConfig = {
+/** The tiny test config as it was before TA-DFKD's warm-up default (the pinned run identities use it). */
+export const TINY_BASE: PartialConfig = {
   iterations: 4,
   batchSize: 32,
   studentSteps: 2,
@@ -34,3 +34,10 @@ export const TINY: PartialConfig = {
   sampleEvery: 2,
   deepinv: { innerSteps: 3, poolSize: 128 },
 };
+
+/**
+ * A config small enough for a test: a few iterations of tiny batches with a narrow generator. TA-DFKD's
+ * default generator warm-up (100 steps) is off: it would be most of a 4-iteration test run (about 4 s each);
+ * test/tadfkd-options.test.ts tests the warm-up itself.
+ */
+export const TINY: PartialConfig = { ...TINY_BASE, tadfkd: { warmupSteps: 0 } };
