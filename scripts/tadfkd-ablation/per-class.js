@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Evaluation only (after a run): per-class test accuracy of finished students next to their teacher's,
- * and the student-teacher top-1 agreement on the real test set.
+ * the student-teacher top-1 agreement on the real test set, and where the student sends the real images of
+ * its two weakest classes (a row of the confusion matrix each).
  *   node scripts/tadfkd-ablation/per-class.js RUN_DIR...
  */
 const path = require('path');
@@ -25,9 +26,23 @@ for (const dir of process.argv.slice(2)) {
   const et = evaluate(T, test, tr.numClasses);
   let agree = 0;
   let n = 0;
-  forEachBatch(test, 1000, (x) => tidy(() => noGrad(() => { agree += T.call(x).argmax(1).eq(S.call(x).argmax(1)).sum().item(); n += x.shape[0]; })));
+  const conf = Array.from({ length: tr.numClasses }, () => new Array(tr.numClasses).fill(0));
+  forEachBatch(test, 1000, (x, y) =>
+    tidy(() =>
+      noGrad(() => {
+        const ps = S.call(x).argmax(1);
+        agree += T.call(x).argmax(1).eq(ps).sum().item();
+        n += x.shape[0];
+        const pa = ps.toArray();
+        const ya = y.toArray();
+        for (let i = 0; i < pa.length; i++) conf[Number(ya[i])][Number(pa[i])] += 1;
+      }),
+    ),
+  );
   const f = (a) => a.map((v) => (100 * v).toFixed(0)).join(' ');
   console.log(`${path.basename(dir)}: student ${(100 * es.accuracy).toFixed(2)}, teacher ${(100 * et.accuracy).toFixed(2)}, agreement on test ${(100 * agree / n).toFixed(1)}%`);
   console.log(`  per class student: ${f(es.perClassAccuracy)}`);
   console.log(`  per class teacher: ${f(et.perClassAccuracy)}`);
+  const weakest = es.perClassAccuracy.map((a, k) => [a, k]).sort((a, b) => a[0] - b[0]).slice(0, 2);
+  for (const [, k] of weakest) console.log(`  real class ${k} -> student's classes: ${conf[k].join(' ')}`);
 }
