@@ -183,8 +183,11 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     });
   }
 
-  protected generatorLoss(): { loss: Tensor; log: StepLog } {
-    const w = this.cfg.weights;
+  /**
+   * The generator step's forward: a batch, the teacher on it (with the BN term when bnOn is 'full'), the
+   * lenient selection (not during the warm-up), and the BN term of the selected samples otherwise.
+   */
+  private generatorForward(): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor } {
     const { x } = this.synth.generate(this.cfg.batchSize);
     const bnFull = this.cfg.selection.bnOn === 'full';
     const { logits: t, bn } = bnFull ? this.teacherWithBN(x) : { logits: this.teacher.call(x), bn: undefined };
@@ -200,47 +203,42 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       }
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
-    const bnLoss = bnFull ? bn : w.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
-    let loss: Tensor;
+    const bnLoss = bnFull ? bn : this.cfg.weights.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
+    return { x, t, xs, ts, rate, bnLoss };
+  }
+
+  /** The adversarial term on the selected samples: the paper's JS, or DFAD's L1 with tadfkd.adversarial 'l1'. */
+  private adversarial(xs: Tensor, ts: Tensor): Tensor {
+    const s = this.student.call(xs);
+    return this.cfg.tadfkd?.adversarial === 'l1' ? L.negL1Adversarial(s, ts) : L.jsAdversarial(s, ts, this.cfg.advTemperature);
+  }
+
+  protected generatorLoss(): { loss: Tensor; log: StepLog } {
+    const w = this.cfg.weights;
+    const { x, t, xs, ts, rate, bnLoss } = this.generatorForward();
     const log: StepLog = {};
-    if (this.warming) {
-      loss = zeros([], 'float32', x.device as Device);
-    } else {
-      const adv = this.cfg.tadfkd?.adversarial === 'l1' ? L.negL1Adversarial(this.student.call(xs), ts) : L.jsAdversarial(this.student.call(xs), ts, this.cfg.advTemperature);
-      loss = adv.mul(w.adv);
-      log.adv = adv.item();
+    // Terms are added in a fixed order (adversarial, BN, TV, L2, balance, class prior): the sum's last bits depend on it.
+    let loss = this.warming ? zeros([], 'float32', x.device as Device) : undefined;
+    const add = (name: string, term: Tensor, weight: number): void => {
+      loss = loss ? loss.add(term.mul(weight)) : term.mul(weight);
+      log[name] = term.item();
+    };
+    if (!this.warming) {
+      add('adv', this.adversarial(xs, ts), w.adv);
       log.rate = rate;
     }
     if (bnLoss) {
-      loss = loss.add(bnLoss.mul(w.bn));
-      log.bn = bnLoss.item();
-      // Per-layer terms of the forward that gave bnLoss (diagnostics: which layers dominate); logged only
-      // when an issue-18 option is set, so the logs of the paper's configuration are unchanged.
+      add('bn', bnLoss, w.bn);
+      // Per-layer terms of the forward that gave bnLoss (which layers dominate), in runs with a tadfkd section.
       if (this.cfg.tadfkd) this.bnHook!.perLayer().forEach((v, i) => (log[`bn_l${i}`] = v));
     }
-    if (w.tv > 0) {
-      const tv = L.totalVariation(x);
-      loss = loss.add(tv.mul(w.tv));
-      log.tv = tv.item();
-    }
-    if (w.l2 > 0) {
-      const l2 = L.l2Prior(x);
-      loss = loss.add(l2.mul(w.l2));
-      log.l2 = l2.item();
-    }
+    if (w.tv > 0) add('tv', L.totalVariation(x), w.tv);
+    if (w.l2 > 0) add('l2', L.l2Prior(x), w.l2);
     const balance = this.cfg.tadfkd?.balance ?? 0;
-    if (balance > 0) {
-      // Class balance over the whole generated batch (log10 entropy / log10 K = ln entropy / ln K).
-      const ie = L.informationEntropy(t).div(Math.log10(t.shape[1]));
-      loss = loss.add(ie.mul(balance));
-      log.balance = ie.item();
-    }
-    if (w.classPrior > 0) {
-      const cp = L.classPrior(t);
-      loss = loss.add(cp.mul(w.classPrior));
-      log.class_prior = cp.item();
-    }
-    return { loss, log };
+    // Class balance over the whole generated batch (log10 entropy / log10 K = ln entropy / ln K).
+    if (balance > 0) add('balance', L.informationEntropy(t).div(Math.log10(t.shape[1])), balance);
+    if (w.classPrior > 0) add('class_prior', L.classPrior(t), w.classPrior);
+    return { loss: loss!, log };
   }
 
   override dispose(): void {
