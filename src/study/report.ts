@@ -307,84 +307,74 @@ export function findings(r: StudyResults): string[] {
   return out;
 }
 
-/** RESULTS.md. */
-export function renderMarkdown(r: StudyResults): string {
-  const L: string[] = [];
-  L.push(`# Teacher-robustness study: ${r.preset}`, '');
-  if (r.description) L.push(r.description, '');
-  L.push(
-    `Dataset **${r.dataset}**, student **${r.student}**, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${r.seeds.join(', ')}; ` +
-      `${r.progress.done} of ${r.progress.total} cells finished${r.progress.done < r.progress.total ? ' (**partial results**)' : ''}.`,
-    '',
-    `Budget shared by every method: ${budgetLine(r)}.`,
-    '',
-  );
-  L.push('## Summary', '', ...findings(r).map((f) => `- ${f}`), '');
-  L.push(
-    '## Final student accuracy per method, across teachers',
-    '',
-    "Each teacher contributes the mean over seeds of the final test accuracy; mean, std (sample, n-1), min and max are over teachers. " +
-      "'rel.' is the same normalised by each teacher's accuracy. 'catastrophic' counts cells (teacher x seed) with final accuracy " +
-      `below ${r.threshold} x the teacher's; 'diverged' counts runs stopped by non-finite losses (excluded from the other columns). ` +
-      "'seed spread' is the mean over teachers of the std over seeds: a difference between methods smaller than it is seed noise.",
-    '',
-    mdTable(methodTable(r)),
-    '',
-  );
-  L.push('## Teachers', '', 'Test accuracy and calibration on the real test set: ECE (15 bins) and the mean max-softmax.', '', mdTable(teacherTable(r)), '');
-  L.push(
-    '## Per teacher and method (final accuracy %, mean ± std over seeds)',
-    '',
-    `† k: k of the seeds are catastrophic failures (below ${r.threshold} x the teacher's accuracy).`,
-    '',
-    mdTable(cellTable(r)),
-    '',
-  );
-  L.push(
-    '## Which teacher property goes with which method’s accuracy',
-    '',
-    "Spearman rank correlation over teachers between a teacher property and the method's per-teacher mean final accuracy (few teachers: read as a hint, not a test).",
-    '',
-    mdTable(correlationTable(r)),
-    '',
-  );
-  L.push(
-    '## Data-free trust score and accuracy',
-    '',
+/** A RESULTS.md section: its heading, a blank line, the lines as given, a blank line. */
+function mdSection(title: string, lines: string[]): string[] {
+  return [`## ${title}`, '', ...lines, ''];
+}
+
+/** The RESULTS.md sections on trust (probe and in-run) and the per-cell signals. */
+function mdTrust(r: StudyResults): string[] {
+  return mdSection('Data-free trust score and accuracy', [
     `Spearman ρ between the probe trust score (the student's agreement with the teacher on a probe set inverted from the teacher alone, shared by all cells of a teacher; docs/trust.md) and the final test accuracy over all cells: ${fx(r.probeTrustCorrelation?.spearman, 3)} (n = ${r.probeTrustCorrelation?.n ?? 0}).`,
     '',
     `Spearman ρ between the in-run trust score (agreement x coverage x diversity on the run's own fresh synthetic samples) and the final test accuracy over all cells: ${fx(r.trustCorrelation.spearman, 3)} (n = ${r.trustCorrelation.n}).`,
     '',
     ...trustFindings(r).flatMap((f) => [f, '']),
-    "Every cell, worst first: the real final accuracy beside the signals computed without real data at the last evaluation (docs/trust.md), and whether the collapse detector fired during the run.",
+    'Every cell, worst first: the real final accuracy beside the signals computed without real data at the last evaluation (docs/trust.md), and whether the collapse detector fired during the run.',
     '',
     mdTable(trustTable(r)),
-    '',
-  );
-  L.push(
-    '## Method settings',
-    '',
-    "Every method uses the shared budget above; each keeps its published objective, student:generator step ratio and student optimiser (docs/methods.md), so the number of student steps per iteration differs between methods.",
-    '',
-    mdTable(settingsTable(r)),
-    '',
-  );
-  L.push(
-    '## Other accuracy figures',
-    '',
-    "The best accuracy over training is chosen with the test set: it is not a data-free figure and is shown only for comparison with papers that report it.",
-    '',
-    mdTable(extraTable(r)),
-    '',
-  );
-  L.push('## Reproduce', '', '```', r.command || '(command not recorded)', '```', '');
+  ]);
+}
+
+/** RESULTS.md. */
+export function renderMarkdown(r: StudyResults): string {
   const v = r.versions;
-  L.push(
+  const partial = r.progress.done < r.progress.total ? ' (**partial results**)' : '';
+  return [
+    `# Teacher-robustness study: ${r.preset}`,
+    '',
+    ...(r.description ? [r.description, ''] : []),
+    `Dataset **${r.dataset}**, student **${r.student}**, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${r.seeds.join(', ')}; ` +
+      `${r.progress.done} of ${r.progress.total} cells finished${partial}.`,
+    '',
+    `Budget shared by every method: ${budgetLine(r)}.`,
+    '',
+    ...mdSection('Summary', findings(r).map((f) => `- ${f}`)),
+    ...mdSection('Final student accuracy per method, across teachers', [
+      "Each teacher contributes the mean over seeds of the final test accuracy; mean, std (sample, n-1), min and max are over teachers. " +
+        "'rel.' is the same normalised by each teacher's accuracy. 'catastrophic' counts cells (teacher x seed) with final accuracy " +
+        `below ${r.threshold} x the teacher's; 'diverged' counts runs stopped by non-finite losses (excluded from the other columns). ` +
+        "'seed spread' is the mean over teachers of the std over seeds: a difference between methods smaller than it is seed noise.",
+      '',
+      mdTable(methodTable(r)),
+    ]),
+    ...mdSection('Teachers', ['Test accuracy and calibration on the real test set: ECE (15 bins) and the mean max-softmax.', '', mdTable(teacherTable(r))]),
+    ...mdSection('Per teacher and method (final accuracy %, mean ± std over seeds)', [
+      `† k: k of the seeds are catastrophic failures (below ${r.threshold} x the teacher's accuracy).`,
+      '',
+      mdTable(cellTable(r)),
+    ]),
+    ...mdSection('Which teacher property goes with which method’s accuracy', [
+      "Spearman rank correlation over teachers between a teacher property and the method's per-teacher mean final accuracy (few teachers: read as a hint, not a test).",
+      '',
+      mdTable(correlationTable(r)),
+    ]),
+    ...mdTrust(r),
+    ...mdSection('Method settings', [
+      'Every method uses the shared budget above; each keeps its published objective, student:generator step ratio and student optimiser (docs/methods.md), so the number of student steps per iteration differs between methods.',
+      '',
+      mdTable(settingsTable(r)),
+    ]),
+    ...mdSection('Other accuracy figures', [
+      'The best accuracy over training is chosen with the test set: it is not a data-free figure and is shown only for comparison with papers that report it.',
+      '',
+      mdTable(extraTable(r)),
+    ]),
+    ...mdSection('Reproduce', ['```', r.command || '(command not recorded)', '```']),
     `Wall time (all sessions, teacher training included): ${secs(r.wallTimeSec)}. Generated ${r.generatedAt}.` +
       (v ? ` dfkd ${v.dfkd}, Node ${v.node}, libtorch ${v.libtorch}, ${v.threads} threads, ${v.cpu} (${v.cores} cores), ${v.platform}.` : ''),
     '',
-  );
-  return L.join('\n');
+  ].join('\n');
 }
 
 // HTML ------------------------------------------------------------------------------------------
