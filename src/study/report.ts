@@ -237,36 +237,65 @@ function argBest(ms: MethodStats[], f: (m: MethodStats) => number, better: (a: n
 }
 const names = (ms: MethodStats[]): string => ms.map((m) => m.methodId).join(' and ');
 
+/** The sentences on the highest minimum over teachers and whether its lead beats seed noise. */
+function minFindings(ms: MethodStats[], hiMin: MethodStats[]): string[] {
+  if (hiMin.length === 0) return [];
+  const out = [`Highest minimum over teachers (worst teacher's mean final accuracy): ${names(hiMin)} with ${pc(hiMin[0].acrossTeachers.min)}%.`];
+  const ranked = ms.filter((m) => isNum(m.acrossTeachers.min)).sort((a, b) => b.acrossTeachers.min - a.acrossTeachers.min);
+  if (ranked.length < 2 || hiMin.length !== 1) return out;
+  const [a, b] = ranked;
+  const gap = a.acrossTeachers.min - b.acrossTeachers.min;
+  const noise = Math.max(...[a.seedSpread, b.seedSpread].filter(isNum));
+  if (isNum(noise)) {
+    out.push(
+      `Its lead over the next method (${b.methodId}, ${pc(b.acrossTeachers.min)}%) is ${pp(gap)} points, ${gap > noise ? 'larger' : 'not larger'} than the seed spread of these two methods (up to ${pp(noise)} points)` +
+        `${gap > noise ? '.' : ', so this ranking is within seed noise.'}`,
+    );
+  } else {
+    out.push(`Its lead over the next method (${b.methodId}) is ${pp(gap)} points; with one seed per cell the seed spread is unknown, so this gap cannot be told apart from seed noise.`);
+  }
+  return out;
+}
+
+/** The sentence that says plainly where TA-DFKD stands: minimum, spread and catastrophic failures. */
+function taDfkdFinding(r: StudyResults, ms: MethodStats[], hiMin: MethodStats[], nT: number): string[] {
+  const ta = ms.find((m) => m.methodId === 'ta-dfkd');
+  if (!ta || ms.length <= 1) return [];
+  const s: string[] = [];
+  if (hiMin.length > 0) {
+    s.push(hiMin.includes(ta) ? 'it has the highest minimum' : `it does not have the highest minimum (${pc(ta.acrossTeachers.min)}% against ${pc(hiMin[0].acrossTeachers.min)}% for ${names(hiMin)})`);
+  }
+  if (nT >= 2) {
+    const lo = argBest(ms, (m) => m.acrossTeachers.std, (a, b) => a < b);
+    if (lo.length > 0) s.push(lo.includes(ta) ? 'it has the lowest spread across teachers' : `it does not have the lowest spread across teachers (${pp(ta.acrossTeachers.std)} points against ${pp(lo[0].acrossTeachers.std)} for ${names(lo)})`);
+  }
+  const fewest = Math.min(...r.methods.map((m) => m.catastrophicFailures));
+  s.push(ta.catastrophicFailures === fewest ? `it has the fewest catastrophic failures (${ta.catastrophicFailures})` : `it has more catastrophic failures (${ta.catastrophicFailures}) than the method with the fewest (${fewest})`);
+  return [`TA-DFKD: ${s.join('; ')}.`];
+}
+
+/** The sentences on how well the probe and in-run trust scores rank the cells. */
+function trustCorrelationFindings(r: StudyResults): string[] {
+  const out: string[] = [];
+  if (isNum(r.probeTrustCorrelation?.spearman)) {
+    out.push(`The probe trust score (agreement with the teacher on a probe set inverted from the teacher alone) ranks cells by final accuracy with Spearman ρ = ${r.probeTrustCorrelation!.spearman.toFixed(2)} over ${r.probeTrustCorrelation!.n} cells.`);
+  }
+  if (isNum(r.trustCorrelation.spearman)) {
+    out.push(`The in-run trust score (signals on the run's own synthetic samples) ranks cells by final accuracy with Spearman ρ = ${r.trustCorrelation.spearman.toFixed(2)} over ${r.trustCorrelation.n} cells.`);
+  }
+  return [...out, ...trustFindings(r)];
+}
+
 /** The auto-generated factual summary: one sentence per finding, stated plainly whoever wins. */
 export function findings(r: StudyResults): string[] {
   const out: string[] = [];
   const ms = r.methods.filter((m) => m.perTeacher.length > 0);
   if (r.progress.done < r.progress.total) out.push(`Partial results: ${r.progress.done} of ${r.progress.total} cells have finished; every figure below covers the finished cells only.`);
-  if (ms.length === 0) {
-    out.push('No cell has finished yet.');
-    return out;
-  }
+  if (ms.length === 0) return [...out, 'No cell has finished yet.'];
   const nT = Math.max(...ms.map((m) => m.acrossTeachers.n));
   out.push(`Budget: ${budgetLine(r)}; ${plural(nT, 'teacher')}, student ${r.student}, dataset ${r.dataset}. All tables use this budget; accuracies are final test accuracies (no test-set model selection).`);
-
   const hiMin = argBest(ms, (m) => m.acrossTeachers.min, (a, b) => a > b);
-  if (hiMin.length > 0) {
-    out.push(`Highest minimum over teachers (worst teacher's mean final accuracy): ${names(hiMin)} with ${pc(hiMin[0].acrossTeachers.min)}%.`);
-    const ranked = ms.filter((m) => isNum(m.acrossTeachers.min)).sort((a, b) => b.acrossTeachers.min - a.acrossTeachers.min);
-    if (ranked.length >= 2 && hiMin.length === 1) {
-      const [a, b] = ranked;
-      const gap = a.acrossTeachers.min - b.acrossTeachers.min;
-      const noise = Math.max(...[a.seedSpread, b.seedSpread].filter(isNum));
-      if (isNum(noise)) {
-        out.push(
-          `Its lead over the next method (${b.methodId}, ${pc(b.acrossTeachers.min)}%) is ${pp(gap)} points, ${gap > noise ? 'larger' : 'not larger'} than the seed spread of these two methods (up to ${pp(noise)} points)` +
-            `${gap > noise ? '.' : ', so this ranking is within seed noise.'}`,
-        );
-      } else {
-        out.push(`Its lead over the next method (${b.methodId}) is ${pp(gap)} points; with one seed per cell the seed spread is unknown, so this gap cannot be told apart from seed noise.`);
-      }
-    }
-  }
+  out.push(...minFindings(ms, hiMin));
   if (nT >= 2) {
     const loSpread = argBest(ms, (m) => m.acrossTeachers.std, (a, b) => a < b);
     if (loSpread.length > 0) out.push(`Lowest spread across teachers (sample std of the per-teacher means): ${names(loSpread)} with ${pp(loSpread[0].acrossTeachers.std)} points.`);
@@ -275,36 +304,10 @@ export function findings(r: StudyResults): string[] {
   }
   const hiMean = argBest(ms, (m) => m.acrossTeachers.mean, (a, b) => a > b);
   if (hiMean.length > 0) out.push(`Highest mean over teachers: ${names(hiMean)} with ${pc(hiMean[0].acrossTeachers.mean)}%.`);
-  out.push(
-    `Catastrophic failures (final accuracy below ${r.threshold} x the teacher's): ` +
-      r.methods.map((m) => `${m.methodId} ${m.catastrophicFailures} of ${m.cells} cells`).join(', ') +
-      '.',
-  );
+  out.push(`Catastrophic failures (final accuracy below ${r.threshold} x the teacher's): ` + r.methods.map((m) => `${m.methodId} ${m.catastrophicFailures} of ${m.cells} cells`).join(', ') + '.');
   const div = r.methods.filter((m) => m.failedRuns > 0);
   if (div.length > 0) out.push(`Runs stopped by non-finite losses (not counted in any accuracy figure): ${div.map((m) => `${m.methodId} ${m.failedRuns}`).join(', ')}.`);
-
-  const ta = ms.find((m) => m.methodId === 'ta-dfkd');
-  if (ta && ms.length > 1) {
-    const s: string[] = [];
-    if (hiMin.length > 0) {
-      s.push(hiMin.includes(ta) ? 'it has the highest minimum' : `it does not have the highest minimum (${pc(ta.acrossTeachers.min)}% against ${pc(hiMin[0].acrossTeachers.min)}% for ${names(hiMin)})`);
-    }
-    if (nT >= 2) {
-      const lo = argBest(ms, (m) => m.acrossTeachers.std, (a, b) => a < b);
-      if (lo.length > 0) s.push(lo.includes(ta) ? 'it has the lowest spread across teachers' : `it does not have the lowest spread across teachers (${pp(ta.acrossTeachers.std)} points against ${pp(lo[0].acrossTeachers.std)} for ${names(lo)})`);
-    }
-    const fewest = Math.min(...r.methods.map((m) => m.catastrophicFailures));
-    s.push(ta.catastrophicFailures === fewest ? `it has the fewest catastrophic failures (${ta.catastrophicFailures})` : `it has more catastrophic failures (${ta.catastrophicFailures}) than the method with the fewest (${fewest})`);
-    out.push(`TA-DFKD: ${s.join('; ')}.`);
-  }
-  if (isNum(r.probeTrustCorrelation?.spearman)) {
-    out.push(`The probe trust score (agreement with the teacher on a probe set inverted from the teacher alone) ranks cells by final accuracy with Spearman ρ = ${r.probeTrustCorrelation!.spearman.toFixed(2)} over ${r.probeTrustCorrelation!.n} cells.`);
-  }
-  if (isNum(r.trustCorrelation.spearman)) {
-    out.push(`The in-run trust score (signals on the run's own synthetic samples) ranks cells by final accuracy with Spearman ρ = ${r.trustCorrelation.spearman.toFixed(2)} over ${r.trustCorrelation.n} cells.`);
-  }
-  out.push(...trustFindings(r));
-  return out;
+  return [...out, ...taDfkdFinding(r, ms, hiMin, nT), ...trustCorrelationFindings(r)];
 }
 
 /** A RESULTS.md section: its heading, a blank line, the lines as given, a blank line. */
