@@ -260,58 +260,64 @@ export function classifyCell(c: CellInput, threshold: number): CellResult {
   return { ...c, relativeAccuracy, catastrophic: c.finalAccuracy < threshold * c.teacherAccuracy, flagged: (c.collapse?.length ?? 0) > 0 };
 }
 
+/** One method's per-teacher statistics over seeds, in the study's teacher order (then any other teacher). */
+function perTeacherStats(mine: CellResult[], teacherOrder: string[], teacherAcc: Map<string, number>): PerTeacherStats[] {
+  const ids = [...teacherOrder, ...new Set(mine.map((c) => c.teacherId).filter((id) => !teacherOrder.includes(id)))];
+  const perTeacher: PerTeacherStats[] = [];
+  for (const tid of ids) {
+    const cs = mine.filter((c) => c.teacherId === tid).sort((a, b) => a.seed - b.seed);
+    if (cs.length === 0) continue;
+    const tAcc = teacherAcc.get(tid) ?? cs[0].teacherAccuracy;
+    const s = summarize(cs.map((c) => c.finalAccuracy));
+    perTeacher.push({
+      teacherId: tid,
+      n: s.n,
+      meanFinal: s.mean,
+      stdOverSeeds: s.std,
+      minFinal: s.min,
+      maxFinal: s.max,
+      meanRelative: s.mean / tAcc,
+      meanLastK: mean(cs.map((c) => c.lastKMean)),
+      catastrophic: cs.filter((c) => c.catastrophic).length,
+    });
+  }
+  return perTeacher;
+}
+
+/** One method's statistics across teachers, its failures, and how teacher properties go with its accuracy. */
+function methodStats(m: BuildResultsInput['methods'][number], cells: CellResult[], input: BuildResultsInput): MethodStats {
+  const mine = cells.filter((c) => c.methodId === m.methodId);
+  const teacherAcc = new Map(input.teachers.map((t) => [t.id, t.testAccuracy]));
+  const perTeacher = perTeacherStats(mine, input.teachers.map((t) => t.id), teacherAcc);
+  const withTeacher = perTeacher.filter((p) => input.teachers.some((t) => t.id === p.teacherId));
+  const props = (f: (t: TeacherResult) => number): number =>
+    withTeacher.length >= 2 ? spearman(withTeacher.map((p) => f(input.teachers.find((t) => t.id === p.teacherId)!)), withTeacher.map((p) => p.meanFinal)) : NaN;
+  const spreads = finite(perTeacher.map((p) => p.stdOverSeeds));
+  return {
+    ...m,
+    perTeacher,
+    acrossTeachers: summarize(perTeacher.map((p) => p.meanFinal)),
+    relative: summarize(perTeacher.map((p) => p.meanRelative)),
+    catastrophicFailures: mine.filter((c) => c.catastrophic).length,
+    failedRuns: (input.failedCells ?? []).filter((f) => f.methodId === m.methodId).length,
+    cells: mine.length,
+    seedSpread: spreads.length > 0 ? mean(spreads) : NaN,
+    meanBestOverTraining: mean(mine.map((c) => c.bestOverTraining.accuracy)),
+    teacherCorrelations: {
+      testAccuracy: props((t) => t.testAccuracy),
+      ece: props((t) => t.ece),
+      meanConfidence: props((t) => t.meanConfidence),
+      n: withTeacher.length,
+    },
+  };
+}
+
 /** The study statistics from the cell list (pure). */
 export function buildResults(input: BuildResultsInput): StudyResults {
   const threshold = input.threshold;
   const cells = input.cells.map((c) => classifyCell(c, threshold));
   const failed = input.failedCells ?? [];
-  const teacherAcc = new Map(input.teachers.map((t) => [t.id, t.testAccuracy]));
-  const teacherOrder = input.teachers.map((t) => t.id);
-  const methods: MethodStats[] = input.methods.map((m) => {
-    const mine = cells.filter((c) => c.methodId === m.methodId);
-    const ids = [...teacherOrder, ...new Set(mine.map((c) => c.teacherId).filter((id) => !teacherOrder.includes(id)))];
-    const perTeacher: PerTeacherStats[] = [];
-    for (const tid of ids) {
-      const cs = mine.filter((c) => c.teacherId === tid).sort((a, b) => a.seed - b.seed);
-      if (cs.length === 0) continue;
-      const finals = cs.map((c) => c.finalAccuracy);
-      const tAcc = teacherAcc.get(tid) ?? cs[0].teacherAccuracy;
-      const s = summarize(finals);
-      perTeacher.push({
-        teacherId: tid,
-        n: s.n,
-        meanFinal: s.mean,
-        stdOverSeeds: s.std,
-        minFinal: s.min,
-        maxFinal: s.max,
-        meanRelative: s.mean / tAcc,
-        meanLastK: mean(cs.map((c) => c.lastKMean)),
-        catastrophic: cs.filter((c) => c.catastrophic).length,
-      });
-    }
-    const tp = perTeacher.map((p) => input.teachers.find((t) => t.id === p.teacherId));
-    const withTeacher = perTeacher.filter((_, i) => tp[i] !== undefined);
-    const props = (f: (t: TeacherResult) => number): number =>
-      withTeacher.length >= 2 ? spearman(withTeacher.map((p) => f(input.teachers.find((t) => t.id === p.teacherId)!)), withTeacher.map((p) => p.meanFinal)) : NaN;
-    const spreads = finite(perTeacher.map((p) => p.stdOverSeeds));
-    return {
-      ...m,
-      perTeacher,
-      acrossTeachers: summarize(perTeacher.map((p) => p.meanFinal)),
-      relative: summarize(perTeacher.map((p) => p.meanRelative)),
-      catastrophicFailures: mine.filter((c) => c.catastrophic).length,
-      failedRuns: failed.filter((f) => f.methodId === m.methodId).length,
-      cells: mine.length,
-      seedSpread: spreads.length > 0 ? mean(spreads) : NaN,
-      meanBestOverTraining: mean(mine.map((c) => c.bestOverTraining.accuracy)),
-      teacherCorrelations: {
-        testAccuracy: props((t) => t.testAccuracy),
-        ece: props((t) => t.ece),
-        meanConfidence: props((t) => t.meanConfidence),
-        n: withTeacher.length,
-      },
-    };
-  });
+  const methods = input.methods.map((m) => methodStats(m, cells, input));
   const { spearman: rho, n: nTrust } = correlation(cells, (c) => c.trust);
   return {
     kind: 'dfkd-study-results',
