@@ -26,6 +26,11 @@ const ImportFlags = z.object({
 const ExportFlags = z.object({ model: z.string(), format: z.string(), out: z.string(), force: z.boolean().optional(), foldBn: z.boolean().optional() });
 
 export function registerInteropCommands(program: Command): void {
+  registerImport(program);
+  registerExport(program);
+}
+
+function registerImport(program: Command): void {
   program
     .command('import')
     .description('import a teacher as a dfkd teacher directory: a zoo architecture\'s state dict (--arch + --weights), or any CNN exported to ONNX (--onnx); see docs/interop.md')
@@ -49,25 +54,12 @@ export function registerInteropCommands(program: Command): void {
         if (o.arch === undefined || o.weights === undefined) {
           throw new DfkdError(`dfkd import needs --arch and --weights (a zoo architecture's state dict) or --onnx (any ONNX classifier); missing: ${[o.arch === undefined ? '--arch' : '', o.weights === undefined ? '--weights' : ''].filter(Boolean).join(', ')}`, 'EUSAGE');
         }
-        const res = importTeacher({
-          arch: o.arch,
-          weights: o.weights,
-          dataset: o.dataset,
-          out: o.out,
-          numClasses: o.classes,
-          inChannels: o.channels,
-          testAccuracy: o.testAccuracy !== false,
-          dataPath: o.dataPath,
-        });
-        const r = res.record;
-        for (const n of res.notes) console.log(`  ${n}`);
-        const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
-        console.log(
-          `imported ${r.arch} (${r.inChannels} channel(s), ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters) for ${r.dataset}: ${acc} -> ${path.join(res.dir, TEACHER_RECORD)}`,
-        );
+        importZooTeacher({ ...o, arch: o.arch, weights: o.weights });
       }),
     );
+}
 
+function registerExport(program: Command): void {
   program
     .command('export')
     .description('export a teacher or distilled student directory to ONNX (BatchNorm in eval form, dynamic batch, normalisation in the metadata)')
@@ -91,6 +83,26 @@ export function registerInteropCommands(program: Command): void {
         console.log(`  output 'logits' [batch, ${rec.numClasses}]; dataset ${rec.dataset}; metadata_props: ${Object.keys(r.metadata).join(', ')}`);
       }),
     );
+}
+
+/** `dfkd import --arch A --weights W`: a zoo architecture's state dict as a teacher directory; prints what was imported. */
+function importZooTeacher(o: z.infer<typeof ImportFlags> & { arch: string; weights: string }): void {
+  const res = importTeacher({
+    arch: o.arch,
+    weights: o.weights,
+    dataset: o.dataset,
+    out: o.out,
+    numClasses: o.classes,
+    inChannels: o.channels,
+    testAccuracy: o.testAccuracy !== false,
+    dataPath: o.dataPath,
+  });
+  const r = res.record;
+  for (const n of res.notes) console.log(`  ${n}`);
+  const acc = r.testAccuracy === null ? 'test accuracy not measured' : `test accuracy ${pct(r.testAccuracy)}`;
+  console.log(
+    `imported ${r.arch} (${r.inChannels} channel(s), ${r.numClasses} classes, ${r.parameters.toLocaleString('en-US')} parameters) for ${r.dataset}: ${acc} -> ${path.join(res.dir, TEACHER_RECORD)}`,
+  );
 }
 
 function parseList(name: string): (v: string) => number[] {
