@@ -71,6 +71,22 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * For a resumed run, whose config layer is the complete config it recorded: deletes (in place) the fields
+ * of `cfg` that neither that record nor the overrides have, i.e. fields later versions added with a
+ * default (memoryFormat, tadfkd), so the run continues as it started.
+ */
+export function pruneToRecorded(cfg: DistillConfig, recorded: unknown, overrides: unknown): void {
+  if (isObj(recorded)) pruneFields(cfg as unknown as Record<string, unknown>, recorded, overrides);
+}
+function pruneFields(cfg: Record<string, unknown>, recorded: Record<string, unknown>, overrides: unknown): void {
+  const over = isObj(overrides) ? overrides : {};
+  for (const k of Object.keys(cfg)) {
+    if (!(k in recorded) && !(k in over)) delete cfg[k];
+    else if (isObj(cfg[k]) && isObj(recorded[k])) pruneFields(cfg[k] as Record<string, unknown>, recorded[k] as Record<string, unknown>, over[k]);
+  }
+}
+
 /** Deep merge of plain objects (arrays and scalars replace). */
 export function deepMerge<T>(base: T, ...over: unknown[]): T {
   let out: unknown = structuredClone(base);

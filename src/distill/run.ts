@@ -22,7 +22,7 @@ import { readJson } from '../io/json';
 import { checkRunDir, finishCleanup, prepareRunDir, runPaths, runIdentityHash, RunDirState, hasRun, RUN_FILES } from '../io/run-dir';
 import { saveStudent } from '../io/model-dir';
 import { versions, Versions } from '../versions';
-import { DistillConfig, resolveConfig, PartialConfig, identityView, identityExtrasOf } from './config';
+import { DistillConfig, resolveConfig, PartialConfig, identityView, identityExtrasOf, pruneToRecorded } from './config';
 import { Normalizer } from './synthesizer';
 import { createMethod } from './methods';
 import type { DistillMethod } from './method';
@@ -117,21 +117,8 @@ export function runConfigHash(cfg: DistillConfig, teacherSha: string, student: s
 /** Builds the effective config for a run. */
 export function distillConfigFor(opts: Pick<DistillOptions, 'method' | 'userConfig' | 'overrides' | 'identityExtras' | 'recordedConfig'>, dataset: string): DistillConfig {
   const cfg = resolveConfig(opts.method, dataset, opts.userConfig ?? {}, opts.overrides ?? {}, opts.identityExtras);
-  if (opts.recordedConfig && isPlainObject(opts.userConfig)) pruneToRecorded(cfg as unknown as Record<string, unknown>, opts.userConfig, opts.overrides ?? {});
+  if (opts.recordedConfig) pruneToRecorded(cfg, opts.userConfig, opts.overrides ?? {});
   return cfg;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deletes (in place) the fields of `cfg` that neither the recorded config nor the overrides have. */
-function pruneToRecorded(cfg: Record<string, unknown>, recorded: Record<string, unknown>, overrides: unknown): void {
-  const over = isPlainObject(overrides) ? overrides : {};
-  for (const k of Object.keys(cfg)) {
-    if (!(k in recorded) && !(k in over)) delete cfg[k];
-    else if (isPlainObject(cfg[k]) && isPlainObject(recorded[k])) pruneToRecorded(cfg[k] as Record<string, unknown>, recorded[k] as Record<string, unknown>, over[k]);
-  }
 }
 
 /**
