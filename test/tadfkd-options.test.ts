@@ -1,6 +1,6 @@
 /**
  * The TA-DFKD options of issue 18 (config `tadfkd`, all off by default): the scale-free BN loss, the
- * mean over BN layers, the generator warm-up and the student augmentation.
+ * mean over BN layers, the generator warm-up, the student augmentation and the generator-step jitter.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -100,6 +100,40 @@ test('augmentBatch: a crop moves a pixel by at most the padding and fills the bo
     }
     assert.ok(mirrored > 0 && mirrored < n, `flip should be random per sample (${mirrored} of ${n} flipped)`);
   });
+});
+
+test('augmentBatch passes gradients: each output pixel taken from x sends 1 back to its source, padding sends none', () => {
+  tidy(() => {
+    manualSeed(4);
+    const x = randn([6, 1, 5, 5]).requiresGrad_(true);
+    const fill = tensor(Float32Array.from([-0.5]), [1, 1, 1, 1]);
+    augmentBatch(x, { crop: 0, flip: true }, fill).sum().backward();
+    assert.ok(x.grad!.toFloat32Array().every((g) => g === 1), 'a flip is a permutation: every pixel gets gradient 1');
+    const y = randn([6, 1, 5, 5]).requiresGrad_(true);
+    augmentBatch(y, { crop: 2, flip: true }, fill).sum().backward();
+    const g = y.grad!.toFloat32Array();
+    assert.ok(g.every((v) => v === 0 || v === 1), 'a cropped pixel is used once or not at all');
+    assert.ok(g.some((v) => v === 0) && g.some((v) => v === 1), 'random offsets of up to 2 pixels crop some source pixels away');
+  });
+});
+
+test('the generator-step jitter (tadfkd.jitter) is validated, changes the run and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jitter: { crop: -1, flip: true } } }), /tadfkd\.jitter\.crop/);
+  const teacherDir = tinyTeacher('lenet5');
+  const cfg = { ...TINY, tadfkd: { jitter: { crop: 2, flip: true } } };
+  const plain = path.join(tmpDir('ta-nojit'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: plain, ...quiet });
+  const full = path.join(tmpDir('ta-jit'), 'run');
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: full, ...quiet });
+  const a = studentWeights(plain);
+  const b = studentWeights(full);
+  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), 'the jitter changes the trained student');
+  const split = path.join(tmpDir('ta-jit-split'), 'run');
+  const r1 = await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, shouldStop: () => true, ...quiet });
+  assert.equal(r1.stopped, true);
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, resume: true, ...quiet });
+  const c = studentWeights(split);
+  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), 'a resumed run ends bit-identical to an uninterrupted one');
 });
 
 test("by default the tadfkd section holds only the warm-up (100 steps); the paper recipe turns it off; bad values name the field", () => {

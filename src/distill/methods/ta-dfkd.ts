@@ -71,6 +71,14 @@ export const TadfkdSection = z
       .strict()
       .optional()
       .describe("augment the student's synthetic batches (teacher and student see the same augmented images)"),
+    jitter: z
+      .object({
+        crop: z.number().int().min(0).describe('random-crop padding in pixels'),
+        flip: z.boolean().describe('random horizontal flip'),
+      })
+      .strict()
+      .optional()
+      .describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();
 export type TadfkdOptions = z.infer<typeof TadfkdSection>;
@@ -90,13 +98,13 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
 
   /** True during the generator warm-up (tadfkd.warmupSteps): BN and image priors only. */
   private warming = false;
-  /** Normalised value of a black pixel [1,C,1,1] (padding of the student augmentation). */
+  /** Normalised value of a black pixel [1,C,1,1] (padding of the student augmentation and of the generator-step jitter). */
   private readonly black: Tensor | undefined;
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
-    if (ta?.augment) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    if (ta?.augment || ta?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
   }
 
   protected override bnLossOptions(): BNLossOptions {
@@ -188,7 +196,10 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * lenient selection (not during the warm-up), and the BN term of the selected samples otherwise.
    */
   private generatorForward(): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor } {
-    const { x } = this.synth.generate(this.cfg.batchSize);
+    const { x: raw } = this.synth.generate(this.cfg.batchSize);
+    const jitter = this.cfg.tadfkd?.jitter;
+    // The image priors (TV, L2) stay on the generated batch; the teacher and student see the jittered view.
+    const x = jitter && this.black ? augmentBatch(raw, jitter, this.black) : raw;
     const bnFull = this.cfg.selection.bnOn === 'full';
     const { logits: t, bn } = bnFull ? this.teacherWithBN(x) : { logits: this.teacher.call(x), bn: undefined };
     let xs = x;
@@ -204,7 +215,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
     const bnLoss = bnFull ? bn : this.cfg.weights.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
-    return { x, t, xs, ts, rate, bnLoss };
+    return { x: raw, t, xs, ts, rate, bnLoss };
   }
 
   /** The adversarial term on the selected samples: the paper's JS, or DFAD's L1 with tadfkd.adversarial 'l1'. */
