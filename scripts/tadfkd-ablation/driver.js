@@ -5,7 +5,8 @@
  * works). A finished run (summary.json) is skipped; an interrupted one is continued with
  * `dfkd distill --resume`; a failed one is marked runs/tadfkd-ablation/<id>.failed and skipped.
  * Each finished run gets a record in docs/results/tadfkd-ablation/<id>.json (see record.js).
- * When nothing is left it polls the list once a minute (stop it with kill PID).
+ * When nothing is left it polls the list once a minute. To stop it mid-run: `pkill -INT -f "dfkd.js distill"`
+ * (the run writes a checkpoint and exits with 130; the driver then exits and the run resumes next time).
  *
  *   nohup nice -n 5 node scripts/tadfkd-ablation/driver.js > runs/tadfkd-ablation/driver.log 2>&1 &
  */
@@ -61,8 +62,9 @@ function runOne(r) {
   if (res.status === 0 && fs.existsSync(path.join(dir, 'summary.json'))) {
     writeRecord(ROOT, r, dir, freshArgs(r, dir, cfgFile));
     log(`done ${r.id}`);
-  } else if (res.signal) {
-    log(`${r.id} ended by signal ${res.signal}; exiting (resume later)`);
+  } else if (res.signal || res.status === 130) {
+    // 130: dfkd stopped on SIGINT after writing a checkpoint (Ctrl-C or kill -INT): resumable, not failed.
+    log(`${r.id} ended by ${res.signal ?? 'SIGINT (exit 130)'}; exiting (resume later)`);
     process.exit(1);
   } else {
     fs.writeFileSync(path.join(RUNS, `${r.id}.failed`), `exit ${res.status}\n`);
