@@ -119,21 +119,7 @@ test('augmentBatch passes gradients: each output pixel taken from x sends 1 back
 
 test('the generator-step jitter (tadfkd.jitter) is validated, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jitter: { crop: -1, flip: true } } }), /tadfkd\.jitter\.crop/);
-  const teacherDir = tinyTeacher('lenet5');
-  const cfg = { ...TINY, tadfkd: { jitter: { crop: 2, flip: true } } };
-  const plain = path.join(tmpDir('ta-nojit'), 'run');
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: plain, ...quiet });
-  const full = path.join(tmpDir('ta-jit'), 'run');
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: full, ...quiet });
-  const a = studentWeights(plain);
-  const b = studentWeights(full);
-  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), 'the jitter changes the trained student');
-  const split = path.join(tmpDir('ta-jit-split'), 'run');
-  const r1 = await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, shouldStop: () => true, ...quiet });
-  assert.equal(r1.stopped, true);
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, resume: true, ...quiet });
-  const c = studentWeights(split);
-  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), 'a resumed run ends bit-identical to an uninterrupted one');
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { jitter: { crop: 2, flip: true } } }, 'ta-jit');
 });
 
 test("by default the tadfkd section holds only the warm-up (100 steps); the paper recipe turns it off; bad values name the field", () => {
@@ -165,28 +151,39 @@ function studentWeights(dir: string): Float32Array[] {
   return out;
 }
 
-test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
+/**
+ * Runs TA-DFKD with TINY and with `cfg`, asserts that `cfg` changes the trained student, then runs `cfg`
+ * again stopped after its first checkpoint and resumed, and asserts that it ends bit-identical to the
+ * uninterrupted run. Returns the uninterrupted `cfg` run's directory.
+ */
+async function assertChangesRunAndResumesExactly(cfg: Record<string, unknown>, tag: string): Promise<string> {
   const teacherDir = tinyTeacher('lenet5');
+  const run = (userConfig: Record<string, unknown>, name: string, extra: Record<string, unknown> = {}) => {
+    const out = path.join(tmpDir(`${tag}-${name}`), 'run');
+    return runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig, out, ...quiet, ...extra }).then((r) => ({ out, r }));
+  };
+  const plain = await run(TINY, 'plain');
+  const full = await run(cfg, 'opts');
+  const a = studentWeights(plain.out);
+  const b = studentWeights(full.out);
+  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), `${tag}: the options change the trained student`);
+  // Stop after iteration 2 (a checkpoint), resume, and compare with the uninterrupted run.
+  const split = await run(cfg, 'split', { shouldStop: () => true });
+  assert.equal(split.r.stopped, true);
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split.out, resume: true, ...quiet });
+  const c = studentWeights(split.out);
+  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), `${tag}: a resumed run ends bit-identical to an uninterrupted one`);
+  return full.out;
+}
+
+test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
   const cfg = { ...TINY, tadfkd: { warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };
-  const plain = path.join(tmpDir('ta-plain'), 'run');
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: plain, ...quiet });
-  const full = path.join(tmpDir('ta-opts'), 'run');
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: full, ...quiet });
+  const full = await assertChangesRunAndResumesExactly(cfg, 'ta-opts');
   const first = JSON.parse(fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(Number.isFinite(first.losses.warmup_bn) && first.losses.warmup_bn > 0, 'the warm-up BN loss is logged');
   assert.ok(!('warmup_adv' in first.losses), 'no adversarial term during the warm-up');
   assert.ok(first.losses.balance <= 0 && first.losses.balance >= -1 - 1e-6, `balance term in [-1, 0]: ${first.losses.balance}`);
   assert.ok(Number.isFinite(first.losses.warmup_balance), 'the balance term acts during the warm-up');
-  const a = studentWeights(plain);
-  const b = studentWeights(full);
-  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), 'the options change the trained student');
-  // Stop after iteration 2 (a checkpoint), resume, and compare with the uninterrupted run.
-  const split = path.join(tmpDir('ta-split'), 'run');
-  const r1 = await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, shouldStop: () => true, ...quiet });
-  assert.equal(r1.stopped, true);
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split, resume: true, ...quiet });
-  const c = studentWeights(split);
-  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), 'a resumed run ends bit-identical to an uninterrupted one');
 });
 
 test('without a BN term (weights.bn 0) the default warm-up is skipped, and the first log line says so', async () => {

@@ -41,6 +41,14 @@ export const SelectionSection = z
   .strict();
 export type SelectionConfig = z.infer<typeof SelectionSection>;
 
+/** Random crop + flip (src/distill/augment.ts): the student augmentation and the generator-step jitter. */
+const CropFlipSection = z
+  .object({
+    crop: z.number().int().min(0).describe('random-crop padding in pixels'),
+    flip: z.boolean().describe('random horizontal flip'),
+  })
+  .strict();
+
 /**
  * dfkd's additions to the paper (issue 18; docs/methods.md, "dfkd's additions to the paper"). Each field
  * is optional: absent means the paper's behaviour. The method defaults set only `warmupSteps` (100); runs
@@ -63,22 +71,10 @@ export const TadfkdSection = z
       .optional()
       .describe("generator's adversarial term on the selected samples: 'js' (paper: 1 - JS of the clamped temperature softmaxes, mean over batch x classes) or 'l1' (DFAD's -mean|S(x) - T(x)| on the logits: the disagreement the student's L1 loss removes)"),
     warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
-    augment: z
-      .object({
-        crop: z.number().int().min(0).describe('random-crop padding in pixels (official code: 4)'),
-        flip: z.boolean().describe('random horizontal flip'),
-      })
-      .strict()
-      .optional()
-      .describe("augment the student's synthetic batches (teacher and student see the same augmented images)"),
-    jitter: z
-      .object({
-        crop: z.number().int().min(0).describe('random-crop padding in pixels'),
-        flip: z.boolean().describe('random horizontal flip'),
-      })
-      .strict()
-      .optional()
-      .describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
+    augment: CropFlipSection.optional().describe(
+      "augment the student's synthetic batches (teacher and student see the same augmented images; official code: crop 4, flip)",
+    ),
+    jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();
 export type TadfkdOptions = z.infer<typeof TadfkdSection>;
