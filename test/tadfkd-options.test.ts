@@ -1,6 +1,7 @@
 /**
  * The TA-DFKD options of issue 18 (config `tadfkd`, all off by default): the scale-free BN loss, the
- * mean over BN layers, the generator warm-up, the student augmentation and the generator-step jitter.
+ * mean over BN layers, the generator warm-up, the student augmentation, the generator-step jitter and the
+ * replay buffer.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { resolveConfig } from '../src/distill/config';
 import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
 import { BNStatsHook } from '../src/distill/bn-hook';
 import { augmentBatch } from '../src/distill/augment';
+import { ReplayBuffer } from '../src/distill/replay';
 import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
 import { buildModel } from '../src/models';
 import { loadTensors } from '../src/io/weights';
@@ -120,6 +122,68 @@ test('augmentBatch passes gradients: each output pixel taken from x sends 1 back
 test('the generator-step jitter (tadfkd.jitter) is validated, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jitter: { crop: -1, flip: true } } }), /tadfkd\.jitter\.crop/);
   await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { jitter: { crop: 2, flip: true } } }, 'ta-jit');
+});
+
+test('the replay buffer (tadfkd.replay) is validated, mixes replayed samples into student batches, changes the run and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 0, fresh: 0.5 } } }), /tadfkd\.replay\.size/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 64, fresh: 0 } } }), /tadfkd\.replay\.fresh/);
+  // Batch 32, half fresh: the first student step fills the buffer, every later one replays 16 of 32 samples.
+  const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } }, 'ta-replay');
+  const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // Each log line holds the mean over the 4 student steps since the last one: only the very first step
+  // (empty buffer) is all fresh.
+  assert.deepEqual(lines.map((l) => l.losses.replayed), [0.375, 0.5]);
+});
+
+test("ReplayBuffer 'reservoir' keeps a uniform sample of everything offered, not the latest rows, and resumes its count", () => {
+  manualSeed(0);
+  const buf = new ReplayBuffer(50, 'reservoir');
+  for (let b = 0; b < 100; b++) {
+    const v = Float32Array.from({ length: 10 }, (_, i) => b * 10 + i);
+    buf.add(tensor(v, [10, 1]), tensor(v, [10, 1]));
+  }
+  const kept = [...buf.state('r.').get('r.x')!.toFloat32Array()];
+  assert.equal(new Set(kept).size, 50, 'every row holds a different sample');
+  const mean = kept.reduce((a, b) => a + b, 0) / kept.length;
+  assert.ok(mean > 300 && mean < 700, `kept samples span the history (mean index ${mean}; a ring would keep 950-999)`);
+  assert.equal(buf.meta('r.')['r.seen'], 1000);
+  const copy = new ReplayBuffer(50, 'reservoir');
+  copy.load(buf.state('r.'), buf.meta('r.'), 'r.');
+  assert.deepEqual(copy.meta('r.'), buf.meta('r.'));
+  buf.dispose();
+  copy.dispose();
+});
+
+test('generator restarts (tadfkd.restartEvery) are validated, logged, change the run and resume bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { restartEvery: 0 } }), /tadfkd\.restartEvery/);
+  // restartEvery 2: a restart after iterations 2 and 4, so each 2-iteration log line sees one.
+  const cfg = { ...TINY, tadfkd: { warmupSteps: 2, restartEvery: 2, replay: { size: 64, fresh: 0.5 } } };
+  const full = await assertChangesRunAndResumesExactly(cfg, 'ta-restart');
+  const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.ok(lines.every((l) => l.losses.restart > 0), `each 2-iteration log line includes a restart: ${lines.map((l) => l.losses.restart)}`);
+});
+
+test('ReplayBuffer: a ring that overwrites its oldest rows, samples only filled rows, and restores from its state', () => {
+  const buf = new ReplayBuffer(4);
+  const rows = (vals: number[]) => tensor(vals.flatMap((v) => [v, v]), [vals.length, 2]);
+  buf.add(rows([1, 2, 3]), rows([10, 20, 30]));
+  assert.equal(buf.count, 3);
+  const s = buf.sample(200);
+  assert.ok(s.x.toFloat32Array().every((v) => v === 1 || v === 2 || v === 3), 'only filled rows are drawn');
+  assert.ok([...s.x.toFloat32Array()].every((v, i) => s.t.toFloat32Array()[i] === v * 10), 'a sample keeps its own logits');
+  buf.add(rows([4, 5]), rows([40, 50]));
+  assert.equal(buf.count, 4);
+  const st = buf.state('r.');
+  assert.deepEqual([...st.get('r.x')!.toFloat32Array()].filter((_, i) => i % 2 === 0), [5, 2, 3, 4], 'row 0 (the oldest) is overwritten');
+  const copy = new ReplayBuffer(4);
+  copy.load(st, buf.meta('r.'), 'r.');
+  assert.deepEqual([...copy.state('r.').get('r.t')!.toFloat32Array()], [...st.get('r.t')!.toFloat32Array()]);
+  assert.deepEqual(copy.meta('r.'), { 'r.filled': 4, 'r.next': 1, 'r.seen': 5 });
+  assert.throws(() => new ReplayBuffer(8).load(st, buf.meta('r.'), 'r.'), /replay buffer has 4 rows, the config says tadfkd\.replay\.size = 8/);
+  for (const t of [s.x, s.t]) t.dispose();
+  buf.dispose();
+  copy.dispose();
 });
 
 test("by default the tadfkd section holds only the warm-up (100 steps); the paper recipe turns it off; bad values name the field", () => {

@@ -53,6 +53,19 @@ export class GeneratorSynthesizer {
     if (o.memoryFormat === 'channels-last') setMemoryFormat(this.generator, 'channels-last');
     this.optimizer = new Adam(this.generator.parameters(), { lr: o.lr, betas: o.betas });
   }
+  /**
+   * Fresh weights (drawn like the first ones, from the engine RNG on the CPU) and a fresh optimiser
+   * state, in place: the parameters the optimiser holds stay the same tensors.
+   */
+  reinit(): void {
+    const fresh = new Generator({ nz: this.o.nz, width: this.o.width, imageSize: this.o.imageSize - 2 * this.pad, channels: this.o.channels });
+    try {
+      this.generator.loadStateDict(fresh.stateDict(), { origin: 'a freshly initialised generator' });
+    } finally {
+      fresh.dispose();
+    }
+    this.optimizer.loadStateDict({ meta: { ...this.optimizer.stateDict().meta, stepCount: 0 }, tensors: new Map() });
+  }
   /** Generates n images; returns them in [0,1] and normalised. Gradients flow unless under noGrad. */
   generate(n: number): { x01: Tensor; x: Tensor } {
     const z = randn([n, this.o.nz], 'float32', this.o.device);

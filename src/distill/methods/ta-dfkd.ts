@@ -16,6 +16,7 @@
 import { z } from 'zod';
 import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
 import { augmentBatch } from '../augment';
+import { ReplayBuffer } from '../replay';
 import type { BNLossOptions } from '../bn-hook';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
 import { selectBatch, criterionNames } from '../selection';
@@ -74,6 +75,24 @@ export const TadfkdSection = z
     augment: CropFlipSection.optional().describe(
       "augment the student's synthetic batches (teacher and student see the same augmented images; official code: crop 4, flip)",
     ),
+    replay: z
+      .object({
+        size: z.number().int().positive().describe('samples the buffer holds (a ring: the oldest are overwritten)'),
+        fresh: z.number().gt(0).max(1).describe("share of each student batch drawn fresh from the generator (and added to the buffer); the rest is replayed from the buffer with the stored teacher logits"),
+        policy: z
+          .enum(['ring', 'reservoir'])
+          .optional()
+          .describe("which samples a full buffer keeps: 'ring' (default) the most recent, 'reservoir' a uniform sample of all offered so far"),
+      })
+      .strict()
+      .optional()
+      .describe('replay buffer of teacher-approved samples and their logits: each student batch mixes fresh samples with replayed ones, so the student revisits what the generator made before and each step costs fewer generator and teacher forwards'),
+    restartEvery: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('every that many iterations, a fresh generator (new weights and optimiser state, then the warm-up again): which classes a generator finds depends on its start, and with tadfkd.replay the buffer keeps what earlier generators made'),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();
@@ -96,11 +115,14 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private warming = false;
   /** Normalised value of a black pixel [1,C,1,1] (padding of the student augmentation and of the generator-step jitter). */
   private readonly black: Tensor | undefined;
+  /** Teacher-approved samples and their logits, replayed to the student (tadfkd.replay). */
+  private readonly replay: ReplayBuffer | undefined;
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.augment || ta?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy);
   }
 
   protected override bnLossOptions(): BNLossOptions {
@@ -132,6 +154,27 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     return acc;
   }
 
+  /** Generator steps taken since the run began (warm-ups not counted): when to restart the generator. */
+  private generatorSteps = 0;
+
+  /**
+   * One generator step; with tadfkd.restartEvery, after the last generator step of every that many
+   * iterations the generator starts afresh (new weights, new optimiser state, the warm-up again), so
+   * the next student step already draws from the new generator and a checkpoint holds it.
+   */
+  override generatorStep(): StepLog {
+    const log = super.generatorStep();
+    if (this.warming) return log;
+    this.generatorSteps += 1;
+    const every = this.cfg.tadfkd?.restartEvery;
+    if (every && this.generatorSteps % (every * this.cfg.generatorSteps) === 0) {
+      this.synth.reinit();
+      this.warmup();
+      log.restart = 1;
+    }
+    return log;
+  }
+
   /** The student's view of a synthetic batch: augmented when tadfkd.augment is set, else x itself. */
   private augment(x: Tensor): Tensor {
     const a = this.cfg.tadfkd?.augment;
@@ -155,36 +198,66 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
    * The teacher logits of the kept samples come back too: they are the student's targets.
    */
+  private drawClean(n: number): { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number } {
+    const kept: Tensor[] = [];
+    const keptT: Tensor[] = [];
+    let have = 0;
+    let draws = 0;
+    while (have < n && draws < this.cfg.selection.maxDraws) {
+      const want = n - have;
+      const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(this.expectedRate, 0.05)) * 1.1)));
+      const x = this.synth.sample(size);
+      const t = this.teacher.call(x);
+      const { index, rate } = this.select(t);
+      this.expectedRate = 0.8 * this.expectedRate + 0.2 * rate;
+      draws += 1;
+      if (index.shape[0] === 0) continue;
+      const xs = x.indexSelect(0, index);
+      kept.push(xs);
+      keptT.push(t.indexSelect(0, index));
+      have += xs.shape[0];
+    }
+    if (have === 0) return { x: undefined, draws };
+    const first = (ts: Tensor[]): Tensor => {
+      const all = ts.length === 1 ? ts[0] : cat(ts, 0);
+      return have > n ? all.narrow(0, 0, n) : all;
+    };
+    return { x: first(kept), t: first(keptT), draws };
+  }
+
+  /**
+   * The student's batch: B teacher-approved samples (drawClean) with their logits, or with
+   * tadfkd.replay a share of them fresh and the rest replayed from the buffer (the fresh ones join it
+   * after the replayed ones are drawn).
+   */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled) return { x: this.augment(this.synth.sample(n)), log: {} };
+    if (!this.cfg.selection.enabled && !this.replay) return { x: this.augment(this.synth.sample(n)), log: {} };
     return noGrad(() => {
-      const kept: Tensor[] = [];
-      const keptT: Tensor[] = [];
-      let have = 0;
-      let draws = 0;
-      while (have < n && draws < this.cfg.selection.maxDraws) {
-        const want = n - have;
-        const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(this.expectedRate, 0.05)) * 1.1)));
-        const x = this.synth.sample(size);
-        const t = this.teacher.call(x);
-        const { index, rate } = this.select(t);
-        this.expectedRate = 0.8 * this.expectedRate + 0.2 * rate;
-        draws += 1;
-        if (index.shape[0] === 0) continue;
-        const xs = x.indexSelect(0, index);
-        kept.push(xs);
-        keptT.push(t.indexSelect(0, index));
-        have += xs.shape[0];
+      const r = this.cfg.tadfkd?.replay;
+      const nFresh = r ? Math.max(1, Math.round(n * r.fresh)) : n;
+      const fromBuffer = this.replay && this.replay.count >= n - nFresh ? n - nFresh : 0;
+      const fresh = this.freshClean(fromBuffer > 0 ? nFresh : n);
+      if (!fresh.x) return { x: this.augment(this.synth.sample(n)), log: { draws: fresh.draws } };
+      let { x, t } = fresh;
+      if (fromBuffer > 0) {
+        const old = this.replay!.sample(fromBuffer);
+        x = cat([x, old.x], 0);
+        t = cat([t, old.t], 0);
       }
-      if (have === 0) return { x: this.augment(this.synth.sample(n)), log: { draws } };
-      const first = (ts: Tensor[]): Tensor => {
-        const all = ts.length === 1 ? ts[0] : cat(ts, 0);
-        return have > n ? all.narrow(0, 0, n) : all;
-      };
+      this.replay?.add(fresh.x, fresh.t);
       // An augmented batch is not what the teacher scored: its targets are recomputed on the augmented view.
       const reuse = this.cfg.selection.targets !== 'recompute' && !this.cfg.tadfkd?.augment;
-      return { x: this.augment(first(kept)), t: reuse ? first(keptT) : undefined, log: { draws } };
+      const log: StepLog = { draws: fresh.draws };
+      if (this.replay) log.replayed = fromBuffer / n;
+      return { x: this.augment(x), t: reuse ? t : undefined, log };
     });
+  }
+
+  /** n fresh samples with teacher logits: the selection's kept ones, or all of a draw when selection is off. */
+  private freshClean(n: number): { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number } {
+    if (this.cfg.selection.enabled) return this.drawClean(n);
+    const x = this.synth.sample(n);
+    return { x, t: this.teacher.call(x), draws: 1 };
   }
 
   /**
@@ -251,15 +324,24 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   override dispose(): void {
     super.dispose();
     this.black?.dispose();
+    this.replay?.dispose();
   }
 
-  /** The draw-size estimate is part of the run's state: resume must size draws identically. */
+  /** The draw-size estimate and the replay buffer are part of the run's state: resume must continue them identically. */
+  override synthState(): Map<string, Tensor> {
+    const m = super.synthState();
+    if (this.replay) for (const [k, v] of this.replay.state('replay.')) m.set(k, v);
+    return m;
+  }
   override synthMeta(): Record<string, number | boolean> {
-    return { ...super.synthMeta(), expectedRate: this.expectedRate };
+    const restarts: Record<string, number> = this.cfg.tadfkd?.restartEvery ? { generatorSteps: this.generatorSteps } : {};
+    return { ...super.synthMeta(), expectedRate: this.expectedRate, ...restarts, ...this.replay?.meta('replay.') };
   }
   override loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
     super.loadSynthState(t, meta);
     if (typeof meta.expectedRate === 'number') this.expectedRate = meta.expectedRate;
+    if (typeof meta.generatorSteps === 'number') this.generatorSteps = meta.generatorSteps;
+    this.replay?.load(t, meta, 'replay.');
   }
 
   /** Mean selection rate since the last call (NaN when selection is off or nothing was drawn). */

@@ -1,0 +1,143 @@
+/**
+ * A replay buffer of teacher-approved synthetic samples and their teacher logits (TA-DFKD's
+ * `tadfkd.replay`): a ring of fixed capacity, filled with the kept samples of the student's fresh draws
+ * and read back by uniform sampling with the engine RNG, so that a seed still gives the same student and
+ * a checkpoint (which holds the buffer) resumes it exactly. The teacher is frozen, so a stored logit is
+ * the teacher's answer to that sample for the whole run: replayed samples need no teacher forward.
+ */
+import { Tensor, Device, zeros, rand, randint, keep, noGrad } from '../tensor';
+import { DfkdError } from '../errors';
+
+/**
+ * Which samples a full buffer keeps: `ring` the most recent ones (the oldest row is overwritten), or
+ * `reservoir` a uniform random sample of every sample offered so far (Vitter's algorithm R, with the
+ * engine RNG), so that samples of early generators stay as likely as recent ones.
+ */
+export type ReplayPolicy = 'ring' | 'reservoir';
+
+export class ReplayBuffer {
+  private x: Tensor | undefined;
+  private t: Tensor | undefined;
+  /** Rows filled (at most the capacity), the row the next sample goes to (ring), samples offered so far. */
+  private filled = 0;
+  private next = 0;
+  private seen = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly policy: ReplayPolicy = 'ring',
+  ) {
+    if (!Number.isInteger(capacity) || capacity <= 0) throw new DfkdError(`replay buffer: capacity must be a positive integer, got ${capacity}`, 'EINVAL');
+  }
+
+  get count(): number {
+    return this.filled;
+  }
+
+  /** Allocates the ring for rows shaped like x[0] and t[0] (on their device). */
+  private ensure(x: Tensor, t: Tensor): void {
+    if (this.x && this.t) return;
+    this.x = keep(zeros([this.capacity, ...x.shape.slice(1)], 'float32', x.device as Device));
+    this.t = keep(zeros([this.capacity, ...t.shape.slice(1)], 'float32', t.device as Device));
+  }
+
+  /** Stores samples x (and their teacher logits t); once full, the policy decides which rows they replace. */
+  add(x: Tensor, t: Tensor): void {
+    noGrad(() => {
+      this.ensure(x, t);
+      const n = x.shape[0];
+      if (this.policy === 'reservoir') return this.addReservoir(x, t, n);
+      let done = 0;
+      while (done < n) {
+        const len = Math.min(n - done, this.capacity - this.next);
+        const dstX = this.x!.narrow(0, this.next, len);
+        const dstT = this.t!.narrow(0, this.next, len);
+        const srcX = x.narrow(0, done, len);
+        const srcT = t.narrow(0, done, len);
+        dstX.copy_(srcX);
+        dstT.copy_(srcT);
+        for (const v of [dstX, dstT, srcX, srcT]) v.dispose();
+        done += len;
+        this.next = (this.next + len) % this.capacity;
+        this.filled = Math.min(this.capacity, this.filled + len);
+        this.seen += len;
+      }
+    });
+  }
+
+  /** Algorithm R: sample k (the seen-th offered, 0-based) replaces a uniform row j < seen + 1 when j < capacity. */
+  private addReservoir(x: Tensor, t: Tensor, n: number): void {
+    const u = rand([n], 'float32', x.device as Device);
+    const r = u.toFloat32Array();
+    u.dispose();
+    for (let k = 0; k < n; k++) {
+      const j = this.filled < this.capacity ? this.filled : Math.floor(r[k] * (this.seen + 1));
+      this.seen += 1;
+      if (j >= this.capacity) continue;
+      this.copyRow(j, x, t, k);
+      if (this.filled < this.capacity) this.filled += 1;
+    }
+  }
+
+  private copyRow(row: number, x: Tensor, t: Tensor, k: number): void {
+    const views = [this.x!.narrow(0, row, 1), x.narrow(0, k, 1), this.t!.narrow(0, row, 1), t.narrow(0, k, 1)];
+    views[0].copy_(views[1]);
+    views[2].copy_(views[3]);
+    for (const v of views) v.dispose();
+  }
+
+  /** m samples drawn uniformly (with replacement) from the filled rows. */
+  sample(m: number): { x: Tensor; t: Tensor } {
+    if (this.filled === 0 || !this.x || !this.t) throw new Error('replay buffer: sample() on an empty buffer');
+    const idx = randint(0, this.filled, [m], this.x.device as Device);
+    try {
+      return { x: this.x.indexSelect(0, idx), t: this.t.indexSelect(0, idx) };
+    } finally {
+      idx.dispose();
+    }
+  }
+
+  /** Checkpoint tensors (the live ring; empty before the first sample) and scalars. */
+  state(prefix: string): Map<string, Tensor> {
+    const m = new Map<string, Tensor>();
+    if (this.x && this.t) {
+      m.set(`${prefix}x`, this.x);
+      m.set(`${prefix}t`, this.t);
+    }
+    return m;
+  }
+  meta(prefix: string): Record<string, number> {
+    return { [`${prefix}filled`]: this.filled, [`${prefix}next`]: this.next, [`${prefix}seen`]: this.seen };
+  }
+
+  /** Restores the ring from checkpoint tensors (copied: the caller disposes its own). */
+  load(tensors: Map<string, Tensor>, meta: Record<string, number | boolean>, prefix: string): void {
+    const x = tensors.get(`${prefix}x`);
+    const t = tensors.get(`${prefix}t`);
+    const filled = Number(meta[`${prefix}filled`] ?? 0);
+    const next = Number(meta[`${prefix}next`] ?? 0);
+    const seen = Number(meta[`${prefix}seen`] ?? 0);
+    if (!x || !t) {
+      if (filled > 0) throw new DfkdError(`checkpoint: replay buffer holds ${filled} samples in its metadata but its tensors '${prefix}x'/'${prefix}t' are missing`, 'ECORRUPT');
+      this.filled = this.next = this.seen = 0;
+      return;
+    }
+    if (x.shape[0] !== this.capacity || t.shape[0] !== this.capacity) {
+      throw new DfkdError(`checkpoint: replay buffer has ${x.shape[0]} rows, the config says tadfkd.replay.size = ${this.capacity}`, 'ECORRUPT');
+    }
+    noGrad(() => {
+      this.ensure(x, t);
+      this.x!.copy_(x);
+      this.t!.copy_(t);
+    });
+    this.filled = filled;
+    this.next = next;
+    this.seen = seen;
+  }
+
+  dispose(): void {
+    this.x?.dispose();
+    this.t?.dispose();
+    this.x = this.t = undefined;
+  }
+}
