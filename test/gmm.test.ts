@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fitGmm1d, posteriorLowComponent, selectClean, lowComponentIndex } from '../src/distill/gmm';
+import { applyClassFloor } from '../src/distill/selection';
 import { DfkdError } from '../src/errors';
 
 /** mulberry32 seeded PRNG in [0, 1). */
@@ -248,4 +249,19 @@ test('selectClean is deterministic', () => {
   const a = selectClean(x);
   assert.deepEqual(selectClean(x), a);
   assert.deepEqual(selectClean(Float64Array.from(x)), a);
+});
+
+test('applyClassFloor keeps at least ceil(floor x n_c) of every class, lowest scores first, and never a non-finite score', () => {
+  // Class 0: four low scores (the GMM keeps them). Class 1: four high scores, all rejected by the GMM,
+  // plus a non-finite one.
+  const scores = Float64Array.from([0.1, 0.2, 0.1, 0.15, 5.0, 4.0, 6.0, 4.5, NaN]);
+  const classes = Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1, 1]);
+  const r = selectClean(scores, { threshold: 0.5 });
+  assert.deepEqual([...r.mask], [1, 1, 1, 1, 0, 0, 0, 0, 0], 'the batch-wide GMM drops the whole of class 1');
+  applyClassFloor(r, scores, classes, 0.5);
+  assert.deepEqual([...r.mask], [1, 1, 1, 1, 0, 1, 0, 1, 0], 'class 1 keeps its two lowest finite scores (4.0, 4.5)');
+  assert.equal(r.rate, 6 / 9);
+  const none = selectClean(scores, { threshold: 0.5 });
+  applyClassFloor(none, scores, classes, 0);
+  assert.deepEqual([...none.mask], [1, 1, 1, 1, 0, 0, 0, 0, 0], 'floor 0 changes nothing');
 });

@@ -164,6 +164,12 @@ test('generator restarts (tadfkd.restartEvery) are validated, logged, change the
   assert.ok(lines.every((l) => l.losses.restart > 0), `each 2-iteration log line includes a restart: ${lines.map((l) => l.losses.restart)}`);
 });
 
+test('the per-class selection floor (selection.classFloor) is validated, changes the run and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { selection: { classFloor: 1.5 } }), /selection\.classFloor/);
+  assert.equal((resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig).selection.classFloor, undefined, 'absent by default (the paper)');
+  await assertChangesRunAndResumesExactly({ ...TINY, selection: { classFloor: 0.9 } }, 'ta-floor');
+});
+
 test('ReplayBuffer: a ring that overwrites its oldest rows, samples only filled rows, and restores from its state', () => {
   const buf = new ReplayBuffer(4);
   const rows = (vals: number[]) => tensor(vals.flatMap((v) => [v, v]), [vals.length, 2]);

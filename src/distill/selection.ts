@@ -55,6 +55,11 @@ registerCriterion('energy', (t) => t.logsumexp(1).neg(), 'free energy -logsumexp
 export interface SelectionOptions {
   criterion: string;
   threshold: number;
+  /**
+   * Per-class floor on the kept share (0 = none, the paper): of the samples the teacher assigns to class
+   * c, at least ceil(classFloor x n_c) are kept, the ones with the lowest scores, whatever the GMM says.
+   */
+  classFloor?: number;
 }
 
 export interface Selection extends SelectCleanResult {
@@ -67,9 +72,39 @@ export interface Selection extends SelectCleanResult {
 export function selectBatch(teacherLogits: Tensor, o: SelectionOptions): Selection {
   const scores = noGrad(() => getCriterion(o.criterion)(teacherLogits.detach()).toFloat64Array());
   const r = selectClean(scores, { threshold: o.threshold });
+  if (o.classFloor) applyClassFloor(r, scores, noGrad(() => teacherLogits.argmax(1).toInt32Array()), o.classFloor);
   const idx: number[] = [];
   for (let i = 0; i < r.mask.length; i++) if (r.mask[i]) idx.push(i);
   // The index lives where the logits do, so indexSelect works on any device.
   const index = tensor(Int32Array.from(idx), [idx.length], 'int64', teacherLogits.device as Device);
   return { ...r, index, kept: idx.length };
+}
+
+/**
+ * Keeps, in every class (the teacher's argmax), at least ceil(floor x n_c) of its samples: the lowest
+ * scores first. The GMM is fitted on the whole batch, and a class the teacher is less sure of (higher
+ * losses throughout) can otherwise lose nearly all its samples to it: with a ResNet-8 teacher the
+ * selection kept 9% of the generated 'trouser' samples against 33-71% of other classes
+ * (scripts/tadfkd-ablation/synthetic-classes.js). Samples with non-finite scores are never added.
+ */
+export function applyClassFloor(r: SelectCleanResult, scores: Float64Array, classes: Int32Array, floor: number): void {
+  const byClass = new Map<number, number[]>();
+  classes.forEach((c, i) => {
+    if (!Number.isFinite(scores[i])) return;
+    const members = byClass.get(c);
+    if (members) members.push(i);
+    else byClass.set(c, [i]);
+  });
+  for (const members of byClass.values()) {
+    const want = Math.ceil(floor * members.length);
+    let have = members.reduce((a, i) => a + r.mask[i], 0);
+    for (const i of members.sort((a, b) => scores[a] - scores[b] || a - b)) {
+      if (have >= want) break;
+      if (!r.mask[i]) {
+        r.mask[i] = 1;
+        have += 1;
+      }
+    }
+  }
+  r.rate = r.mask.length ? r.mask.reduce((a, v) => a + v, 0) / r.mask.length : 1;
 }

@@ -33,6 +33,13 @@ export const SelectionSection = z
     threshold: z.number().gt(0).lt(1),
     bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
     maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
+    // Optional (absent = 0, the paper) so that adding it left the config hash of every existing run unchanged.
+    classFloor: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("per-class floor on the kept share: of the samples the teacher assigns to a class, at least this share (the lowest-loss ones) is kept whatever the GMM says, so a class the teacher is less sure of is not filtered out"),
     // Optional (absent = reuse) so that adding it left the config hash of every existing run unchanged.
     targets: z
       .enum(['reuse', 'recompute'])
@@ -184,7 +191,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private select(t: Tensor): { index: Tensor; rate: number } {
     const sel = this.cfg.selection;
     if (!sel.enabled) throw new Error("select: selection is disabled");
-    const s = selectBatch(t, { criterion: sel.criterion, threshold: sel.threshold });
+    const s = selectBatch(t, { criterion: sel.criterion, threshold: sel.threshold, classFloor: sel.classFloor });
     this.rates.push(s.rate);
     return { index: s.index, rate: s.rate };
   }
@@ -364,7 +371,8 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
         const { x01, x } = this.synth.generate(Math.max(n, 8));
         let marks: Uint8Array | undefined;
         if (this.cfg.selection.enabled) {
-          const s = selectBatch(this.teacher.call(x), { criterion: this.cfg.selection.criterion, threshold: this.cfg.selection.threshold });
+          const sel = this.cfg.selection;
+          const s = selectBatch(this.teacher.call(x), { criterion: sel.criterion, threshold: sel.threshold, classFloor: sel.classFloor });
           marks = s.mask;
         }
         const shown = x01.narrow(0, 0, n);

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * Diagnostic, no real data: what a TA-DFKD run's generator makes, class by class, at its latest
+ * checkpoint. For N generated samples it prints, per class the run's teacher assigns, how many samples
+ * there are, how many the GMM selection keeps, how often the checkpoint's student agrees with the teacher
+ * on them, and how often other teachers ("judges", trained on the same real data) assign the same class.
+ * Low judge agreement on a class means the generator's samples of it carry evidence only this teacher
+ * reads as that class, so a student cannot learn the real class from them.
+ *   node scripts/tadfkd-ablation/synthetic-classes.js RUN_DIR [JUDGE_TEACHER_DIR...] [--n 4096] [--seed 0]
+ */
+const path = require('path');
+const fs = require('fs');
+const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
+const { loadTeacher } = require(`${D}/train/teacher`);
+const { getDatasetInfo } = require(`${D}/data/registry`);
+const { Normalizer, GeneratorSynthesizer } = require(`${D}/distill/synthesizer`);
+const { loadLatestCheckpoint } = require(`${D}/distill/checkpoint`);
+const { selectBatch } = require(`${D}/distill/selection`);
+const { buildModel } = require(`${D}/models`);
+const { manualSeed, noGrad, tidy } = require(`${D}/tensor`);
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = Number(args[i + 1]);
+  args.splice(i, 2);
+  return v;
+};
+const n = opt('--n', 4096);
+manualSeed(opt('--seed', 0));
+const [runDir, ...judgeDirs] = args;
+const run = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+const cfg = run.config;
+const { model: T, record: rec } = loadTeacher(run.teacher.dir);
+T.eval();
+const judges = judgeDirs.map((d) => {
+  const j = loadTeacher(d).model;
+  j.eval();
+  return { name: path.basename(d), model: j };
+});
+const info = getDatasetInfo(rec.dataset);
+const norm = new Normalizer(info.mean, info.std);
+const g = cfg.generator;
+const synth = new GeneratorSynthesizer(
+  { nz: g.nz, width: g.width, imageSize: rec.imageSize, contentSize: g.matchPadding ? info.contentSize : undefined, channels: rec.inChannels, lr: g.lr, betas: [g.beta1, g.beta2] },
+  norm,
+);
+const S = buildModel(run.student, { inChannels: rec.inChannels, numClasses: rec.numClasses, imageSize: rec.imageSize });
+S.eval();
+const ckpt = loadLatestCheckpoint(runDir);
+if (!ckpt) throw new Error(`${runDir}: no checkpoint (finished runs delete theirs)`);
+const pick = (prefix) => new Map([...ckpt.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+synth.generator.loadStateDict(pick('synth.generator.'));
+S.loadStateDict(pick('student.'));
+synth.generator.eval();
+
+const K = rec.numClasses;
+const rows = Array.from({ length: K }, (_, k) => ({ class: k, samples: 0, kept: 0, student_agrees: 0, ...Object.fromEntries(judges.map((j) => [j.name, 0])) }));
+tidy(() =>
+  noGrad(() => {
+    for (let done = 0; done < n; done += 512) {
+      tidy(() => {
+        const x = synth.sample(Math.min(512, n - done));
+        const t = T.call(x);
+        const tc = t.argmax(1).toInt32Array();
+        const mask = selectBatch(t, { criterion: cfg.selection.criterion, threshold: cfg.selection.threshold, classFloor: cfg.selection.classFloor }).mask;
+        const sc = S.call(x).argmax(1).toInt32Array();
+        const jc = judges.map((j) => j.model.call(x).argmax(1).toInt32Array());
+        tc.forEach((c, i) => {
+          const r = rows[c];
+          r.samples++;
+          r.kept += mask[i];
+          r.student_agrees += sc[i] === c ? 1 : 0;
+          judges.forEach((j, m) => (r[j.name] += jc[m][i] === c ? 1 : 0));
+        });
+      });
+    }
+  }),
+);
+const pct = (a, b) => (b ? Math.round((100 * a) / b) : NaN);
+console.log(`${runDir} at iteration ${ckpt.iteration}: ${n} generated samples by the class the teacher (${run.teacher.arch}) assigns; % of that class's samples`);
+console.table(
+  rows.map((r) => ({
+    class: r.class,
+    share: pct(r.samples, n),
+    kept: pct(r.kept, r.samples),
+    student_agrees: pct(r.student_agrees, r.samples),
+    ...Object.fromEntries(judges.map((j) => [`${j.name}_agrees`, pct(r[j.name], r.samples)])),
+  })),
+);
