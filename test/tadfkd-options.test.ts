@@ -128,7 +128,7 @@ test('the replay buffer (tadfkd.replay) is validated, mixes replayed samples int
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 0, fresh: 0.5 } } }), /tadfkd\.replay\.size/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 64, fresh: 0 } } }), /tadfkd\.replay\.fresh/);
   // Batch 32, half fresh: the first student step fills the buffer, every later one replays 16 of 32 samples.
-  const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } }, 'ta-replay');
+  const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } }, 'ta-replay', { ...TINY, tadfkd: { warmupSteps: 0, replay: false } });
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   // Each log line holds the mean over the 4 student steps since the last one: only the very first step
   // (empty buffer) is all fresh.
@@ -186,15 +186,18 @@ test('ReplayBuffer: a ring that overwrites its oldest rows, samples only filled 
   copy.load(st, buf.meta('r.'), 'r.');
   assert.deepEqual([...copy.state('r.').get('r.t')!.toFloat32Array()], [...st.get('r.t')!.toFloat32Array()]);
   assert.deepEqual(copy.meta('r.'), { 'r.filled': 4, 'r.next': 1, 'r.seen': 5 });
-  assert.throws(() => new ReplayBuffer(8).load(st, buf.meta('r.'), 'r.'), /replay buffer has 4 rows, the config says tadfkd\.replay\.size = 8/);
+  assert.throws(() => new ReplayBuffer(2).load(st, buf.meta('r.'), 'r.'), /replay buffer has 4 rows .*the config says tadfkd\.replay\.size = 2/);
   for (const t of [s.x, s.t]) t.dispose();
   buf.dispose();
   copy.dispose();
 });
 
-test("by default the tadfkd section holds only the warm-up (100 steps); the paper recipe turns it off; bad values name the field", () => {
+test("by default the tadfkd section holds the warm-up (100 steps) and the replay buffer; each can be turned off; bad values name the field", () => {
   const cfg = resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig;
-  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100 });
+  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 } });
+  const noReplay = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: false } }) as TaDfkdConfig;
+  assert.equal(noReplay.tadfkd?.replay, false);
+  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noReplay, 'sha', 'lenet5-half'), 'the replay buffer is part of the run identity');
   const off = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: 0 } });
   assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(off, 'sha', 'lenet5-half'), 'the warm-up is part of the run identity');
   assert.equal('tadfkd' in resolveConfig('dafl', 'fashion-mnist'), false, "other methods' configs have no tadfkd section");
@@ -212,6 +215,7 @@ test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid T
   assert.equal(cfg.selection.bnOn, 'selected');
   assert.deepEqual(cfg.tadfkd?.augment, { crop: 4, flip: true });
   assert.equal(cfg.tadfkd?.warmupSteps, 0, 'the paper has no generator warm-up');
+  assert.equal(cfg.tadfkd?.replay, false, 'nor a replay buffer');
 });
 
 function studentWeights(dir: string): Float32Array[] {
@@ -222,17 +226,17 @@ function studentWeights(dir: string): Float32Array[] {
 }
 
 /**
- * Runs TA-DFKD with TINY and with `cfg`, asserts that `cfg` changes the trained student, then runs `cfg`
+ * Runs TA-DFKD with `base` (TINY) and with `cfg`, asserts that `cfg` changes the trained student, then runs `cfg`
  * again stopped after its first checkpoint and resumed, and asserts that it ends bit-identical to the
  * uninterrupted run. Returns the uninterrupted `cfg` run's directory.
  */
-async function assertChangesRunAndResumesExactly(cfg: Record<string, unknown>, tag: string): Promise<string> {
+async function assertChangesRunAndResumesExactly(cfg: Record<string, unknown>, tag: string, base: Record<string, unknown> = TINY): Promise<string> {
   const teacherDir = tinyTeacher('lenet5');
   const run = (userConfig: Record<string, unknown>, name: string, extra: Record<string, unknown> = {}) => {
     const out = path.join(tmpDir(`${tag}-${name}`), 'run');
     return runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig, out, ...quiet, ...extra }).then((r) => ({ out, r }));
   };
-  const plain = await run(TINY, 'plain');
+  const plain = await run(base, 'plain');
   const full = await run(cfg, 'opts');
   const a = studentWeights(plain.out);
   const b = studentWeights(full.out);

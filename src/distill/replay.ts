@@ -26,6 +26,8 @@ export class ReplayBuffer {
   constructor(
     readonly capacity: number,
     readonly policy: ReplayPolicy = 'ring',
+    /** Where the rows live (the run's device; checkpoints are read onto the CPU). */
+    private readonly device?: Device,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new DfkdError(`replay buffer: capacity must be a positive integer, got ${capacity}`, 'EINVAL');
   }
@@ -34,18 +36,38 @@ export class ReplayBuffer {
     return this.filled;
   }
 
-  /** Allocates the ring for rows shaped like x[0] and t[0] (on their device). */
-  private ensure(x: Tensor, t: Tensor): void {
-    if (this.x && this.t) return;
-    this.x = keep(zeros([this.capacity, ...x.shape.slice(1)], 'float32', x.device as Device));
-    this.t = keep(zeros([this.capacity, ...t.shape.slice(1)], 'float32', t.device as Device));
+  /** Rows allocated: grown (doubling, at least 256) as samples arrive, up to the capacity. */
+  private get allocated(): number {
+    return this.x ? this.x.shape[0] : 0;
+  }
+
+  /**
+   * Makes room for `rows` rows shaped like x[0] and t[0] (on their device), keeping the rows held. Until
+   * the buffer is full, samples fill rows 0, 1, 2... in order, so growing never moves a sample.
+   */
+  private ensure(x: Tensor, t: Tensor, rows: number): void {
+    const want = Math.min(this.capacity, rows);
+    if (want <= this.allocated) return;
+    const size = Math.min(this.capacity, Math.max(want, 2 * this.allocated, 256));
+    const grow = (old: Tensor | undefined, like: Tensor): Tensor => {
+      const next = keep(zeros([size, ...like.shape.slice(1)], 'float32', like.device as Device));
+      if (old) {
+        const head = next.narrow(0, 0, old.shape[0]);
+        head.copy_(old);
+        head.dispose();
+        old.dispose();
+      }
+      return next;
+    };
+    this.x = grow(this.x, x);
+    this.t = grow(this.t, t);
   }
 
   /** Stores samples x (and their teacher logits t); once full, the policy decides which rows they replace. */
   add(x: Tensor, t: Tensor): void {
     noGrad(() => {
-      this.ensure(x, t);
       const n = x.shape[0];
+      this.ensure(x, t, this.filled + n);
       if (this.policy === 'reservoir') return this.addReservoir(x, t, n);
       let done = 0;
       while (done < n) {
@@ -97,7 +119,7 @@ export class ReplayBuffer {
     }
   }
 
-  /** Checkpoint tensors (the live ring; empty before the first sample) and scalars. */
+  /** Checkpoint tensors (the live rows allocated so far; none before the first sample) and scalars. */
   state(prefix: string): Map<string, Tensor> {
     const m = new Map<string, Tensor>();
     if (this.x && this.t) {
@@ -122,13 +144,14 @@ export class ReplayBuffer {
       this.filled = this.next = this.seen = 0;
       return;
     }
-    if (x.shape[0] !== this.capacity || t.shape[0] !== this.capacity) {
-      throw new DfkdError(`checkpoint: replay buffer has ${x.shape[0]} rows, the config says tadfkd.replay.size = ${this.capacity}`, 'ECORRUPT');
+    const rows = x.shape[0];
+    if (rows > this.capacity || t.shape[0] !== rows || rows < filled) {
+      throw new DfkdError(`checkpoint: replay buffer has ${rows} rows (${t.shape[0]} logit rows, ${filled} filled), the config says tadfkd.replay.size = ${this.capacity}`, 'ECORRUPT');
     }
+    this.dispose();
     noGrad(() => {
-      this.ensure(x, t);
-      this.x!.copy_(x);
-      this.t!.copy_(t);
+      this.x = keep(this.device ? x.to(this.device) : x.clone());
+      this.t = keep(this.device ? t.to(this.device) : t.clone());
     });
     this.filled = filled;
     this.next = next;
