@@ -317,7 +317,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
     description:
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half; ' +
       `TA-DFKD, DAFL and DFAD; 2 seeds; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
-      'a budget at which TA-DFKD is at or near its plateau (docs/study.md; 2.1 hours on 2 cores from scratch, measured 2026-12-01)',
+      'a budget at which TA-DFKD is at or near its plateau (docs/study.md; about 2 hours on 2 cores from scratch: 2.13 h measured before the TA-DFKD replay default, 1.96 h estimated with it)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
