@@ -13,6 +13,7 @@
  *   node scripts/tadfkd-ablation/class-probe.js K TEACHER_DIR... [--n 64] [--steps 200] [--bn 10] [--seed 0] [--jitter 0]
  */
 const path = require('path');
+const { takeNumber } = require('./args');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { loadTeacher } = require(`${D}/train/teacher`);
 const { getDatasetInfo } = require(`${D}/data/registry`);
@@ -24,13 +25,7 @@ const { augmentBatch } = require(`${D}/distill/augment`);
 const { manualSeed, noGrad, tidy, keep, randn, full, zeros, F } = require(`${D}/tensor`);
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeNumber(args, name, dflt);
 const n = opt('--n', 64);
 const steps = opt('--steps', 200);
 const bnWeight = opt('--bn', 10);

@@ -7,9 +7,12 @@
  * Low judge agreement on a class means the generator's samples of it carry evidence only this teacher
  * reads as that class, so a student cannot learn the real class from them.
  *   node scripts/tadfkd-ablation/synthetic-classes.js RUN_DIR [JUDGE_TEACHER_DIR...] [--n 4096] [--seed 0]
+ * The seed is set before the models are built and building a model draws from the engine RNG, so the
+ * generated samples depend on the judge list: compare tables made with the same judges.
  */
 const path = require('path');
 const fs = require('fs');
+const { takeNumber } = require('./args');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { loadTeacher } = require(`${D}/train/teacher`);
 const { getDatasetInfo } = require(`${D}/data/registry`);
@@ -20,13 +23,7 @@ const { buildModel } = require(`${D}/models`);
 const { manualSeed, noGrad, tidy } = require(`${D}/tensor`);
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeNumber(args, name, dflt);
 const n = opt('--n', 4096);
 manualSeed(opt('--seed', 0));
 const [runDir, ...judgeDirs] = args;
@@ -64,7 +61,7 @@ tidy(() =>
         const x = synth.sample(Math.min(512, n - done));
         const t = T.call(x);
         const tc = t.argmax(1).toInt32Array();
-        const mask = selectBatch(t, { criterion: cfg.selection.criterion, threshold: cfg.selection.threshold, classFloor: cfg.selection.classFloor }).mask;
+        const mask = selectBatch(t, cfg.selection).mask;
         const sc = S.call(x).argmax(1).toInt32Array();
         const jc = judges.map((j) => j.model.call(x).argmax(1).toInt32Array());
         tc.forEach((c, i) => {

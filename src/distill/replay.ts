@@ -72,13 +72,7 @@ export class ReplayBuffer {
       let done = 0;
       while (done < n) {
         const len = Math.min(n - done, this.capacity - this.next);
-        const dstX = this.x!.narrow(0, this.next, len);
-        const dstT = this.t!.narrow(0, this.next, len);
-        const srcX = x.narrow(0, done, len);
-        const srcT = t.narrow(0, done, len);
-        dstX.copy_(srcX);
-        dstT.copy_(srcT);
-        for (const v of [dstX, dstT, srcX, srcT]) v.dispose();
+        this.copyRows(this.next, x, t, done, len);
         done += len;
         this.next = (this.next + len) % this.capacity;
         this.filled = Math.min(this.capacity, this.filled + len);
@@ -96,13 +90,14 @@ export class ReplayBuffer {
       const j = this.filled < this.capacity ? this.filled : Math.floor(r[k] * (this.seen + 1));
       this.seen += 1;
       if (j >= this.capacity) continue;
-      this.copyRow(j, x, t, k);
+      this.copyRows(j, x, t, k, 1);
       if (this.filled < this.capacity) this.filled += 1;
     }
   }
 
-  private copyRow(row: number, x: Tensor, t: Tensor, k: number): void {
-    const views = [this.x!.narrow(0, row, 1), x.narrow(0, k, 1), this.t!.narrow(0, row, 1), t.narrow(0, k, 1)];
+  /** Copies `len` samples of x and t from row `from` into the buffer's rows from `row` on. */
+  private copyRows(row: number, x: Tensor, t: Tensor, from: number, len: number): void {
+    const views = [this.x!.narrow(0, row, len), x.narrow(0, from, len), this.t!.narrow(0, row, len), t.narrow(0, from, len)];
     views[0].copy_(views[1]);
     views[2].copy_(views[3]);
     for (const v of views) v.dispose();

@@ -123,6 +123,9 @@ const taDfkdShape = {
 };
 export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig; tadfkd?: TadfkdOptions };
 
+/** Fresh teacher-approved samples with their teacher logits (none when every draw was rejected) and the draws made. */
+type FreshSamples = { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number };
+
 export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** Selection rates of the generator batches since the trainer last read them. */
   private rates: number[] = [];
@@ -200,7 +203,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private select(t: Tensor): { index: Tensor; rate: number } {
     const sel = this.cfg.selection;
     if (!sel.enabled) throw new Error("select: selection is disabled");
-    const s = selectBatch(t, { criterion: sel.criterion, threshold: sel.threshold, classFloor: sel.classFloor });
+    const s = selectBatch(t, sel);
     this.rates.push(s.rate);
     return { index: s.index, rate: s.rate };
   }
@@ -214,7 +217,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
    * The teacher logits of the kept samples come back too: they are the student's targets.
    */
-  private drawClean(n: number): { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number } {
+  private drawClean(n: number): FreshSamples {
     const kept: Tensor[] = [];
     const keptT: Tensor[] = [];
     let have = 0;
@@ -270,7 +273,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   }
 
   /** n fresh samples with teacher logits: the selection's kept ones, or all of a draw when selection is off. */
-  private freshClean(n: number): { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number } {
+  private freshClean(n: number): FreshSamples {
     if (this.cfg.selection.enabled) return this.drawClean(n);
     const x = this.synth.sample(n);
     return { x, t: this.teacher.call(x), draws: 1 };
@@ -380,8 +383,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
         const { x01, x } = this.synth.generate(Math.max(n, 8));
         let marks: Uint8Array | undefined;
         if (this.cfg.selection.enabled) {
-          const sel = this.cfg.selection;
-          const s = selectBatch(this.teacher.call(x), { criterion: sel.criterion, threshold: sel.threshold, classFloor: sel.classFloor });
+          const s = selectBatch(this.teacher.call(x), this.cfg.selection);
           marks = s.mask;
         }
         const shown = x01.narrow(0, 0, n);
