@@ -9,7 +9,9 @@ run.ts) with the same architectures (src/models), config and starting weights:
     (max(8, min(2B, ceil(want / max(rate, 0.05) * 1.1)))), score each with the teacher
     (-log max softmax), keep the GMM's clean component, until B samples (at most maxDraws draws);
     targets = the teacher logits of the kept samples (`--targets reuse`, the default) or a second
-    teacher forward on them (`--targets recompute`); L1 on logits; SGD step.
+    teacher forward on them (`--targets recompute`); with tadfkd.replay in the config (the default),
+    only the share `fresh` of the batch is drawn this way and the rest is sampled uniformly from a
+    ring of earlier kept samples and their logits, which the fresh ones then join; L1 on logits; SGD step.
   generator step x generatorSteps:
     x = G(z); teacher forward with BN-statistics hooks (registered for this forward only);
     selection on its logits; L_G = w_adv (1 - JS(S(x_sel), T(x_sel))) + w_bn L_BN + w_tv TV(x) + w_l2 ||x||;
@@ -222,6 +224,32 @@ def select_clean(losses, threshold=0.5, max_iter=10, tol=1e-2, reg=5e-4, min_sam
 
 
 # ---------------------------------------------------------------------------------- the iteration
+class Ring:
+    """tadfkd.replay with the ring policy: kept samples and their teacher logits, preallocated on first use."""
+
+    def __init__(self, capacity, fresh):
+        self.capacity, self.fresh = capacity, fresh
+        self.x = self.t = None
+        self.count = self.next = 0
+
+    def add(self, x, t):
+        if self.x is None:
+            self.x = torch.empty((self.capacity,) + tuple(x.shape[1:]))
+            self.t = torch.empty((self.capacity,) + tuple(t.shape[1:]))
+        done, n = 0, x.shape[0]
+        while done < n:
+            k = min(n - done, self.capacity - self.next)
+            self.x[self.next:self.next + k].copy_(x[done:done + k])
+            self.t[self.next:self.next + k].copy_(t[done:done + k])
+            done += k
+            self.next = (self.next + k) % self.capacity
+            self.count = min(self.capacity, self.count + k)
+
+    def sample(self, m):
+        idx = torch.randint(0, self.count, (m,))
+        return self.x.index_select(0, idx), self.t.index_select(0, idx)
+
+
 class Bench:
     def __init__(self, a, cfg):
         self.cfg = cfg
@@ -245,6 +273,10 @@ class Bench:
         self.t = dict.fromkeys(PHASES, 0.0)
         self.c = dict.fromkeys(COUNTS, 0)
         self.draws = 0
+        r = (cfg.get('tadfkd') or {}).get('replay')
+        if r and r.get('policy', 'ring') != 'ring':
+            raise SystemExit(f"torch_iteration.py: tadfkd.replay.policy {r['policy']!r} is not implemented here (ring only)")
+        self.replay = Ring(r['size'], r['fresh']) if r else None
 
     def _tick(self, phase, t0):
         t1 = time.perf_counter()
@@ -265,7 +297,30 @@ class Bench:
         return torch.from_numpy(keep), rate, gmm
 
     def student_batch(self):
-        n, sel = self.B, self.cfg['selection']
+        """The student's batch as dfkd's TA-DFKD studentBatch: with tadfkd.replay a share `fresh` drawn
+        clean, the rest sampled uniformly from a ring of earlier kept samples and their logits."""
+        n = self.B
+        if self.replay is None:
+            return self.draw_clean(n)
+        n_fresh = max(1, math.floor(n * self.replay.fresh + 0.5))  # JavaScript's Math.round
+        from_buffer = n - n_fresh if self.replay.count >= n - n_fresh else 0
+        x, t, draws = self.draw_clean(n_fresh if from_buffer > 0 else n)
+        if t is None:
+            return x, t, draws
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            if from_buffer > 0:
+                ox, ot = self.replay.sample(from_buffer)
+                fx, ft = x, t
+                x, t = torch.cat([x, ox], 0), torch.cat([t, ot], 0)
+                self.replay.add(fx, ft)
+            else:
+                self.replay.add(x, t)
+        self._tick('draw_other', t0)
+        return x, t, draws
+
+    def draw_clean(self, n):
+        sel = self.cfg['selection']
         xs, ts, have, draws = [], [], 0, 0
         with torch.no_grad():
             while have < n and draws < sel['maxDraws']:

@@ -73,6 +73,29 @@ test("BNStatsHook with layers 'mean' divides the summed per-layer terms by the n
   );
 });
 
+test("BNStatsHook with first k multiplies the first BN layer's term by k and leaves the others", () => {
+  tidy(() =>
+    noGrad(() => {
+      manualSeed(0);
+      const model = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
+      model.eval();
+      const x = randn([8, 1, 32, 32]);
+      const plain = new BNStatsHook(model);
+      const plainLoss = plain.capture(() => model.call(x)).loss.item();
+      const per = plain.perLayer();
+      plain.remove();
+      const first = new BNStatsHook(model, { first: 10 });
+      const firstLoss = first.capture(() => model.call(x)).loss.item();
+      assert.deepEqual(first.perLayer(), per, 'the logged per-layer terms stay unscaled');
+      first.remove();
+      const want = plainLoss + 9 * per[0];
+      assert.ok(per[0] > 1e-3 * plainLoss, 'the first term should be large enough for the test to tell');
+      assert.ok(Math.abs(firstLoss - want) < 1e-4 * want, `${firstLoss} vs ${want}`);
+      model.dispose();
+    }),
+  );
+});
+
 test('augmentBatch: a crop moves a pixel by at most the padding and fills the border; a flip mirrors', () => {
   tidy(() => {
     manualSeed(3);
@@ -203,6 +226,7 @@ test("by default the tadfkd section holds the warm-up (100 steps) and the replay
   assert.equal('tadfkd' in resolveConfig('dafl', 'fashion-mnist'), false, "other methods' configs have no tadfkd section");
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { bnScale: 'rms' } }), /tadfkd\.bnScale/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { warmupSteps: -1 } }), /tadfkd\.warmupSteps/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { bnFirst: 0 } }), /tadfkd\.bnFirst/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { balance: -1 } }), /tadfkd\.balance/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { adversarial: 'kl' } }), /tadfkd\.adversarial/);
 });

@@ -13,6 +13,8 @@ import { bnStatLoss, bnStatLossStd } from './losses';
 export interface BNLossOptions {
   scale?: 'raw' | 'std';
   layers?: 'sum' | 'mean';
+  /** Multiplier of the first BN layer's term (DeepInversion's first_bn_multiplier); absent = 1. */
+  first?: number;
 }
 
 /** Whether `model` has a BatchNorm layer (what the BN-statistics losses hook). */
@@ -57,10 +59,14 @@ export class BNStatsHook {
     return { result, loss: this.loss() };
   }
 
-  /** Sum (with layers 'mean': mean) of the per-layer terms recorded by the last capture. */
+  /**
+   * Sum (with layers 'mean': mean) of the per-layer terms recorded by the last capture, the first
+   * layer's term times `first` when set.
+   */
   loss(): Tensor {
     if (this.terms.length === 0) throw new Error('BNStatsHook: no statistics recorded; run the teacher inside capture()');
-    let s = this.terms[0];
+    const first = this.opts.first;
+    let s = first === undefined || first === 1 ? this.terms[0] : this.terms[0].mul(first);
     for (let i = 1; i < this.terms.length; i++) s = s.add(this.terms[i]);
     return this.opts.layers === 'mean' ? s.div(this.terms.length) : s;
   }

@@ -86,6 +86,11 @@ export const TadfkdSection = z
       .optional()
       .describe("BN-statistics term per layer: 'raw' (paper: L2 norms of the mean and variance differences) or 'std' (per channel, the mean difference over the running std and the variance ratio minus 1, RMS over channels)"),
     bnLayers: z.enum(['sum', 'mean']).optional().describe("BN terms combined over layers: 'sum' (paper) or 'mean'"),
+    bnFirst: z
+      .number()
+      .positive()
+      .optional()
+      .describe("multiplier of the first BN layer's term (DeepInversion's first_bn_multiplier, 10 in its code): with a lower weights.bn it keeps the low-level image statistics tight while the deeper, teacher-specific layers constrain less"),
     balance: z
       .number()
       .min(0)
@@ -146,7 +151,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
 
   protected override bnLossOptions(): BNLossOptions {
     const ta = (this.cfg as TaDfkdConfig).tadfkd;
-    return { scale: ta?.bnScale, layers: ta?.bnLayers };
+    return { scale: ta?.bnScale, layers: ta?.bnLayers, first: ta?.bnFirst };
   }
 
   /**
