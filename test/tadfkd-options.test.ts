@@ -13,6 +13,8 @@ import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
 import { BNStatsHook } from '../src/distill/bn-hook';
 import { augmentBatch } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
+import { Normalizer } from '../src/distill/synthesizer';
+import { createMethod } from '../src/distill/methods';
 import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
 import { buildModel } from '../src/models';
 import { loadTensors } from '../src/io/weights';
@@ -213,6 +215,27 @@ test('ReplayBuffer: a ring that overwrites its oldest rows, samples only filled 
   for (const t of [s.x, s.t]) t.dispose();
   buf.dispose();
   copy.dispose();
+});
+
+test("the NaN guard's synthWeights hold the generator and its optimiser but not the replay buffer's samples, which synthState (checkpoints) holds", () => {
+  manualSeed(0);
+  const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, studentSteps: 2, generator: { width: 8, nz: 16 } }) as TaDfkdConfig;
+  const method = createMethod('ta-dfkd', { teacher, student, cfg, norm: new Normalizer([0.5], [0.5]), numClasses: 10, channels: 1, imageSize: 32, contentSize: 28 });
+  try {
+    method.studentStep();
+    method.generatorStep();
+    const state = [...method.synthState().keys()];
+    const weights = [...method.synthWeights().keys()];
+    assert.ok(state.includes('replay.x') && state.includes('replay.t'), `checkpoint state: ${state.join(', ')}`);
+    assert.deepEqual(weights, state.filter((k) => !k.startsWith('replay.')));
+    assert.ok(weights.some((k) => k.startsWith('generator.')) && weights.some((k) => k.startsWith('optG.')), weights.join(', '));
+  } finally {
+    method.dispose();
+    teacher.dispose();
+    student.dispose();
+  }
 });
 
 test("by default the tadfkd section holds the warm-up (100 steps) and the replay buffer; each can be turned off; bad values name the field", () => {

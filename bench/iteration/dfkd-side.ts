@@ -88,9 +88,9 @@ export function buildMethod(teacher: Classifier, cfg: DistillConfig, init?: { st
   return { method, student, norm };
 }
 
-/** The trainer's per-iteration check (run.ts checkWeights): isfinite().all() over every float tensor. */
+/** The trainer's per-iteration check (NanGuard.afterSteps): isfinite().all() over every float tensor of the student and synthWeights(). */
 function checkWeights(student: Classifier, method: TADFKD): void {
-  for (const tensors of [student.stateDict(), method.synthState()]) {
+  for (const tensors of [student.stateDict(), method.synthWeights()]) {
     for (const [name, t] of tensors) {
       if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
       if (!tidy(() => t.isfinite().all())) throw new Error(`non-finite weight ${name}`);

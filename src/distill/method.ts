@@ -67,6 +67,15 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
   abstract preview(n: number): Preview;
   /** Synthesizer state (generator weights and optimiser, or an image pool) for checkpoints. */
   abstract synthState(): Map<string, Tensor>;
+  /**
+   * The synthesizer tensors the NaN guard checks after every iteration: by default all of synthState.
+   * A method whose state also holds stored samples (TA-DFKD's replay buffer) leaves them out: they
+   * come from weights that were checked when they were made, and scanning them costs more than the
+   * weights (a full 8,192-sample buffer: about 20 ms per iteration).
+   */
+  synthWeights(): Map<string, Tensor> {
+    return this.synthState();
+  }
   abstract loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void;
   abstract synthMeta(): Record<string, number | boolean>;
   /** Fresh synthetic inputs (normalised) for data-free diagnostics; never trained on. */

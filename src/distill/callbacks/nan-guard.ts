@@ -47,9 +47,9 @@ export class NanGuard implements Callback {
     }
   }
 
-  /** One isfinite().all() reduction per floating-point tensor of the student and the synthesizer. */
+  /** One isfinite().all() reduction per floating-point tensor of the student and the synthesizer's weights. */
   afterSteps(c: TrainContext, s: TrainState): void {
-    const sets: [string, Map<string, import('../../tensor').Tensor>][] = [['student', c.student.stateDict()], ['synthesizer', c.method.synthState()]];
+    const sets: [string, Map<string, import('../../tensor').Tensor>][] = [['student', c.student.stateDict()], ['synthesizer', c.method.synthWeights()]];
     for (const [owner, tensors] of sets) {
       for (const [name, t] of tensors) {
         if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;

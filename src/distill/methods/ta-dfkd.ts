@@ -357,6 +357,10 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     if (this.replay) for (const [k, v] of this.replay.state('replay.')) m.set(k, v);
     return m;
   }
+  /** The generator and its optimiser, without the replay buffer's stored samples. */
+  override synthWeights(): Map<string, Tensor> {
+    return super.synthState();
+  }
   override synthMeta(): Record<string, number | boolean> {
     const restarts: Record<string, number> = this.cfg.tadfkd?.restartEvery ? { generatorSteps: this.generatorSteps } : {};
     return { ...super.synthMeta(), expectedRate: this.expectedRate, ...restarts, ...this.replay?.meta('replay.') };
