@@ -76,9 +76,9 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)  # in place, as torchvision's BasicBlock
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return F.relu(out + self.shortcut(x), inplace=True)
 
 
 class ResNet8(nn.Module):
@@ -94,7 +94,7 @@ class ResNet8(nn.Module):
         self.linear = nn.Linear(64, k)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.layer3(self.layer2(self.layer1(out)))
         return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
 

@@ -11,7 +11,8 @@ import { createMethod, TADFKD } from '../src/distill/methods';
 import { Normalizer } from '../src/distill/synthesizer';
 import { loadTeacher } from '../src/train/teacher';
 import { buildModel } from '../src/models';
-import { manualSeed, Tensor } from '../src/tensor';
+import { manualSeed, Tensor, tidy, noGrad, randn } from '../src/tensor';
+import { ReLU, LeakyReLU } from '../src/nn';
 import { tinyTeacher, TINY } from './helpers/distill-fixtures';
 
 function setup(over: PartialConfig = {}): { method: TADFKD; teacher: ReturnType<typeof loadTeacher>['model']; dispose: () => void } {
@@ -109,4 +110,43 @@ test('the same seed gives bit-identical students and generators', () => {
   const b = run();
   assert.equal(a.length, b.length);
   for (let i = 0; i < a.length; i++) assert.deepEqual(b[i], a[i], `tensor ${i} differs`);
+});
+
+test('ReLU(true) and LeakyReLU(slope, true) overwrite their input without autograd (same values as the out-of-place ops) and leave it alone with autograd', () => {
+  tidy(() => {
+    manualSeed(0);
+    for (const [layer, ref] of [
+      [new ReLU(true), (x: Tensor) => x.relu()],
+      [new LeakyReLU(0.2, true), (x: Tensor) => x.leakyRelu(0.2)],
+    ] as const) {
+      const x = randn([4, 3, 5, 5]);
+      const want = ref(x).toFloat32Array();
+      const y = noGrad(() => layer.call(x));
+      assert.deepEqual(y.toFloat32Array(), want, `${layer.constructor.name}: values`);
+      assert.deepEqual(x.toFloat32Array(), want, `${layer.constructor.name}: without autograd the input is overwritten`);
+      const leaf = randn([4, 3, 5, 5]).requiresGrad_(true);
+      const before = leaf.toFloat32Array();
+      const z = layer.call(leaf.mul(1));
+      z.sum().backward();
+      assert.deepEqual(leaf.toFloat32Array(), before, `${layer.constructor.name}: with autograd the input is untouched`);
+      const negSlope = layer instanceof LeakyReLU ? 0.2 : 0;
+      const wantGrad = before.map((v) => (v > 0 ? 1 : negSlope));
+      assert.deepEqual(leaf.grad!.toFloat32Array(), wantGrad, `${layer.constructor.name}: gradient`);
+    }
+  });
+});
+
+test('the zoo teachers give the same logits with and without autograd (in-place activations only without it)', () => {
+  tidy(() => {
+    for (const arch of ['lenet5', 'resnet8', 'vgg5']) {
+      manualSeed(1);
+      const m = buildModel(arch, { inChannels: 1, numClasses: 10, imageSize: 32 });
+      m.eval();
+      const x = randn([8, 1, 32, 32]);
+      const withGrad = m.call(x).toFloat32Array();
+      const without = noGrad(() => m.call(x)).toFloat32Array();
+      assert.deepEqual(without, withGrad, arch);
+      m.dispose();
+    }
+  });
 });

@@ -171,6 +171,12 @@ static Napi::Value Op_clampInplace(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   })
 }
+static Napi::Value Op_leakyReluInplace(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("leakyRelu_", {
+    at::leaky_relu_(argTensor(info, 0, "leakyRelu_"), argNum(info, 1, "leakyRelu_"));
+    return info.Env().Undefined();
+  })
+}
 static Napi::Value Op_uniformInplace(const Napi::CallbackInfo& info) {
   DFKD_GUARD("uniform_", {
     argTensor(info, 0, "uniform_").uniform_(argNum(info, 1, "uniform_"), argNum(info, 2, "uniform_"));
@@ -464,7 +470,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
       E(logicalAnd), E(logicalOr), E(matmul), E(equal),
       {"add_", Op_addInplace}, {"mul_", Op_mulInplace}, {"div_", Op_divInplace}, {"addcmul_", Op_addcmulInplace},
       {"addcdiv_", Op_addcdivInplace}, {"copy_", Op_copyInplace}, {"zero_", Op_zeroInplace}, {"fill_", Op_fillInplace},
-      {"clamp_", Op_clampInplace}, {"uniform_", Op_uniformInplace}, {"normal_", Op_normalInplace},
+      {"clamp_", Op_clampInplace}, {"leakyRelu_", Op_leakyReluInplace}, {"uniform_", Op_uniformInplace}, {"normal_", Op_normalInplace},
       E(sum), E(mean), E(amax), E(amin), E(logsumexp), E(var), E(std), E(norm), {"max", Op_maxDim}, {"min", Op_minDim},
       E(argmax), E(argmin), E(topk), E(sort),
       E(reshape), E(view), E(permute), E(transpose), E(flatten), E(squeeze), E(unsqueeze), E(expand), E(repeat), E(flip),

@@ -59,14 +59,14 @@ export class Generator extends Module {
     this.conv_blocks0 = this.registerModule('conv_blocks0', new Sequential(new BatchNorm2d(w)));
     this.conv_blocks1 = this.registerModule(
       'conv_blocks1',
-      new Sequential(new Conv2d(w, w, 3, { stride: 1, padding: 1 }), new BatchNorm2d(w, { eps: 0.8 }), new LeakyReLU(0.2)),
+      new Sequential(new Conv2d(w, w, 3, { stride: 1, padding: 1 }), new BatchNorm2d(w, { eps: 0.8 }), new LeakyReLU(0.2, true)),
     );
     this.conv_blocks2 = this.registerModule(
       'conv_blocks2',
       new Sequential(
         new Conv2d(w, w / 2, 3, { stride: 1, padding: 1 }),
         new BatchNorm2d(w / 2, { eps: 0.8 }),
-        new LeakyReLU(0.2),
+        new LeakyReLU(0.2, true),
         new Conv2d(w / 2, o.channels, 3, { stride: 1, padding: 1 }),
         new Sigmoid(),
       ),

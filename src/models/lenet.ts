@@ -41,12 +41,12 @@ export class LeNet5 extends Module implements Classifier {
     this.features = this.registerModule(
       'features',
       new Sequential(
-        new Conv2d(o.inChannels, c1, 5), new BatchNorm2d(c1), new ReLU(), new MaxPool2d(2),
-        new Conv2d(c1, c2, 5), new BatchNorm2d(c2), new ReLU(), new MaxPool2d(2),
-        new Conv2d(c2, c3, 5), new BatchNorm2d(c3), new ReLU(),
+        new Conv2d(o.inChannels, c1, 5), new BatchNorm2d(c1), new ReLU(true), new MaxPool2d(2),
+        new Conv2d(c1, c2, 5), new BatchNorm2d(c2), new ReLU(true), new MaxPool2d(2),
+        new Conv2d(c2, c3, 5), new BatchNorm2d(c3), new ReLU(true),
       ),
     );
-    this.classifier = this.registerModule('classifier', new Sequential(new Linear(c3, f1), new ReLU(), new Linear(f1, o.numClasses)));
+    this.classifier = this.registerModule('classifier', new Sequential(new Linear(c3, f1), new ReLU(true), new Linear(f1, o.numClasses)));
     this.featureLayer = this.classifier.layers[2];
     // The three conv stages: after pool1 [N,6,14,14], after pool2 [N,16,5,5], after relu3 [N,120,1,1].
     this.blocks = [this.features.layers[3], this.features.layers[7], this.features.layers[10]];

@@ -9,7 +9,7 @@
  * other input sizes work as well.
  */
 import { Tensor } from '../tensor';
-import { Module, Sequential, Conv2d, BatchNorm2d, Linear, AdaptiveAvgPool2d } from '../nn';
+import { Module, Sequential, Conv2d, BatchNorm2d, Linear, AdaptiveAvgPool2d, reluOfTemporary } from '../nn';
 import type { Classifier } from './registry';
 
 /** The two-conv residual block of ResNet-18/34 (expansion 1). */
@@ -38,9 +38,9 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.bn1.call(this.conv1.call(x)).relu();
+    const h = reluOfTemporary(this.bn1.call(this.conv1.call(x)));
     const y = this.bn2.call(this.conv2.call(h));
-    return y.add(this.shortcut.call(x)).relu();
+    return reluOfTemporary(y.add(this.shortcut.call(x)));
   }
 }
 
@@ -96,7 +96,7 @@ export class CifarResNet extends Module implements Classifier {
     if (s.length !== 4 || s[1] !== this.inChannels) {
       throw new Error(`${this.constructor.name}: expected input [N,${this.inChannels},H,W], got [${s.join(',')}]`);
     }
-    let out = this.bn1.call(this.conv1.call(x)).relu();
+    let out = reluOfTemporary(this.bn1.call(this.conv1.call(x)));
     for (const layer of this.layers) out = layer.call(out);
     return this.linear.call(this.avgpool.call(out).flatten(1));
   }

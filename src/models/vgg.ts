@@ -46,7 +46,7 @@ export class VGG extends Module implements Classifier {
         layers.push(p);
         pools.push(p);
       } else {
-        layers.push(new Conv2d(c, v, 3, { padding: 1 }), new BatchNorm2d(v), new ReLU());
+        layers.push(new Conv2d(c, v, 3, { padding: 1 }), new BatchNorm2d(v), new ReLU(true));
         c = v;
       }
     }

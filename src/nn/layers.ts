@@ -1,5 +1,5 @@
 /** Standard layers with PyTorch's parameter names, shapes and default initialisation. */
-import { Tensor, F, zeros, ones, empty, noGrad, tensor } from '../tensor';
+import { Tensor, F, zeros, ones, empty, noGrad, tensor, isGradEnabled } from '../tensor';
 import { Module } from './module';
 
 function uniformInit(shape: number[], bound: number): Tensor {
@@ -120,12 +120,35 @@ export class Lambda extends Module {
   }
 }
 
+/**
+ * ReLU of a tensor that nothing reads afterwards (a layer's fresh output): with autograd off it is
+ * computed in place (clamp_min_ 0, the kernel libtorch's relu runs, so the values are identical) and
+ * saves an allocation and a pass over memory per activation; with autograd on it is the usual relu.
+ */
+export function reluOfTemporary(x: Tensor): Tensor {
+  return isGradEnabled() ? x.relu() : x.clamp_(0);
+}
+
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  /**
+   * `inplace`: the input is a temporary no one reads again (conv-BN-ReLU in a Sequential), so a forward
+   * without autograd may overwrite it (reluOfTemporary), as PyTorch's nn.ReLU(inplace=True).
+   */
+  constructor(readonly inplace = false) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.inplace ? reluOfTemporary(x) : x.relu();
+  }
 }
 export class LeakyReLU extends Module {
-  constructor(readonly slope = 0.01) { super(); }
-  forward(x: Tensor): Tensor { return x.leakyRelu(this.slope); }
+  /** `inplace`: as ReLU's: without autograd the input (a temporary no one reads again) is overwritten. */
+  constructor(readonly slope = 0.01, readonly inplace = false) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.inplace && !isGradEnabled() ? x.leakyRelu_(this.slope) : x.leakyRelu(this.slope);
+  }
 }
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor { return x.sigmoid(); }

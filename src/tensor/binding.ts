@@ -124,6 +124,7 @@ export interface NativeBinding
   upsampleNearest2d(x: H, size: number[]): H;
   upsampleBilinear2d(x: H, size: number[], alignCorners: boolean): H;
   leakyRelu(x: H, slope: number): H;
+  leakyRelu_(x: H, slope: number): void;
   dropout(x: H, p: number, training: boolean): H;
   softmax(x: H, dim: number): H;
   logSoftmax(x: H, dim: number): H;
@@ -139,7 +140,7 @@ const OWN = [
   'dispose', 'isDisposed', 'memoryStats', 'emptyCpuCache', 'fromArray', 'toArray', 'item', 'full', 'arange', 'randint', 'randperm',
   'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'setGradEnabled', 'isGradEnabled',
   'setNumThreads', 'getNumThreads', 'manualSeed', 'getRngState', 'setRngState', 'cudaAvailable', 'cudaDeviceCount', 'synchronize', 'setCudnn', 'info',
-  'equal', 'add_', 'mul_', 'div_', 'addcmul_', 'addcdiv_', 'copy_', 'zero_', 'fill_', 'clamp_', 'uniform_', 'normal_',
+  'equal', 'add_', 'mul_', 'div_', 'addcmul_', 'addcdiv_', 'copy_', 'zero_', 'fill_', 'clamp_', 'leakyRelu_', 'uniform_', 'normal_',
   'logsumexp', 'var', 'std', 'norm', 'max', 'min', 'argmax', 'argmin', 'topk', 'sort', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'flip',
   'cat', 'stack', 'narrow', 'select', 'slice', 'indexSelect', 'maskedSelect', 'gather', 'where', 'pad', 'oneHot', 'to', 'setData', 'clamp',
   'linear', 'conv2d', 'batchNorm', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'upsampleNearest2d', 'upsampleBilinear2d', 'leakyRelu', 'dropout',

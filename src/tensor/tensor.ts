@@ -310,6 +310,7 @@ export class Tensor {
   zero_(): this { native.zero_(this.handle); return this; }
   fill_(v: number): this { native.fill_(this.handle, v); return this; }
   clamp_(min?: number, max?: number): this { native.clamp_(this.handle, min, max); return this; }
+  leakyRelu_(slope = 0.01): this { native.leakyRelu_(this.handle, slope); return this; }
   uniform_(low = 0, high = 1): this { native.uniform_(this.handle, low, high); return this; }
   normal_(mean = 0, std = 1): this { native.normal_(this.handle, mean, std); return this; }
 }
