@@ -309,13 +309,10 @@ class Bench:
             return x, t, draws
         t0 = time.perf_counter()
         with torch.no_grad():
-            if from_buffer > 0:
-                ox, ot = self.replay.sample(from_buffer)
-                fx, ft = x, t
-                x, t = torch.cat([x, ox], 0), torch.cat([t, ot], 0)
-                self.replay.add(fx, ft)
-            else:
-                self.replay.add(x, t)
+            old = self.replay.sample(from_buffer) if from_buffer > 0 else None  # drawn before the fresh ones join
+            self.replay.add(x, t)
+            if old is not None:
+                x, t = torch.cat([x, old[0]], 0), torch.cat([t, old[1]], 0)
         self._tick('draw_other', t0)
         return x, t, draws
 

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { runDistill, runConfigHash } from '../src/distill/run';
 import { resolveConfig } from '../src/distill/config';
 import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
-import { BNStatsHook } from '../src/distill/bn-hook';
+import { BNStatsHook, type BNLossOptions } from '../src/distill/bn-hook';
 import { augmentBatch } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
 import { Normalizer } from '../src/distill/synthesizer';
@@ -53,49 +53,45 @@ test('bnStatLossStd does not change when activations are rescaled; the raw term 
   });
 });
 
-test("BNStatsHook with layers 'mean' divides the summed per-layer terms by the number of BN layers", () => {
-  tidy(() =>
+/**
+ * The BN-statistics loss and the logged per-layer terms of one ResNet-8 forward (9 BN layers, seed 0) under
+ * each of `options`, all on the same input.
+ */
+function resnet8BnLosses(...options: BNLossOptions[]): { loss: number; perLayer: number[] }[] {
+  return tidy(() =>
     noGrad(() => {
       manualSeed(0);
       const model = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
       model.eval();
       const x = randn([8, 1, 32, 32]);
-      const sum = new BNStatsHook(model);
-      const sumLoss = sum.capture(() => model.call(x)).loss.item();
-      const per = sum.perLayer();
-      sum.remove();
-      const mean = new BNStatsHook(model, { layers: 'mean' });
-      const meanLoss = mean.capture(() => model.call(x)).loss.item();
-      mean.remove();
-      assert.equal(per.length, 9);
-      assert.ok(Math.abs(per.reduce((a, b) => a + b, 0) - sumLoss) < 1e-3 * sumLoss);
-      assert.ok(Math.abs(meanLoss - sumLoss / 9) < 1e-4 * sumLoss, `${meanLoss} vs ${sumLoss / 9}`);
+      const out = options.map((o) => {
+        const hook = new BNStatsHook(model, o);
+        const loss = hook.capture(() => model.call(x)).loss.item();
+        const perLayer = hook.perLayer();
+        hook.remove();
+        return { loss, perLayer };
+      });
       model.dispose();
+      return out;
     }),
   );
+}
+
+test("BNStatsHook with layers 'mean' divides the summed per-layer terms by the number of BN layers", () => {
+  const [sum, mean] = resnet8BnLosses({}, { layers: 'mean' });
+  const sumLoss = sum.loss;
+  assert.equal(sum.perLayer.length, 9);
+  assert.ok(Math.abs(sum.perLayer.reduce((a, b) => a + b, 0) - sumLoss) < 1e-3 * sumLoss);
+  assert.ok(Math.abs(mean.loss - sumLoss / 9) < 1e-4 * sumLoss, `${mean.loss} vs ${sumLoss / 9}`);
 });
 
 test("BNStatsHook with first k multiplies the first BN layer's term by k and leaves the others", () => {
-  tidy(() =>
-    noGrad(() => {
-      manualSeed(0);
-      const model = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
-      model.eval();
-      const x = randn([8, 1, 32, 32]);
-      const plain = new BNStatsHook(model);
-      const plainLoss = plain.capture(() => model.call(x)).loss.item();
-      const per = plain.perLayer();
-      plain.remove();
-      const first = new BNStatsHook(model, { first: 10 });
-      const firstLoss = first.capture(() => model.call(x)).loss.item();
-      assert.deepEqual(first.perLayer(), per, 'the logged per-layer terms stay unscaled');
-      first.remove();
-      const want = plainLoss + 9 * per[0];
-      assert.ok(per[0] > 1e-3 * plainLoss, 'the first term should be large enough for the test to tell');
-      assert.ok(Math.abs(firstLoss - want) < 1e-4 * want, `${firstLoss} vs ${want}`);
-      model.dispose();
-    }),
-  );
+  const [plain, first] = resnet8BnLosses({}, { first: 10 });
+  const per = plain.perLayer;
+  assert.deepEqual(first.perLayer, per, 'the logged per-layer terms stay unscaled');
+  const want = plain.loss + 9 * per[0];
+  assert.ok(per[0] > 1e-3 * plain.loss, 'the first term should be large enough for the test to tell');
+  assert.ok(Math.abs(first.loss - want) < 1e-4 * want, `${first.loss} vs ${want}`);
 });
 
 test('augmentBatch: a crop moves a pixel by at most the padding and fills the border; a flip mirrors', () => {
