@@ -185,6 +185,39 @@ test('generator restarts (tadfkd.restartEvery) are validated, logged, change the
   assert.ok(lines.every((l) => l.losses.restart > 0), `each 2-iteration log line includes a restart: ${lines.map((l) => l.losses.restart)}`);
 });
 
+test('a companion generator (tadfkd.companion) is validated, trains beside the main one, is in checkpoints and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { companion: { share: 1, bn: 1 } } }), /tadfkd\.companion\.share/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { companion: { share: 0.5 } } }), /tadfkd\.companion\.bn/);
+  const companion = { share: 0.5, bn: 1, bnFirst: 10, jitter: { crop: 2, flip: true } };
+  const cfg = { ...TINY, tadfkd: { warmupSteps: 2, replay: { size: 64, fresh: 0.5 }, companion } };
+  const full = await assertChangesRunAndResumesExactly(cfg, 'ta-companion', { ...cfg, tadfkd: { ...cfg.tadfkd, companion: undefined } });
+  const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.every((l) => l.losses.c_bn > 0 && l.losses.c_loss_g !== undefined), `the companion's loss terms are logged: ${JSON.stringify(lines[0].losses)}`);
+  assert.notEqual(lines[0].losses.c_bn, lines[0].losses.bn, 'the two generators are different generators');
+});
+
+test("the companion's weights are in synthWeights and checkpoints under companion.*", () => {
+  manualSeed(0);
+  const teacher = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const tadfkd = { warmupSteps: 0, replay: false as const, companion: { share: 0.25, bn: 1 } };
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, studentSteps: 2, generator: { width: 8, nz: 16 }, tadfkd }) as TaDfkdConfig;
+  const method = createMethod('ta-dfkd', { teacher, student, cfg, norm: new Normalizer([0.5], [0.5]), numClasses: 10, channels: 1, imageSize: 32, contentSize: 28 });
+  try {
+    const log = method.generatorStep();
+    assert.ok(log.c_bn > 0 && log.bn > 0, JSON.stringify(log));
+    const weights = [...method.synthWeights().keys()];
+    const main = weights.filter((k) => !k.startsWith('companion.'));
+    assert.deepEqual(weights.filter((k) => k.startsWith('companion.')).map((k) => k.slice('companion.'.length)), main, 'the companion has the main generator\'s tensors');
+    assert.ok(Object.keys(method.synthMeta()).includes('companion.expectedRate'));
+    assert.ok(method.studentStep().loss_s >= 0);
+  } finally {
+    method.dispose();
+    teacher.dispose();
+    student.dispose();
+  }
+});
+
 test('the per-class selection floor (selection.classFloor) is validated, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { selection: { classFloor: 1.5 } }), /selection\.classFloor/);
   assert.equal((resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig).selection.classFloor, undefined, 'absent by default (the paper)');

@@ -221,16 +221,21 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
   protected abstract generatorLoss(): { loss: Tensor; log: StepLog };
 
   generatorStep(): StepLog {
+    return this.optimizeGenerator(this.synth, () => this.generatorLoss());
+  }
+
+  /** One optimiser update of `synth`'s generator from the objective `lossFn` computes. */
+  protected optimizeGenerator(synth: GeneratorSynthesizer, lossFn: () => { loss: Tensor; log: StepLog }): StepLog {
     return tidy(() => {
       // The student is a fixed opponent during the generator step: eval mode, no parameter grads.
       this.student.eval();
       this.student.requiresGrad_(false);
-      this.synth.generator.train();
+      synth.generator.train();
       try {
-        const { loss, log } = this.generatorLoss();
-        this.synth.optimizer.zeroGrad();
+        const { loss, log } = lossFn();
+        synth.optimizer.zeroGrad();
         loss.backward();
-        this.synth.optimizer.step();
+        synth.optimizer.step();
         return { loss_g: loss.item(), ...log };
       } finally {
         this.student.requiresGrad_(true);
@@ -257,23 +262,10 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
     return this.synth.state();
   }
   synthMeta(): Record<string, number | boolean> {
-    const m = this.synth.optimizer.stateDict().meta;
-    return Object.fromEntries(Object.entries(m).map(([k, v]) => [`optG.${k}`, v]));
+    return this.synth.meta();
   }
   loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
-    const gen = new Map<string, Tensor>();
-    const opt = new Map<string, Tensor>();
-    for (const [k, v] of t) {
-      if (k.startsWith('generator.')) gen.set(k.slice('generator.'.length), v);
-      else if (k.startsWith('optG.')) opt.set(k.slice('optG.'.length), v);
-    }
-    this.synth.generator.loadStateDict(gen, { origin: 'checkpoint (generator)' });
-    const optMeta = Object.fromEntries(
-      Object.entries(meta)
-        .filter(([k]) => k.startsWith('optG.'))
-        .map(([k, v]) => [k.slice('optG.'.length), v]),
-    );
-    this.synth.optimizer.loadStateDict({ meta: optMeta, tensors: opt });
+    this.synth.load(t, meta);
   }
   override dispose(): void {
     super.dispose();

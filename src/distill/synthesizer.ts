@@ -83,6 +83,27 @@ export class GeneratorSynthesizer {
     for (const [k, t] of this.optimizer.stateDict().tensors) out.set(`optG.${k}`, t);
     return out;
   }
+  /** The `generator.*` and `optG.*` entries of a checkpoint's state and meta (what `state` saved). */
+  load(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
+    const gen = new Map<string, Tensor>();
+    const opt = new Map<string, Tensor>();
+    for (const [k, v] of t) {
+      if (k.startsWith('generator.')) gen.set(k.slice('generator.'.length), v);
+      else if (k.startsWith('optG.')) opt.set(k.slice('optG.'.length), v);
+    }
+    this.generator.loadStateDict(gen, { origin: 'checkpoint (generator)' });
+    const optMeta = Object.fromEntries(
+      Object.entries(meta)
+        .filter(([k]) => k.startsWith('optG.'))
+        .map(([k, v]) => [k.slice('optG.'.length), v]),
+    );
+    this.optimizer.loadStateDict({ meta: optMeta, tensors: opt });
+  }
+  /** The optimiser's scalar state under `optG.*` (the checkpoint meta `load` reads). */
+  meta(): Record<string, number | boolean> {
+    const m = this.optimizer.stateDict().meta;
+    return Object.fromEntries(Object.entries(m).map(([k, v]) => [`optG.${k}`, v]));
+  }
   dispose(): void {
     this.optimizer.dispose();
     this.generator.dispose();

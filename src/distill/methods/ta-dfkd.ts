@@ -9,127 +9,57 @@
  *                          [+ w_bal sum pbar ln pbar / ln K  only with tadfkd.balance: class balance of the batch]
  *   student step:    draw generator batches until B clean samples are collected;
  *                    L_S = mean |S(x) - T(x)|
+ *   [tadfkd.companion: a second generator with its own BN weight, first-layer multiplier and jitter takes
+ *    its own generator step after the main one and supplies a fixed share of the fresh samples]
  *
  * No class-prior term by default: that is the point of the method. `--no-selection` keeps every
  * sample (the paper's "basic" ablation).
  */
-import { z } from 'zod';
 import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
 import { augmentBatch } from '../augment';
 import { ReplayBuffer } from '../replay';
-import type { BNLossOptions } from '../bn-hook';
+import { BNStatsHook, type BNLossOptions } from '../bn-hook';
+import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
-import { selectBatch, criterionNames } from '../selection';
+import { selectBatch } from '../selection';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
-import { GeneratorConfig, GENERATOR_DEFAULTS, generatorShape } from '../config-schema';
+import { GENERATOR_DEFAULTS } from '../config-schema';
+import { taDfkdShape, type TaDfkdConfig, type CropFlip } from './ta-dfkd-config';
+
+export { SelectionSection, TadfkdSection, type SelectionConfig, type TadfkdOptions, type TaDfkdConfig } from './ta-dfkd-config';
 import type { MethodDefinition } from './registry';
-
-/** The lenient-expert selection; `criterion` is one of the registered criteria (src/distill/selection.ts). */
-export const SelectionSection = z
-  .object({
-    enabled: z.boolean(),
-    criterion: z.lazy(() => z.enum(criterionNames() as [string, ...string[]])),
-    threshold: z.number().gt(0).lt(1),
-    bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
-    maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
-    // Optional (absent = 0, the paper) so that adding it left the config hash of every existing run unchanged.
-    classFloor: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .describe("per-class floor on the kept share: of the samples the teacher assigns to a class, at least this share (the lowest-loss ones) is kept whatever the GMM says, so a class the teacher is less sure of is not filtered out"),
-    // Optional (absent = reuse) so that adding it left the config hash of every existing run unchanged.
-    targets: z
-      .enum(['reuse', 'recompute'])
-      .optional()
-      .describe("student targets: the kept samples' logits from the selection forward (reuse, default) or a second teacher forward on the kept samples (recompute: dfkd's earlier behaviour; its logits can differ from reused ones in the last bits)"),
-  })
-  .strict();
-export type SelectionConfig = z.infer<typeof SelectionSection>;
-
-/** Random crop + flip (src/distill/augment.ts): the student augmentation and the generator-step jitter. */
-const CropFlipSection = z
-  .object({
-    crop: z.number().int().min(0).describe('random-crop padding in pixels'),
-    flip: z.boolean().describe('random horizontal flip'),
-  })
-  .strict();
-
-/** The replay buffer of tadfkd.replay (src/distill/replay.ts). */
-const ReplaySection = z
-  .object({
-    size: z.number().int().positive().describe('samples the buffer holds'),
-    fresh: z
-      .number()
-      .gt(0)
-      .max(1)
-      .describe('share of each student batch drawn fresh from the generator (and added to the buffer); the rest is replayed from the buffer with the stored teacher logits'),
-    policy: z
-      .enum(['ring', 'reservoir'])
-      .optional()
-      .describe("which samples a full buffer keeps: 'ring' (default) the most recent, 'reservoir' a uniform sample of all offered so far"),
-  })
-  .strict();
-
-/**
- * dfkd's additions to the paper (issue 18; docs/methods.md, "dfkd's additions to the paper"). Each field
- * is optional: absent means the paper's behaviour. The method defaults set `warmupSteps` (100) and `replay`
- * (8,192 samples, half of each student batch fresh); runs made before those defaults have no `tadfkd`
- * section (or no `replay` in it) and resume without them.
- */
-export const TadfkdSection = z
-  .object({
-    bnScale: z
-      .enum(['raw', 'std'])
-      .optional()
-      .describe("BN-statistics term per layer: 'raw' (paper: L2 norms of the mean and variance differences) or 'std' (per channel, the mean difference over the running std and the variance ratio minus 1, RMS over channels)"),
-    bnLayers: z.enum(['sum', 'mean']).optional().describe("BN terms combined over layers: 'sum' (paper) or 'mean'"),
-    bnFirst: z
-      .number()
-      .positive()
-      .optional()
-      .describe("multiplier of the first BN layer's term (DeepInversion's first_bn_multiplier, 10 in its code): with a lower weights.bn it keeps the low-level image statistics tight while the deeper, teacher-specific layers constrain less"),
-    balance: z
-      .number()
-      .min(0)
-      .optional()
-      .describe("weight of a class-balance term on the generator: DAFL's information entropy of the batch-mean teacher softmax, sum pbar ln pbar / ln K in [-1, 0] (no per-sample confidence term)"),
-    adversarial: z
-      .enum(['js', 'l1'])
-      .optional()
-      .describe("generator's adversarial term on the selected samples: 'js' (paper: 1 - JS of the clamped temperature softmaxes, mean over batch x classes) or 'l1' (DFAD's -mean|S(x) - T(x)| on the logits: the disagreement the student's L1 loss removes)"),
-    warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
-    augment: CropFlipSection.optional().describe(
-      "augment the student's synthetic batches (teacher and student see the same augmented images; official code: crop 4, flip)",
-    ),
-    replay: z
-      .union([z.literal(false), ReplaySection])
-      .optional()
-      .describe('false: no buffer (the paper). Else a replay buffer of teacher-approved samples and their logits: each student batch mixes fresh samples with replayed ones, so the student revisits what the generator made before and each step costs fewer generator and teacher forwards'),
-    restartEvery: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('every that many iterations, a fresh generator (new weights and optimiser state, then the warm-up again): which classes a generator finds depends on its start, and with tadfkd.replay the buffer keeps what earlier generators made'),
-    jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
-  })
-  .strict();
-export type TadfkdOptions = z.infer<typeof TadfkdSection>;
-
-const taDfkdShape = {
-  ...generatorShape,
-  method: z.literal('ta-dfkd'),
-  advTemperature: z.number().positive().describe('temperature of the JS adversarial term'),
-  selection: SelectionSection,
-  tadfkd: TadfkdSection.optional(),
-};
-export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig; tadfkd?: TadfkdOptions };
 
 /** Fresh teacher-approved samples with their teacher logits (none when every draw was rejected) and the draws made. */
 type FreshSamples = { x: Tensor; t: Tensor; draws: number } | { x: undefined; draws: number };
+
+/** A generator the fresh samples come from, with the BN and jitter settings of its generator step. */
+interface Source {
+  synth: GeneratorSynthesizer;
+  hook: BNStatsHook | undefined;
+  /** BN-statistics weight of its generator loss. */
+  bn: number;
+  jitter?: CropFlip;
+  /** Running estimate of its selection rate, used to size its next draw. */
+  expectedRate: number;
+}
+
+/** Prefix of the companion generator's checkpoint tensors and meta. */
+const COMPANION = 'companion.';
+function prefixKeys<V>(p: string, r: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [p + k, v]));
+}
+function stripKeys<V>(p: string, r: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
+}
+
+/** Two batches of fresh samples as one (either may be empty). */
+function joinFresh(a: FreshSamples, b: FreshSamples): FreshSamples {
+  const draws = a.draws + b.draws;
+  if (!a.x) return { ...b, draws };
+  if (!b.x) return { ...a, draws };
+  return { x: cat([a.x, b.x], 0), t: cat([a.t, b.t], 0), draws };
+}
 
 export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** Selection rates of the generator batches since the trainer last read them. */
@@ -141,12 +71,23 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private readonly black: Tensor | undefined;
   /** Teacher-approved samples and their logits, replayed to the student (tadfkd.replay). */
   private readonly replay: ReplayBuffer | undefined;
+  /** The main generator (this.synth) and its settings. */
+  private readonly main: Source;
+  /** The second generator of tadfkd.companion. */
+  private readonly companion: Source | undefined;
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
-    if (ta?.augment || ta?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
     if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device);
+    this.main = { synth: this.synth, hook: this.bnHook, bn: this.cfg.weights.bn, jitter: ta?.jitter, expectedRate: 1 };
+    const c = ta?.companion;
+    if (c) {
+      const synth = new GeneratorSynthesizer(this.synth.o, ctx.norm);
+      const hook = c.bn > 0 ? new BNStatsHook(this.teacher, { ...this.bnLossOptions(), first: c.bnFirst }) : undefined;
+      this.companion = { synth, hook, bn: c.bn, jitter: c.jitter, expectedRate: 1 };
+    }
   }
 
   protected override bnLossOptions(): BNLossOptions {
@@ -163,7 +104,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     const steps = this.cfg.tadfkd?.warmupSteps ?? 0;
     if (steps === 0) return undefined;
     // The warm-up trains on the BN-statistics term: without one (weights.bn 0) there is nothing to warm up on.
-    if (!this.bnHook) return { warmup_skipped_no_bn: 1 };
+    if (!this.bnHook && !this.companion?.hook) return { warmup_skipped_no_bn: 1 };
     this.warming = true;
     const acc: Record<string, number> = {};
     try {
@@ -187,12 +128,16 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * the next student step already draws from the new generator and a checkpoint holds it.
    */
   override generatorStep(): StepLog {
-    const log = super.generatorStep();
+    const log = this.optimizeGenerator(this.synth, () => this.generatorLoss());
+    const c = this.companion;
+    // The companion's loss terms are logged with a 'c_' prefix (its per-layer BN terms are not).
+    if (c) for (const [k, v] of Object.entries(this.optimizeGenerator(c.synth, () => this.lossOf(c)))) log[`c_${k}`] = v;
     if (this.warming) return log;
     this.generatorSteps += 1;
     const every = this.cfg.tadfkd?.restartEvery;
     if (every && this.generatorSteps % (every * this.cfg.generatorSteps) === 0) {
       this.synth.reinit();
+      c?.synth.reinit();
       this.warmup();
       log.restart = 1;
     }
@@ -213,27 +158,24 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     return { index: s.index, rate: s.rate };
   }
 
-  /** Running estimate of the selection rate, used to size the next draw. */
-  private expectedRate = 1;
-
   /**
    * Collects exactly B teacher-approved samples from fresh generator batches. Each draw is sized
    * from the recent selection rate (B / rate, at most 2B) so that one forward pass usually
    * suffices; at most `maxDraws` draws are made, after which the student trains on what it has.
    * The teacher logits of the kept samples come back too: they are the student's targets.
    */
-  private drawClean(n: number): FreshSamples {
+  private drawClean(src: Source, n: number): FreshSamples {
     const kept: Tensor[] = [];
     const keptT: Tensor[] = [];
     let have = 0;
     let draws = 0;
     while (have < n && draws < this.cfg.selection.maxDraws) {
       const want = n - have;
-      const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(this.expectedRate, 0.05)) * 1.1)));
-      const x = this.synth.sample(size);
+      const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(src.expectedRate, 0.05)) * 1.1)));
+      const x = src.synth.sample(size);
       const t = this.teacher.call(x);
       const { index, rate } = this.select(t);
-      this.expectedRate = 0.8 * this.expectedRate + 0.2 * rate;
+      src.expectedRate = 0.8 * src.expectedRate + 0.2 * rate;
       draws += 1;
       if (index.shape[0] === 0) continue;
       const xs = x.indexSelect(0, index);
@@ -255,7 +197,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * after the replayed ones are drawn).
    */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled && !this.replay) return { x: this.augment(this.synth.sample(n)), log: {} };
+    if (!this.cfg.selection.enabled && !this.replay && !this.companion) return { x: this.augment(this.synth.sample(n)), log: {} };
     return noGrad(() => {
       const r = this.cfg.tadfkd?.replay;
       const nFresh = r ? Math.max(1, Math.round(n * r.fresh)) : n;
@@ -277,10 +219,21 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     });
   }
 
-  /** n fresh samples with teacher logits: the selection's kept ones, or all of a draw when selection is off. */
+  /**
+   * n fresh samples with teacher logits, with tadfkd.companion a share of them from the companion
+   * (at least one from each generator).
+   */
   private freshClean(n: number): FreshSamples {
-    if (this.cfg.selection.enabled) return this.drawClean(n);
-    const x = this.synth.sample(n);
+    const c = this.companion;
+    if (!c || n < 2) return this.freshFrom(this.main, n);
+    const fromC = Math.min(n - 1, Math.max(1, Math.round(n * this.cfg.tadfkd!.companion!.share)));
+    return joinFresh(this.freshFrom(this.main, n - fromC), this.freshFrom(c, fromC));
+  }
+
+  /** n fresh samples of one generator: the selection's kept ones, or all of a draw when selection is off. */
+  private freshFrom(src: Source, n: number): FreshSamples {
+    if (this.cfg.selection.enabled) return this.drawClean(src, n);
+    const x = src.synth.sample(n);
     return { x, t: this.teacher.call(x), draws: 1 };
   }
 
@@ -288,13 +241,18 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * The generator step's forward: a batch, the teacher on it (with the BN term when bnOn is 'full'), the
    * lenient selection (not during the warm-up), and the BN term of the selected samples otherwise.
    */
-  private generatorForward(): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor } {
-    const { x: raw } = this.synth.generate(this.cfg.batchSize);
-    const jitter = this.cfg.tadfkd?.jitter;
+  private generatorForward(src: Source): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor } {
+    const { x: raw } = src.synth.generate(this.cfg.batchSize);
+    const jitter = src.jitter;
     // The image priors (TV, L2) stay on the generated batch; the teacher and student see the jittered view.
     const x = jitter && this.black ? augmentBatch(raw, jitter, this.black) : raw;
     const bnFull = this.cfg.selection.bnOn === 'full';
-    const { logits: t, bn } = bnFull ? this.teacherWithBN(x) : { logits: this.teacher.call(x), bn: undefined };
+    const withBN = (v: Tensor): { logits: Tensor; bn: Tensor | undefined } => {
+      if (!src.hook) return { logits: this.teacher.call(v), bn: undefined };
+      const { result, loss } = src.hook.capture(() => this.teacher.call(v));
+      return { logits: result, bn: loss };
+    };
+    const { logits: t, bn } = bnFull ? withBN(x) : { logits: this.teacher.call(x), bn: undefined };
     let xs = x;
     let ts = t;
     let rate = 1;
@@ -307,7 +265,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       }
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
-    const bnLoss = bnFull ? bn : this.cfg.weights.bn > 0 ? this.teacherWithBN(xs).bn : undefined;
+    const bnLoss = bnFull ? bn : src.bn > 0 ? withBN(xs).bn : undefined;
     return { x: raw, t, xs, ts, rate, bnLoss };
   }
 
@@ -318,8 +276,13 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   }
 
   protected generatorLoss(): { loss: Tensor; log: StepLog } {
+    return this.lossOf(this.main);
+  }
+
+  /** The generator objective of one source (the main generator or the companion) on a fresh batch. */
+  private lossOf(src: Source): { loss: Tensor; log: StepLog } {
     const w = this.cfg.weights;
-    const { x, t, xs, ts, rate, bnLoss } = this.generatorForward();
+    const { x, t, xs, ts, rate, bnLoss } = this.generatorForward(src);
     const log: StepLog = {};
     // Terms are added in a fixed order (adversarial, BN, TV, L2, balance, class prior): the sum's last bits depend on it.
     let loss = this.warming ? zeros([], 'float32', x.device as Device) : undefined;
@@ -332,9 +295,9 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       log.rate = rate;
     }
     if (bnLoss) {
-      add('bn', bnLoss, w.bn);
+      add('bn', bnLoss, src.bn);
       // Per-layer terms of the forward that gave bnLoss (which layers dominate), in runs with a tadfkd section.
-      if (this.cfg.tadfkd) this.bnHook!.perLayer().forEach((v, i) => (log[`bn_l${i}`] = v));
+      if (this.cfg.tadfkd && src === this.main) this.bnHook!.perLayer().forEach((v, i) => (log[`bn_l${i}`] = v));
     }
     if (w.tv > 0) add('tv', L.totalVariation(x), w.tv);
     if (w.l2 > 0) add('l2', L.l2Prior(x), w.l2);
@@ -349,27 +312,45 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     super.dispose();
     this.black?.dispose();
     this.replay?.dispose();
+    this.companion?.hook?.remove();
+    this.companion?.synth.dispose();
+  }
+
+  override scaleLearningRates(f: number): Record<string, number> {
+    const rates = super.scaleLearningRates(f);
+    if (!this.companion) return rates;
+    this.companion.synth.optimizer.lr = this.cfg.generator.lr * f;
+    return { ...rates, companion: this.companion.synth.optimizer.lr };
   }
 
   /** The draw-size estimate and the replay buffer are part of the run's state: resume must continue them identically. */
   override synthState(): Map<string, Tensor> {
-    const m = super.synthState();
+    const m = this.synthWeights();
     if (this.replay) for (const [k, v] of this.replay.state('replay.')) m.set(k, v);
     return m;
   }
-  /** The generator and its optimiser, without the replay buffer's stored samples. */
+  /** The generators and their optimisers, without the replay buffer's stored samples. */
   override synthWeights(): Map<string, Tensor> {
-    return super.synthState();
+    const m = super.synthState();
+    if (this.companion) for (const [k, v] of this.companion.synth.state()) m.set(`${COMPANION}${k}`, v);
+    return m;
   }
   override synthMeta(): Record<string, number | boolean> {
     const restarts: Record<string, number> = this.cfg.tadfkd?.restartEvery ? { generatorSteps: this.generatorSteps } : {};
-    return { ...super.synthMeta(), expectedRate: this.expectedRate, ...restarts, ...this.replay?.meta('replay.') };
+    const c = this.companion;
+    const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
+    return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...restarts, ...this.replay?.meta('replay.'), ...companion };
   }
   override loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
     super.loadSynthState(t, meta);
-    if (typeof meta.expectedRate === 'number') this.expectedRate = meta.expectedRate;
+    if (typeof meta.expectedRate === 'number') this.main.expectedRate = meta.expectedRate;
     if (typeof meta.generatorSteps === 'number') this.generatorSteps = meta.generatorSteps;
     this.replay?.load(t, meta, 'replay.');
+    const c = this.companion;
+    if (!c) return;
+    const cMeta = stripKeys(COMPANION, meta);
+    c.synth.load(new Map([...t].filter(([k]) => k.startsWith(COMPANION)).map(([k, v]) => [k.slice(COMPANION.length), v])), cMeta);
+    if (typeof cMeta.expectedRate === 'number') c.expectedRate = cMeta.expectedRate;
   }
 
   /** Mean selection rate since the last call (NaN when selection is off or nothing was drawn). */

@@ -1,0 +1,125 @@
+/**
+ * TA-DFKD's config: the lenient-expert selection and dfkd's additions to the paper (the `tadfkd` block).
+ * Each addition is optional: absent means the paper's behaviour (docs/methods.md, "dfkd's additions").
+ */
+import { z } from 'zod';
+import { criterionNames } from '../selection';
+import { GeneratorConfig, generatorShape } from '../config-schema';
+
+/** The lenient-expert selection; `criterion` is one of the registered criteria (src/distill/selection.ts). */
+export const SelectionSection = z
+  .object({
+    enabled: z.boolean(),
+    criterion: z.lazy(() => z.enum(criterionNames() as [string, ...string[]])),
+    threshold: z.number().gt(0).lt(1),
+    bnOn: z.enum(['full', 'selected']).describe('BN loss on the full generated batch or only the selected samples (official code: selected)'),
+    maxDraws: z.number().int().positive().describe('generator batches drawn at most to collect one student batch'),
+    // Optional (absent = 0, the paper) so that adding it left the config hash of every existing run unchanged.
+    classFloor: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("per-class floor on the kept share: of the samples the teacher assigns to a class, at least this share (the lowest-loss ones) is kept whatever the GMM says, so a class the teacher is less sure of is not filtered out"),
+    // Optional (absent = reuse) so that adding it left the config hash of every existing run unchanged.
+    targets: z
+      .enum(['reuse', 'recompute'])
+      .optional()
+      .describe("student targets: the kept samples' logits from the selection forward (reuse, default) or a second teacher forward on the kept samples (recompute: dfkd's earlier behaviour; its logits can differ from reused ones in the last bits)"),
+  })
+  .strict();
+export type SelectionConfig = z.infer<typeof SelectionSection>;
+
+/** Random crop + flip (src/distill/augment.ts): the student augmentation and the generator-step jitter. */
+export const CropFlipSection = z
+  .object({
+    crop: z.number().int().min(0).describe('random-crop padding in pixels'),
+    flip: z.boolean().describe('random horizontal flip'),
+  })
+  .strict();
+
+/** The replay buffer of tadfkd.replay (src/distill/replay.ts). */
+const ReplaySection = z
+  .object({
+    size: z.number().int().positive().describe('samples the buffer holds'),
+    fresh: z
+      .number()
+      .gt(0)
+      .max(1)
+      .describe('share of each student batch drawn fresh from the generator (and added to the buffer); the rest is replayed from the buffer with the stored teacher logits'),
+    policy: z
+      .enum(['ring', 'reservoir'])
+      .optional()
+      .describe("which samples a full buffer keeps: 'ring' (default) the most recent, 'reservoir' a uniform sample of all offered so far"),
+  })
+  .strict();
+
+/** A second generator (tadfkd.companion) with its own BN-statistics settings and jitter. */
+const CompanionSection = z
+  .object({
+    share: z.number().gt(0).lt(1).describe("share of each student batch's fresh samples drawn from the companion (the rest from the main generator)"),
+    bn: z.number().min(0).describe("the companion's BN-statistics weight (the main generator keeps weights.bn)"),
+    bnFirst: z.number().positive().optional().describe("multiplier of the first BN layer's term in the companion's BN loss"),
+    jitter: CropFlipSection.optional().describe("the companion's generator-step jitter (random crop + flip views for the teacher and the adversarial term)"),
+  })
+  .strict();
+
+/**
+ * dfkd's additions to the paper (issue 18; docs/methods.md, "dfkd's additions to the paper"). Each field
+ * is optional: absent means the paper's behaviour. The method defaults set `warmupSteps` (100) and `replay`
+ * (8,192 samples, half of each student batch fresh); runs made before those defaults have no `tadfkd`
+ * section (or no `replay` in it) and resume without them.
+ */
+export const TadfkdSection = z
+  .object({
+    bnScale: z
+      .enum(['raw', 'std'])
+      .optional()
+      .describe("BN-statistics term per layer: 'raw' (paper: L2 norms of the mean and variance differences) or 'std' (per channel, the mean difference over the running std and the variance ratio minus 1, RMS over channels)"),
+    bnLayers: z.enum(['sum', 'mean']).optional().describe("BN terms combined over layers: 'sum' (paper) or 'mean'"),
+    bnFirst: z
+      .number()
+      .positive()
+      .optional()
+      .describe("multiplier of the first BN layer's term (DeepInversion's first_bn_multiplier, 10 in its code): with a lower weights.bn it keeps the low-level image statistics tight while the deeper, teacher-specific layers constrain less"),
+    balance: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("weight of a class-balance term on the generator: DAFL's information entropy of the batch-mean teacher softmax, sum pbar ln pbar / ln K in [-1, 0] (no per-sample confidence term)"),
+    adversarial: z
+      .enum(['js', 'l1'])
+      .optional()
+      .describe("generator's adversarial term on the selected samples: 'js' (paper: 1 - JS of the clamped temperature softmaxes, mean over batch x classes) or 'l1' (DFAD's -mean|S(x) - T(x)| on the logits: the disagreement the student's L1 loss removes)"),
+    warmupSteps: z.number().int().min(0).optional().describe('generator-only steps on the BN and image-prior terms before the first student step'),
+    augment: CropFlipSection.optional().describe(
+      "augment the student's synthetic batches (teacher and student see the same augmented images; official code: crop 4, flip)",
+    ),
+    replay: z
+      .union([z.literal(false), ReplaySection])
+      .optional()
+      .describe('false: no buffer (the paper). Else a replay buffer of teacher-approved samples and their logits: each student batch mixes fresh samples with replayed ones, so the student revisits what the generator made before and each step costs fewer generator and teacher forwards'),
+    restartEvery: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('every that many iterations, a fresh generator (new weights and optimiser state, then the warm-up again): which classes a generator finds depends on its start, and with tadfkd.replay the buffer keeps what earlier generators made'),
+    companion: CompanionSection.optional().describe(
+      "a second generator trained beside the main one with other BN settings (for example a lower BN weight with jitter, which finds classes the main generator misses); its teacher-approved samples are a fixed share of every student batch's fresh samples and join the same replay buffer",
+    ),
+    jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
+  })
+  .strict();
+export type TadfkdOptions = z.infer<typeof TadfkdSection>;
+export type CompanionOptions = z.infer<typeof CompanionSection>;
+export type CropFlip = z.infer<typeof CropFlipSection>;
+
+export const taDfkdShape = {
+  ...generatorShape,
+  method: z.literal('ta-dfkd'),
+  advTemperature: z.number().positive().describe('temperature of the JS adversarial term'),
+  selection: SelectionSection,
+  tadfkd: TadfkdSection.optional(),
+};
+export type TaDfkdConfig = GeneratorConfig & { method: 'ta-dfkd'; advTemperature: number; selection: SelectionConfig; tadfkd?: TadfkdOptions };
