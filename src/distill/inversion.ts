@@ -4,7 +4,7 @@
  * that layer's running statistics, with total-variation and L2 image priors. Used by the DeepInversion
  * method (its synthesis step) and by the probe set of probe trust (probe.ts).
  */
-import { Tensor, tidy, F } from '../tensor';
+import { Tensor, tidy, F, cat, randint } from '../tensor';
 import { Adam } from '../optim';
 import type { Classifier } from '../models/registry';
 import type { BNStatsHook } from './bn-hook';
@@ -16,6 +16,32 @@ export interface InversionOptions {
   lr: number;
   /** Weights of the loss terms: cross-entropy to the labels, BN statistics, total variation, L2. */
   weights: { ce: number; bn: number; tv: number; l2: number };
+  /**
+   * DeepInversion's jitter: each step the teacher sees the batch rolled by a random offset of up to
+   * this many pixels in each direction (one offset per batch), so evidence tied to exact pixel
+   * positions does not pay. Absent or 0: none.
+   */
+  jitter?: number;
+  /** With jitter: a random horizontal flip of the whole batch each step (DeepInversion's). */
+  flip?: boolean;
+}
+
+/** `x` [N,C,H,W] rolled by (dy, dx) pixels (wrapping around), as torch.roll on dims 2 and 3. */
+export function roll2d(x: Tensor, dy: number, dx: number): Tensor {
+  const rollDim = (t: Tensor, dim: number, k: number): Tensor => {
+    const n = t.shape[dim];
+    const s = ((k % n) + n) % n;
+    return s === 0 ? t : cat([t.narrow(dim, n - s, s), t.narrow(dim, 0, n - s)], dim);
+  };
+  return rollDim(rollDim(x, 2, dy), 3, dx);
+}
+
+/** The teacher's view of `x` in one inversion step: rolled and flipped at random with jitter, else x. */
+function jittered(x: Tensor, o: InversionOptions): Tensor {
+  if (!o.jitter) return x;
+  const r = randint(0, 2 * o.jitter + 1, [3]).toInt32Array();
+  const v = roll2d(x, r[0] - o.jitter, r[1] - o.jitter);
+  return o.flip && r[2] % 2 === 1 ? v.flip([3]) : v;
 }
 
 /** The loss terms of the last inversion step. */
@@ -29,7 +55,7 @@ export interface InversionLog {
 /**
  * Optimises `x` (a leaf tensor with requiresGrad, updated in place) for `o.steps` Adam steps
  * (betas 0.5/0.99) against `teacher`, whose BatchNorm layers `hook` observes. Returns the loss terms
- * of the last step (undefined when `o.steps` is 0). Draws no random numbers.
+ * of the last step (undefined when `o.steps` is 0). Draws random numbers only for the jitter.
  */
 export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, y: Tensor, o: InversionOptions): InversionLog | undefined {
   const w = o.weights;
@@ -38,7 +64,7 @@ export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, 
   try {
     for (let k = 0; k < o.steps; k++) {
       tidy(() => {
-        const { result: t, loss: bn } = hook.capture(() => teacher.call(x));
+        const { result: t, loss: bn } = hook.capture(() => teacher.call(jittered(x, o)));
         const ce = F.crossEntropy(t, y);
         const tv = L.totalVariation(x);
         const l2 = L.l2Prior(x);

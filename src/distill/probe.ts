@@ -31,6 +31,10 @@ export interface ProbeOptions {
   tvWeight: number;
   l2Weight: number;
   seed: number;
+  /** DeepInversion's jitter during the inversion (pixels of random roll; absent: none). */
+  jitter?: number;
+  /** With jitter: random horizontal flips. */
+  flip?: boolean;
 }
 
 /** The fields of `o` that are not undefined (so that `{steps: undefined}` keeps the default). */
@@ -55,7 +59,8 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
       const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize]).requiresGrad_(true));
       const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64'));
       try {
-        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights: { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight } });
+        const weights = { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight };
+        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip });
         parts.push(keep(x.detach().clone()));
       } finally {
         x.dispose();
