@@ -87,6 +87,14 @@ test('dfkd trust scores a finished run, caches the probe in the teacher director
   assert.equal(second.status, 0, second.stderr);
   assert.doesNotMatch(second.stderr, /synthesising/, 'the cached probe is reused');
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'probe-trust.json'), 'utf8')).probeAgreement, rec.probeAgreement);
+  assert.equal(rec.probe.jitter, 2, 'the default probe is jittered');
+  const plain = childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', out, '--probe-size', '20', '--probe-steps', '3', '--probe-jitter', '0'], { encoding: 'utf8', env: { ...process.env, DFKD_QUIET: '1' } });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stderr, /synthesising a probe set of 20 images/, '--probe-jitter 0 is another probe');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'probe-trust.json'), 'utf8')).probe.jitter, 0);
+  const negative = childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', out, '--probe-jitter', '-1'], { encoding: 'utf8' });
+  assert.equal(negative.status, 2, 'a usage error');
+  assert.match(negative.stderr, /--probe-jitter must be at least 0, got -1/);
 
   const bad = childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', teacher], { encoding: 'utf8' });
   assert.equal(bad.status, 1);

@@ -94,7 +94,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
     .option('--no-probe', 'skip the probe trust score of each cell (computed at the end; one probe inversion per teacher)')
-    .option('--probe-size <n>', 'probe images per teacher (default 512)', parseIntArg('--probe-size'))
+    .option('--probe-size <n>', 'probe images per teacher (default 1024)', parseIntArg('--probe-size'))
     .option('--probe-steps <n>', 'inversion steps per probe batch (default 200)', parseIntArg('--probe-steps'))
     .option('--device <name>', DEVICE_HELP, 'cpu')
     .option('--on-nan <policy>', 'on a non-finite loss or weight in a cell: stop it (default; recorded as diverged) or rollback (restore its last checkpoint, lower the learning rates)', parseOnNan)

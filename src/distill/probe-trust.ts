@@ -153,7 +153,7 @@ export function probeTrustOfRun(runDir: string, o: { teacher?: string } & Partia
     teacherDir = (rec as { teacher: { dir: string } }).teacher.dir;
   }
   return withTeacher(teacherDir, (teacher) => {
-    const probe = teacherProbe(teacher, { n: o.n, steps: o.steps }, log, runDir);
+    const probe = teacherProbe(teacher, { n: o.n, steps: o.steps, jitter: o.jitter }, log, runDir);
     try {
       return { record: runProbeTrust(runDir, teacher, probe), file: path.join(runDir, PROBE_TRUST_FILE), probeFile: probe.file };
     } finally {
