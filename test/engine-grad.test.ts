@@ -227,6 +227,8 @@ gc('F.conv2d stride 2 padding 1 groups 2 with bias', (x, w, b) => F.conv2d(x, w,
 ]);
 gc('F.conv2d dilation 2 no bias', (x, w) => F.conv2d(x, w, undefined, { dilation: 2, padding: [2, 1] }), () => [uni([1, 2, 6, 5]), uni([2, 2, 3, 3])]);
 gc('channelsLast copy of a 4-D tensor', (a) => a.channelsLast().mul(a), () => [uni([2, 3, 2, 2])]);
+gc('contiguousFormat of a channels-last tensor', (a) => a.channelsLast().contiguousFormat().mul(a), () => [uni([2, 3, 2, 2])]);
+gc('channelsLast of a one-channel tensor (copied into channels-last strides)', (a) => a.channelsLast().mul(a), () => [uni([2, 1, 2, 2])]);
 gc('F.conv2d with channels-last input and weight', (x, w, b) => F.conv2d(x.channelsLast(), w.channelsLast(), b, { padding: 1 }), () => [uni([2, 3, 4, 4]), uni([4, 3, 3, 3]), uni([4])]);
 gc('F.conv2d asymmetric stride/kernel', (x, w) => F.conv2d(x, w, undefined, { stride: [2, 1] }), () => [uni([1, 1, 5, 4]), uni([2, 1, 3, 2])]);
 gc('F.batchNorm training (x, weight, bias)', (x, w, b) => F.batchNorm(x, { weight: w, bias: b, training: true }), () => [

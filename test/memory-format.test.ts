@@ -10,7 +10,7 @@ import { resolveConfig } from '../src/distill/config';
 import { runConfigHash } from '../src/distill/run';
 import { setMemoryFormat } from '../src/nn';
 import { buildModel } from '../src/models';
-import { manualSeed, randn, tidy, noGrad, zeros } from '../src/tensor';
+import { manualSeed, randn, tidy, noGrad, zeros, F } from '../src/tensor';
 import { loadTensors } from '../src/io/weights';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
 
@@ -44,6 +44,26 @@ test('setMemoryFormat leaves every weight value unchanged and the forward pass e
     const y2 = noGrad(() => m.call(x));
     assert.deepEqual(y2.toFloat32Array(), y0.toFloat32Array(), `${arch}: back to contiguous gives the contiguous logits bit for bit`);
     for (const t of [x, y0, y1, y2]) t.dispose();
+    m.dispose();
+  }
+});
+
+test('under channels-last the first convolution of a one-channel network returns channels-last, as in PyTorch', () => {
+  // A [16,1,3,3] weight is "contiguous" in both orders; contiguous(ChannelsLast) left its strides alone and
+  // the convolution then returned NCHW, so the layers after it ran in the slow order (docs/benchmarks.md).
+  for (const arch of ['vgg5', 'resnet8', 'lenet5']) {
+    manualSeed(3);
+    const m = buildModel(arch, { inChannels: 1, numClasses: 10, imageSize: 32 });
+    setMemoryFormat(m, 'channels-last');
+    const first = m.parameters().find((p) => p.shape.length === 4)!;
+    assert.equal(first.shape[1], 1, `${arch}: the first convolution has one input channel`);
+    assert.equal(first.memoryFormat, 'channels-last', `${arch}: its weight is channels-last`);
+    tidy(() => {
+      const y = F.conv2d(randn([4, 1, 32, 32]), first, undefined, { padding: 1 });
+      assert.equal(y.memoryFormat, 'channels-last', `${arch}: its output is channels-last`);
+    });
+    setMemoryFormat(m, 'contiguous');
+    assert.equal(first.memoryFormat, 'contiguous');
     m.dispose();
   }
 });

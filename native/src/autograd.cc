@@ -30,6 +30,15 @@ static Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
   DFKD_GUARD("isLeaf", { return Napi::Boolean::New(info.Env(), argTensor(info, 0, "isLeaf").is_leaf()); })
 }
 
+// The memory order libtorch reads from the strides (suggest_memory_format): what a convolution or
+// pooling on this tensor runs in. 4-D tensors only report channels-last.
+static Napi::Value MemoryFormatOf(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("memoryFormat", {
+    const auto f = argTensor(info, 0, "memoryFormat").suggest_memory_format();
+    return Napi::String::New(info.Env(), f == at::MemoryFormat::ChannelsLast ? "channels-last" : "contiguous");
+  })
+}
+
 // ---------------------------------------------------------------- autograd
 
 static Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
@@ -99,6 +108,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   REG("device", DeviceOf);
   REG("requiresGrad", RequiresGrad);
   REG("isLeaf", IsLeaf);
+  REG("memoryFormat", MemoryFormatOf);
   REG("setRequiresGrad", SetRequiresGrad);
   REG("grad", Grad);
   REG("clearGrad", ClearGrad);

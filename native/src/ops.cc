@@ -59,7 +59,14 @@ UNARY(reciprocal, at::reciprocal(t))
 UNARY(sin, at::sin(t))
 UNARY(cos, at::cos(t))
 UNARY(contiguous, t.contiguous())
-UNARY(channelsLast, t.contiguous(at::MemoryFormat::ChannelsLast))
+// PyTorch's `.to(memory_format=torch.channels_last)`: a tensor libtorch already reads as channels-last is
+// returned as it is; any other is copied into channels-last strides. `contiguous(ChannelsLast)` would leave an
+// ambiguous tensor alone (a [16,1,3,3] weight is "contiguous" in both orders), and a convolution with such a
+// weight returns NCHW: the first layer of every one-channel network then ran in the slow order.
+UNARY(channelsLast, t.to(t.options(), false, false, at::MemoryFormat::ChannelsLast))
+// PyTorch's `.to(memory_format=torch.contiguous_format)`: the way back from channelsLast, which copies an
+// ambiguous channels-last tensor into NCHW strides where `contiguous()` would keep it as it is.
+UNARY(contiguousFormat, t.to(t.options(), false, false, at::MemoryFormat::Contiguous))
 UNARY(clone, t.clone())
 UNARY(detach, t.detach())
 UNARY(isnan, at::isnan(t))
@@ -464,7 +471,7 @@ void registerOps(Napi::Env env, Napi::Object exports) {
   static const Entry table[] = {
 #define E(NAME) {#NAME, Op_##NAME}
       E(neg), E(exp), E(log), E(log1p), E(sqrt), E(rsqrt), E(abs), E(relu), E(sigmoid), E(tanh), E(sign), E(floor), E(ceil),
-      E(round), E(square), E(reciprocal), E(sin), E(cos), E(contiguous), E(channelsLast), E(clone), E(detach), E(isnan), E(isfinite),
+      E(round), E(square), E(reciprocal), E(sin), E(cos), E(contiguous), E(channelsLast), E(contiguousFormat), E(clone), E(detach), E(isnan), E(isfinite),
       E(logicalNot), E(nonzero), E(all), E(any),
       E(add), E(sub), E(mul), E(div), E(pow), E(maximum), E(minimum), E(eq), E(ne), E(lt), E(le), E(gt), E(ge),
       E(logicalAnd), E(logicalOr), E(matmul), E(equal),

@@ -15,7 +15,7 @@ export function setMemoryFormat(m: Module, format: MemoryFormat): void {
   noGrad(() => {
     for (const p of m.parameters()) {
       if (p.shape.length !== 4) continue;
-      const q = format === 'channels-last' ? p.channelsLast() : p.contiguous();
+      const q = format === 'channels-last' ? p.channelsLast() : p.contiguousFormat();
       p.setData_(q);
       q.dispose();
     }

@@ -12,7 +12,7 @@ type Dims = number[];
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 type Reduction = 'none' | 'mean' | 'sum';
 
-const UNARY = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'sign', 'floor', 'ceil', 'round', 'square', 'reciprocal', 'sin', 'cos', 'contiguous', 'channelsLast', 'clone', 'detach', 'isnan', 'isfinite', 'logicalNot', 'nonzero', 'all', 'any'] as const;
+const UNARY = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'sign', 'floor', 'ceil', 'round', 'square', 'reciprocal', 'sin', 'cos', 'contiguous', 'channelsLast', 'contiguousFormat', 'clone', 'detach', 'isnan', 'isfinite', 'logicalNot', 'nonzero', 'all', 'any'] as const;
 /** Binary ops whose second operand is a tensor or a scalar. */
 const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 const BINARY_TENSOR = ['logicalAnd', 'logicalOr', 'matmul'] as const;
@@ -55,6 +55,7 @@ export interface NativeBinding
   device(h: H): string;
   requiresGrad(h: H): boolean;
   isLeaf(h: H): boolean;
+  memoryFormat(h: H): string;
   setRequiresGrad(h: H, v: boolean): void;
   grad(h: H): H | undefined;
   clearGrad(h: H): void;
@@ -138,7 +139,7 @@ export interface NativeBinding
 /** Every op name of NativeBinding (the compiler checks this list against the interface, both ways). */
 const OWN = [
   'dispose', 'isDisposed', 'memoryStats', 'emptyCpuCache', 'fromArray', 'toArray', 'item', 'full', 'arange', 'randint', 'randperm',
-  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'setGradEnabled', 'isGradEnabled',
+  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'memoryFormat', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'setGradEnabled', 'isGradEnabled',
   'setNumThreads', 'getNumThreads', 'manualSeed', 'getRngState', 'setRngState', 'cudaAvailable', 'cudaDeviceCount', 'synchronize', 'setCudnn', 'info',
   'equal', 'add_', 'mul_', 'div_', 'addcmul_', 'addcdiv_', 'copy_', 'zero_', 'fill_', 'clamp_', 'leakyRelu_', 'uniform_', 'normal_',
   'logsumexp', 'var', 'std', 'norm', 'max', 'min', 'argmax', 'argmin', 'topk', 'sort', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'flip',

@@ -81,6 +81,10 @@ export class Tensor {
     native.setRequiresGrad(this.handle, v);
     return this;
   }
+  /** The memory order libtorch reads from the strides: what convolutions and pooling on it run in. */
+  get memoryFormat(): 'contiguous' | 'channels-last' {
+    return native.memoryFormat(this.handle) as 'contiguous' | 'channels-last';
+  }
   get isLeaf(): boolean {
     return native.isLeaf(this.handle) as boolean;
   }
@@ -181,6 +185,14 @@ export class Tensor {
   }
   contiguous(): Tensor {
     return new Tensor(native.contiguous(this.handle));
+  }
+  /**
+   * This tensor in NCHW strides (PyTorch's `.to(memory_format=torch.contiguous_format)`): unlike
+   * `contiguous()`, it also copies a tensor whose strides are valid in both orders but read as
+   * channels-last (a one-input-channel weight made channels-last), so convolutions with it run in NCHW.
+   */
+  contiguousFormat(): Tensor {
+    return new Tensor(native.contiguousFormat(this.handle));
   }
   /**
    * A copy in channels-last (NHWC) memory order of a 4-D tensor; the shape and values are unchanged.
