@@ -334,52 +334,20 @@ export function posteriorLowComponent(x: ArrayLike<number>, fit: Gmm1dParams): F
  */
 export function selectClean(losses: ArrayLike<number>, opts: SelectCleanOptions = {}): SelectCleanResult {
   const em = resolveEmOptions(opts, 'selectClean');
-  const threshold = opts.threshold ?? GMM_DEFAULTS.threshold;
-  const minSamples = opts.minSamples ?? GMM_DEFAULTS.minSamples;
-  if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) {
-    throw new DfkdError(`selectClean: threshold must be in [0, 1], got ${threshold}`, 'EGMM_OPTION');
-  }
-  if (!Number.isInteger(minSamples) || minSamples < 2) {
-    throw new DfkdError(`selectClean: minSamples must be an integer >= 2, got ${minSamples}`, 'EGMM_OPTION');
-  }
-
+  const { threshold, minSamples } = selectionOptions(opts);
   const n = losses.length;
   const mask = new Uint8Array(n);
   const posterior = new Float64Array(n);
-  const finiteIdx: number[] = [];
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = losses[i];
-    if (!Number.isFinite(v)) continue;
-    finiteIdx.push(i);
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const { finiteIdx, lo, hi } = finiteRange(losses);
   const m = finiteIdx.length;
-
-  const keepAllFinite = (): SelectCleanResult => {
+  if (m < minSamples || !(hi > lo)) {
     for (const i of finiteIdx) {
       mask[i] = 1;
       posterior[i] = 1;
     }
     return { mask, posterior, rate: n === 0 ? 1 : m / n, fit: null, degenerate: true };
-  };
-  if (m < minSamples || !(hi > lo)) return keepAllFinite();
-
-  // Min-max normalise; halve first if the range itself overflows.
-  let range = hi - lo;
-  let scale = 1;
-  if (!Number.isFinite(range)) {
-    scale = 0.5;
-    range = hi * 0.5 - lo * 0.5;
   }
-  const loS = lo * scale;
-  const z = new Float64Array(m);
-  for (let j = 0; j < m; j++) {
-    z[j] = Math.min(1, Math.max(0, ((losses[finiteIdx[j]] as number) * scale - loS) / range));
-  }
-
+  const z = minMaxNormalise(losses, finiteIdx, lo, hi);
   const fit = fitGmm1d(z, em);
   const post = posteriorLowComponent(z, fit);
   let kept = 0;
@@ -393,4 +361,46 @@ export function selectClean(losses: ArrayLike<number>, opts: SelectCleanOptions 
     }
   }
   return { mask, posterior, rate: kept / n, fit, degenerate: false };
+}
+
+/** selectClean's threshold and minSamples, defaulted and validated. */
+function selectionOptions(opts: SelectCleanOptions): { threshold: number; minSamples: number } {
+  const threshold = opts.threshold ?? GMM_DEFAULTS.threshold;
+  const minSamples = opts.minSamples ?? GMM_DEFAULTS.minSamples;
+  if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= 1)) {
+    throw new DfkdError(`selectClean: threshold must be in [0, 1], got ${threshold}`, 'EGMM_OPTION');
+  }
+  if (!Number.isInteger(minSamples) || minSamples < 2) {
+    throw new DfkdError(`selectClean: minSamples must be an integer >= 2, got ${minSamples}`, 'EGMM_OPTION');
+  }
+  return { threshold, minSamples };
+}
+
+/** The indices of the finite values and their minimum and maximum (Infinity / -Infinity when none). */
+function finiteRange(x: ArrayLike<number>): { finiteIdx: number[]; lo: number; hi: number } {
+  const finiteIdx: number[] = [];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (!Number.isFinite(v)) continue;
+    finiteIdx.push(i);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { finiteIdx, lo, hi };
+}
+
+/** The values at `idx` min-max normalised to [0, 1] with their range [lo, hi] (hi > lo); halved first if the range overflows. */
+function minMaxNormalise(x: ArrayLike<number>, idx: number[], lo: number, hi: number): Float64Array {
+  let range = hi - lo;
+  let scale = 1;
+  if (!Number.isFinite(range)) {
+    scale = 0.5;
+    range = hi * 0.5 - lo * 0.5;
+  }
+  const loS = lo * scale;
+  const z = new Float64Array(idx.length);
+  for (let j = 0; j < idx.length; j++) z[j] = Math.min(1, Math.max(0, ((x[idx[j]] as number) * scale - loS) / range));
+  return z;
 }
