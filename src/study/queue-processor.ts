@@ -71,30 +71,44 @@ function canSeeStudy(job: CellJob): boolean {
   }
 }
 
+/** The job's payload, after checking that it was submitted by this dfkd version (a job of another version may not even parse). */
+function parseCellJob(job: SandboxedJob): CellJob {
+  const theirs = (job.data as { version?: unknown } | undefined)?.version;
+  const mine = queueVersion();
+  if (theirs !== mine) {
+    throw new DfkdError(
+      `version mismatch: job ${job.id} was submitted by dfkd ${String(theirs)} but this worker (${os.hostname()}) runs dfkd ${mine}; ` +
+        'run workers and the submitter from the same dfkd version, then submit again to retry the cell',
+      'EVERSION',
+    );
+  }
+  const parsed = CellJob.safeParse(job.data);
+  if (!parsed.success) throw new DfkdError(`invalid job payload for ${job.id}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'EPAYLOAD');
+  return parsed.data;
+}
+
+/** A run's progress callback that reports to the job at most once a second (and at the last iteration). */
+function jobProgress(job: SandboxedJob): (p: { iteration: number; iterations: number }) => void {
+  let lastReport = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - lastReport < 1000 && p.iteration < p.iterations) return;
+    lastReport = now;
+    void Promise.resolve(job.updateProgress({ iteration: p.iteration, iterations: p.iterations })).catch(() => undefined);
+  };
+}
+
 /** Runs one cell job; throws errors whose message starts with '[CODE] '. */
 export default async function processCell(job: SandboxedJob): Promise<CellJobResult> {
   try {
-    // The version first: a job of another version may not even parse.
-    const theirs = (job.data as { version?: unknown } | undefined)?.version;
+    const data = parseCellJob(job);
     const mine = queueVersion();
-    if (theirs !== mine) {
-      throw new DfkdError(
-        `version mismatch: job ${job.id} was submitted by dfkd ${String(theirs)} but this worker (${os.hostname()}) runs dfkd ${mine}; ` +
-          'run workers and the submitter from the same dfkd version, then submit again to retry the cell',
-        'EVERSION',
-      );
-    }
-    const parsed = CellJob.safeParse(job.data);
-    if (!parsed.success) throw new DfkdError(`invalid job payload for ${job.id}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'EPAYLOAD');
-    const data = parsed.data;
     const shared = canSeeStudy(data);
     const out = shared ? path.join(data.studyDir, data.runDir) : path.join(workerDir(), data.studyId, data.runDir);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const resumed = fs.existsSync(path.join(out, RUN_FILES.config));
-    const teacherDir = teacherDirFor(data, shared);
-    let lastReport = 0;
     const res = await runDistill({
-      teacherDir,
+      teacherDir: teacherDirFor(data, shared),
       studentArch: data.student,
       method: data.method,
       overrides: data.overrides,
@@ -102,12 +116,7 @@ export default async function processCell(job: SandboxedJob): Promise<CellJobRes
       dataPath: process.env.DFKD_WORKER_DATA_PATH || data.dataPath,
       resume: true,
       onWarn: (m) => void Promise.resolve(job.log(`warning: ${m}`)).catch(() => undefined),
-      onProgress: (p) => {
-        const now = Date.now();
-        if (now - lastReport < 1000 && p.iteration < p.iterations) return;
-        lastReport = now;
-        void Promise.resolve(job.updateProgress({ iteration: p.iteration, iterations: p.iterations })).catch(() => undefined);
-      },
+      onProgress: jobProgress(job),
       shouldStop: () => parentGone,
     });
     if (res.stopped || parentGone) process.exit(1); // checkpointed; the job returns to the queue when its lock expires
