@@ -156,9 +156,9 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
     return {};
   }
 
-  protected teacherWithBN(x: Tensor): { logits: Tensor; bn: Tensor | undefined } {
-    if (!this.bnHook) return { logits: this.teacher.call(x), bn: undefined };
-    const { result: logits, loss: bn } = this.bnHook.capture(() => this.teacher.call(x));
+  protected teacherWithBN(x: Tensor, hook: BNStatsHook | undefined = this.bnHook): { logits: Tensor; bn: Tensor | undefined } {
+    if (!hook) return { logits: this.teacher.call(x), bn: undefined };
+    const { result: logits, loss: bn } = hook.capture(() => this.teacher.call(x));
     return { logits, bn };
   }
 

@@ -247,12 +247,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     // The image priors (TV, L2) stay on the generated batch; the teacher and student see the jittered view.
     const x = jitter && this.black ? augmentBatch(raw, jitter, this.black) : raw;
     const bnFull = this.cfg.selection.bnOn === 'full';
-    const withBN = (v: Tensor): { logits: Tensor; bn: Tensor | undefined } => {
-      if (!src.hook) return { logits: this.teacher.call(v), bn: undefined };
-      const { result, loss } = src.hook.capture(() => this.teacher.call(v));
-      return { logits: result, bn: loss };
-    };
-    const { logits: t, bn } = bnFull ? withBN(x) : { logits: this.teacher.call(x), bn: undefined };
+    const { logits: t, bn } = bnFull ? this.teacherWithBN(x, src.hook) : { logits: this.teacher.call(x), bn: undefined };
     let xs = x;
     let ts = t;
     let rate = 1;
@@ -265,7 +260,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       }
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
-    const bnLoss = bnFull ? bn : src.bn > 0 ? withBN(xs).bn : undefined;
+    const bnLoss = bnFull ? bn : src.bn > 0 ? this.teacherWithBN(xs, src.hook).bn : undefined;
     return { x: raw, t, xs, ts, rate, bnLoss };
   }
 
