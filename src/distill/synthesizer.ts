@@ -113,6 +113,11 @@ export class GeneratorSynthesizer {
 /**
  * DeepInversion's source: batches of images optimised directly (no generator) and kept in a
  * fixed-size pool; the student samples random batches from the pool.
+ *
+ * It looks like TA-DFKD's ReplayBuffer (src/distill/replay.ts) but is not one: it holds images without
+ * teacher logits (DeepInversion's KL targets are recomputed), draws a batch without replacement
+ * (randperm) where the buffer draws with replacement, and grows by concatenation. Making either the
+ * other would change the engine RNG draws, and so every recorded run, of the method it serves.
  */
 export class ImagePool {
   private images: Tensor | undefined;
