@@ -11,7 +11,7 @@ import { runDistill, runConfigHash } from '../src/distill/run';
 import { resolveConfig } from '../src/distill/config';
 import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
 import { BNStatsHook, type BNLossOptions } from '../src/distill/bn-hook';
-import { augmentBatch } from '../src/distill/augment';
+import { augmentBatch, mixupTail } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
 import { Normalizer } from '../src/distill/synthesizer';
 import { createMethod } from '../src/distill/methods';
@@ -154,6 +154,41 @@ test('the replay buffer (tadfkd.replay) is validated, mixes replayed samples int
   // Each log line holds the mean over the 4 student steps since the last one: only the very first step
   // (empty buffer) is all fresh.
   assert.deepEqual(lines.map((l) => l.losses.replayed), [0.375, 0.5]);
+});
+
+test('mixupTail keeps the head rows and makes each tail row a convex mix of itself and one row of the batch', () => {
+  tidy(() => {
+    // Row i is the i-th unit vector (as a 1x2x4 image), so a mix's support names the rows it came from.
+    const n = 8;
+    const x = tensor(Float32Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 1 : 0)), [n, 1, 2, 4]);
+    manualSeed(3);
+    const { x: out, mixed } = mixupTail(x, 3);
+    assert.deepEqual(out.shape, [n, 1, 2, 4]);
+    assert.deepEqual(mixed.shape, [3, 1, 2, 4]);
+    const rows = out.reshape([n, n]).toFloat32Array();
+    for (let i = 0; i < n - 3; i++) for (let k = 0; k < n; k++) assert.equal(rows[i * n + k], i === k ? 1 : 0, `head row ${i} unchanged`);
+    let mixedSomething = false;
+    for (let i = n - 3; i < n; i++) {
+      const r = Array.from(rows.slice(i * n, (i + 1) * n));
+      const sum = r.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-6, `row ${i} sums to 1: ${sum}`);
+      assert.ok(r.every((v) => v >= 0), `row ${i} is a convex mix`);
+      const support = r.map((v, k) => (v > 1e-7 ? k : -1)).filter((k) => k >= 0);
+      assert.ok(support.length <= 2 && (support.includes(i) || r[i] === 0), `row ${i} mixes itself with one partner: ${r}`);
+      if (support.length === 2) mixedSomething = true;
+    }
+    assert.ok(mixedSomething, 'at least one tail row is a mix of two rows');
+    manualSeed(3);
+    const again = mixupTail(x, 3).x.reshape([n, n]).toFloat32Array();
+    assert.deepEqual(Array.from(again), Array.from(rows), 'seeded: the same mixes');
+    assert.throws(() => mixupTail(x, 0), /m must be an integer in \[1, 8\], got 0/);
+  });
+});
+
+test('mixup (tadfkd.mixup) is validated, changes the run, and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 0 } }), /tadfkd\.mixup/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 1.5 } }), /tadfkd\.mixup/);
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: 0.5 } }, 'ta-mix', { ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } });
 });
 
 test("ReplayBuffer 'reservoir' keeps a uniform sample of everything offered, not the latest rows, and resumes its count", () => {

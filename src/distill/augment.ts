@@ -5,7 +5,7 @@
  * content meets the same background as the zero-padded real inputs. Randomness comes from the torch
  * generator, so a seeded run (and a resumed one) repeats exactly.
  */
-import { Tensor, Device, F, cat, randint, where, onesLike } from '../tensor';
+import { Tensor, Device, F, cat, rand, randint, where, onesLike } from '../tensor';
 
 export interface AugmentOptions {
   crop: number;
@@ -31,4 +31,21 @@ export function augmentBatch(x: Tensor, o: AugmentOptions, fill: Tensor): Tensor
     out = where(m, out.flip([3]), out);
   }
   return out;
+}
+
+/**
+ * Mixup of synthetic samples (`tadfkd.mixup`): the last m rows of x become lambda * x_i + (1 - lambda) * x_j,
+ * x_i the row itself, x_j a uniformly drawn row of x (any row, itself included), lambda uniform in [0, 1]
+ * per mixed row. Returns the batch with the mixes in place and the mixes alone (whose targets the caller
+ * recomputes). Randomness comes from the engine RNG, so seeded and resumed runs repeat it.
+ */
+export function mixupTail(x: Tensor, m: number): { x: Tensor; mixed: Tensor } {
+  const n = x.shape[0];
+  if (!Number.isInteger(m) || m < 1 || m > n) throw new Error(`mixupTail: m must be an integer in [1, ${n}], got ${m}`);
+  const dev = x.device as Device;
+  const tail = x.narrow(0, n - m, m);
+  const partner = x.indexSelect(0, randint(0, n, [m], dev));
+  const lam = rand([m, 1, 1, 1], 'float32', dev);
+  const mixed = tail.mul(lam).add(partner.mul(lam.rsub(1)));
+  return { x: m === n ? mixed : cat([x.narrow(0, 0, n - m), mixed], 0), mixed };
 }

@@ -16,7 +16,7 @@
  * sample (the paper's "basic" ablation).
  */
 import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
-import { augmentBatch } from '../augment';
+import { augmentBatch, mixupTail } from '../augment';
 import { ReplayBuffer } from '../replay';
 import { BNStatsHook, type BNLossOptions } from '../bn-hook';
 import { GeneratorSynthesizer } from '../synthesizer';
@@ -197,7 +197,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * after the replayed ones are drawn).
    */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled && !this.replay && !this.companion) return { x: this.augment(this.synth.sample(n)), log: {} };
+    if (!this.cfg.selection.enabled && !this.replay && !this.companion && !this.cfg.tadfkd?.mixup) return { x: this.augment(this.synth.sample(n)), log: {} };
     return noGrad(() => {
       const r = this.cfg.tadfkd?.replay;
       const nFresh = r ? Math.max(1, Math.round(n * r.fresh)) : n;
@@ -215,8 +215,22 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       const reuse = this.cfg.selection.targets !== 'recompute' && !this.cfg.tadfkd?.augment;
       const log: StepLog = { draws: fresh.draws };
       if (this.replay) log.replayed = fromBuffer / n;
+      const mix = this.cfg.tadfkd?.mixup;
+      if (mix) ({ x, t } = this.mixTail(x, t, Math.max(1, Math.round(x.shape[0] * mix)), reuse));
       return { x: this.augment(x), t: reuse ? t : undefined, log };
     });
+  }
+
+  /**
+   * tadfkd.mixup: the batch's last m rows replaced by mixes (mixupTail) and, when the targets are reused,
+   * their logits by the teacher's on the mixes (one teacher forward on m samples).
+   */
+  private mixTail(x: Tensor, t: Tensor, m: number, reuse: boolean): { x: Tensor; t: Tensor } {
+    const r = mixupTail(x, m);
+    if (!reuse) return { x: r.x, t };
+    const n = t.shape[0];
+    const tm = this.teacher.call(r.mixed);
+    return { x: r.x, t: m === n ? tm : cat([t.narrow(0, 0, n - m), tm], 0) };
   }
 
   /**
