@@ -92,6 +92,12 @@ const ABLATIONS: readonly StudyMethod[] = [
     overrides: { selection: { enabled: false } },
     description: "ablation: TA-DFKD trained on every generated sample (no GMM selection; the paper's 'basic')",
   },
+  {
+    id: 'ta-dfkd+mixup',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { mixup: 0.5 } },
+    description: "experiment (in no preset; --methods ta-dfkd+mixup): TA-DFKD with tadfkd.mixup 0.5 (the replayed half of each student batch replaced by mixes of two samples, with the teacher's logits on them)",
+  },
 ];
 
 /** Every method variant a study can run: each registered method, followed by its ablations. */
@@ -110,7 +116,9 @@ export function methodVariant(id: string): StudyMethod {
 }
 
 const variants = (...ids: string[]): StudyMethod[] => ids.map(methodVariant);
-const ALL_METHODS = METHOD_VARIANTS.map((m) => m.id);
+/** Variants that are experiments, run only when named with --methods: in no preset. */
+const EXPERIMENTS = new Set(['ta-dfkd+mixup']);
+const ALL_METHODS = METHOD_VARIANTS.map((m) => m.id).filter((id) => !EXPERIMENTS.has(id));
 /**
  * Quick presets run the paper's central comparison, TA-DFKD with and without the class prior, against
  * one class-prior baseline (DAFL) and one without a class prior (DFAD); the full preset runs every variant.
