@@ -50,17 +50,19 @@ function teacherCalls(teacher: { call(x: Tensor): Tensor }, fn: () => void): num
   return n;
 }
 
-test('a TA-DFKD student step runs the teacher once per draw: the selection logits are the targets', () => {
-  const s = setup();
-  try {
-    for (let i = 0; i < 4; i++) {
-      let draws = 0;
-      const calls = teacherCalls(s.teacher, () => (draws = s.method.studentStep().draws));
-      assert.ok(draws >= 1);
-      assert.equal(calls, draws, `step ${i}: ${calls} teacher forwards for ${draws} draw(s)`);
+test('a TA-DFKD student step runs the teacher once per draw (the selection logits are the targets), plus once on the mixes with tadfkd.mixup', () => {
+  for (const mixup of [false, 0.5] as const) {
+    const s = setup({ tadfkd: { warmupSteps: 0, mixup } });
+    try {
+      for (let i = 0; i < 4; i++) {
+        let draws = 0;
+        const calls = teacherCalls(s.teacher, () => (draws = s.method.studentStep().draws));
+        assert.ok(draws >= 1);
+        assert.equal(calls, draws + (mixup ? 1 : 0), `mixup ${mixup}, step ${i}: ${calls} teacher forwards for ${draws} draw(s)`);
+      }
+    } finally {
+      s.dispose();
     }
-  } finally {
-    s.dispose();
   }
 });
 

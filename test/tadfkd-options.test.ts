@@ -188,7 +188,8 @@ test('mixupTail keeps the head rows and makes each tail row a convex mix of itse
 test('mixup (tadfkd.mixup) is validated, changes the run, and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 0 } }), /tadfkd\.mixup/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 1.5 } }), /tadfkd\.mixup/);
-  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: 0.5 } }, 'ta-mix', { ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } });
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: true } }), /tadfkd\.mixup/);
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: 0.5 } }, 'ta-mix', { ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: false } });
 });
 
 test("ReplayBuffer 'reservoir' keeps a uniform sample of everything offered, not the latest rows, and resumes its count", () => {
@@ -302,9 +303,12 @@ test("the NaN guard's synthWeights hold the generator and its optimiser but not 
   }
 });
 
-test("by default the tadfkd section holds the warm-up (100 steps) and the replay buffer; each can be turned off; bad values name the field", () => {
+test("by default the tadfkd section holds the warm-up (100 steps), the replay buffer and mixup 0.5; each can be turned off; bad values name the field", () => {
   const cfg = resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig;
-  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 } });
+  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5 });
+  const noMix = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: false } }) as TaDfkdConfig;
+  assert.deepEqual(noMix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false }, 'a partial tadfkd section merges into the defaults');
+  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noMix, 'sha', 'lenet5-half'), 'mixup is part of the run identity');
   assert.equal(cfg.studentLoss, 'l1', "the paper's student loss (KL at T=4 was tried and left off)");
   const noReplay = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: false } }) as TaDfkdConfig;
   assert.equal(noReplay.tadfkd?.replay, false);
@@ -328,6 +332,7 @@ test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid T
   assert.deepEqual(cfg.tadfkd?.augment, { crop: 4, flip: true });
   assert.equal(cfg.tadfkd?.warmupSteps, 0, 'the paper has no generator warm-up');
   assert.equal(cfg.tadfkd?.replay, false, 'nor a replay buffer');
+  assert.equal(cfg.tadfkd?.mixup, false, 'nor mixup');
   assert.equal(cfg.studentLoss, 'l1', 'the paper trains the student with L1 on logits');
 });
 

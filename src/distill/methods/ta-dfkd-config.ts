@@ -109,11 +109,9 @@ export const TadfkdSection = z
       "a second generator trained beside the main one with other BN settings (for example a lower BN weight with jitter, which finds classes the main generator misses); its teacher-approved samples are a fixed share of every student batch's fresh samples and join the same replay buffer",
     ),
     mixup: z
-      .number()
-      .gt(0)
-      .max(1)
+      .union([z.literal(false), z.number().gt(0).max(1)])
       .optional()
-      .describe("share of each student batch (its last rows: with tadfkd.replay the replayed ones) replaced by mixes lambda*x_i + (1-lambda)*x_j of two of the batch's samples, lambda uniform in [0, 1] per mix, with the teacher's logits on the mixes as targets: samples between the generator's classes, near the teacher's decision boundaries"),
+      .describe("false: no mixup (the paper). Else the share of each student batch (its last rows: with tadfkd.replay the replayed ones) replaced by mixes lambda*x_i + (1-lambda)*x_j of two of the batch's samples, lambda uniform in [0, 1] per mix, with the teacher's logits on the mixes as targets: samples between the generator's classes, near the teacher's decision boundaries"),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();
