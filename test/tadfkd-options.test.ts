@@ -211,6 +211,40 @@ test("ReplayBuffer 'reservoir' keeps a uniform sample of everything offered, not
   copy.dispose();
 });
 
+test('ReplayBuffer classBalance draws classes by (their rows)^(1 - b): uniform over rows at 0, over classes at 1; seeded', () => {
+  // 100 rows: 90 of class 0, 9 of class 1, 1 of class 2 (the stored logits' argmax); x holds the class.
+  const cls = Array.from({ length: 100 }, (_, i) => (i < 90 ? 0 : i < 99 ? 1 : 2));
+  const logits = new Float32Array(300);
+  cls.forEach((c, i) => (logits[i * 3 + c] = 5));
+  const shares = (b: number, seed = 0): number[] => {
+    manualSeed(seed);
+    const buf = new ReplayBuffer(100, 'ring', undefined, b);
+    buf.add(tensor(Float32Array.from(cls), [100, 1]), tensor(logits, [100, 3]));
+    assert.deepEqual(buf.classRows().map((r) => r.length), [90, 9, 1]);
+    const { x, t } = buf.sample(6000);
+    const xs = x.toFloat32Array();
+    const ts = t.reshape([6000, 3]).toFloat32Array();
+    xs.forEach((c, k) => assert.equal(ts[k * 3 + c], 5, 'each replayed sample keeps its own logits'));
+    x.dispose();
+    t.dispose();
+    buf.dispose();
+    return [0, 1, 2].map((c) => xs.filter((v) => v === c).length / 6000);
+  };
+  const near = (got: number[], want: number[]): void => got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 0.03, `shares ${got.map((v) => v.toFixed(3))}, expected ${want.map((v) => v.toFixed(3))}`));
+  near(shares(0), [0.9, 0.09, 0.01]);
+  near(shares(1), [1 / 3, 1 / 3, 1 / 3]);
+  const w = [90, 9, 1].map((c) => Math.sqrt(c));
+  near(shares(0.5), w.map((v) => v / (w[0] + w[1] + w[2])));
+  assert.deepEqual(shares(1, 7), shares(1, 7), 'the same seed draws the same rows');
+  assert.throws(() => new ReplayBuffer(10, 'ring', undefined, 1.5), /classBalance must be in \[0, 1\], got 1.5/);
+});
+
+test('class-balanced replay (tadfkd.replay.classBalance) is validated, changes the run and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 64, fresh: 0.5, classBalance: 2 } } }), /tadfkd\.replay\.classBalance/);
+  const replay = { size: 48, fresh: 0.5 };
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { ...replay, classBalance: 1 } } }, 'ta-balance', { ...TINY, tadfkd: { warmupSteps: 0, replay } });
+});
+
 test('generator restarts (tadfkd.restartEvery) are validated, logged, change the run and resume bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { restartEvery: 0 } }), /tadfkd\.restartEvery/);
   // restartEvery 2: a restart after iterations 2 and 4, so each 2-iteration log line sees one.

@@ -5,7 +5,7 @@
  * a checkpoint (which holds the buffer) resumes it exactly. The teacher is frozen, so a stored logit is
  * the teacher's answer to that sample for the whole run: replayed samples need no teacher forward.
  */
-import { Tensor, Device, zeros, rand, randint, keep, noGrad } from '../tensor';
+import { Tensor, Device, zeros, rand, randint, keep, noGrad, tensor } from '../tensor';
 import { DfkdError } from '../errors';
 
 /**
@@ -28,8 +28,14 @@ export class ReplayBuffer {
     readonly policy: ReplayPolicy = 'ring',
     /** Where the rows live (the run's device; checkpoints are read onto the CPU). */
     private readonly device?: Device,
+    /**
+     * How sample() weighs the teacher's classes (argmax of the stored logits): 0 uniform over rows, 1 each
+     * class present equally often, in between a class with c rows is drawn in proportion to c^(1 - b).
+     */
+    readonly classBalance = 0,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new DfkdError(`replay buffer: capacity must be a positive integer, got ${capacity}`, 'EINVAL');
+    if (!(classBalance >= 0 && classBalance <= 1)) throw new DfkdError(`replay buffer: classBalance must be in [0, 1], got ${classBalance}`, 'EINVAL');
   }
 
   get count(): number {
@@ -103,15 +109,53 @@ export class ReplayBuffer {
     for (const v of views) v.dispose();
   }
 
-  /** m samples drawn uniformly (with replacement) from the filled rows. */
+  /** m samples drawn with replacement from the filled rows: uniformly, or weighted by class (classBalance). */
   sample(m: number): { x: Tensor; t: Tensor } {
     if (this.filled === 0 || !this.x || !this.t) throw new Error('replay buffer: sample() on an empty buffer');
-    const idx = randint(0, this.filled, [m], this.x.device as Device);
+    const idx = this.classBalance > 0 ? this.balancedIndex(m) : randint(0, this.filled, [m], this.x.device as Device);
     try {
       return { x: this.x.indexSelect(0, idx), t: this.t.indexSelect(0, idx) };
     } finally {
       idx.dispose();
     }
+  }
+
+  /** The filled rows grouped by the teacher's class (argmax of the stored logits), classes ascending. */
+  classRows(): number[][] {
+    const labels = noGrad(() => {
+      const t = this.t!.narrow(0, 0, this.filled);
+      const a = t.argmax(1);
+      t.dispose();
+      const out = a.toInt32Array();
+      a.dispose();
+      return out;
+    });
+    const rows: number[][] = [];
+    labels.forEach((c, i) => (rows[c] ??= []).push(i));
+    return rows.filter((r) => r !== undefined);
+  }
+
+  /**
+   * m row indices: a class drawn with probability proportional to (its rows)^(1 - classBalance), then a
+   * row of it uniformly; two engine-RNG draws per index, so a seed still fixes the batch.
+   */
+  private balancedIndex(m: number): Tensor {
+    const groups = this.classRows();
+    const w = groups.map((g) => Math.pow(g.length, 1 - this.classBalance));
+    const total = w.reduce((a, b) => a + b, 0);
+    const cum: number[] = [];
+    w.reduce((acc, v, i) => (cum[i] = acc + v / total), 0);
+    const u = rand([2 * m], 'float32', this.x!.device as Device);
+    const r = u.toFloat32Array();
+    u.dispose();
+    const idx = new Int32Array(m);
+    for (let k = 0; k < m; k++) {
+      let c = cum.findIndex((v) => r[2 * k] < v);
+      if (c < 0) c = groups.length - 1;
+      const g = groups[c];
+      idx[k] = g[Math.min(g.length - 1, Math.floor(r[2 * k + 1] * g.length))];
+    }
+    return tensor(idx, [m], 'int32', this.x!.device as Device);
   }
 
   /** Checkpoint tensors (the live rows allocated so far; none before the first sample) and scalars. */

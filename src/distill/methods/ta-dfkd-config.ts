@@ -51,6 +51,12 @@ const ReplaySection = z
       .enum(['ring', 'reservoir'])
       .optional()
       .describe("which samples a full buffer keeps: 'ring' (default) the most recent, 'reservoir' a uniform sample of all offered so far"),
+    classBalance: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("how replayed samples are drawn by the teacher's class (argmax of the stored logits): 0 (absent) uniformly over the samples, 1 every class present equally often; in between a class with c samples is drawn in proportion to c^(1 - classBalance). Classes the generator rarely makes are replayed more often"),
   })
   .strict();
 

@@ -80,7 +80,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
-    if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device);
+    if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device, ta.replay.classBalance);
     this.main = { synth: this.synth, hook: this.bnHook, bn: this.cfg.weights.bn, jitter: ta?.jitter, expectedRate: 1 };
     const c = ta?.companion;
     if (c) {
