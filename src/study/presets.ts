@@ -233,7 +233,7 @@ export const QUICK_STUDENT_STEPS = 800;
  * 1,000, 82.6% at 2,000, 82.5% at 4,000); ResNet-8 gains 4 points from 2,000 to 8,000 (61.65 -> 65.77%,
  * flat from about 4,400). 4,000 steps for all 36 cells came to an estimated 3.4 hours (the smoke run's
  * cell times x 5), past the 3-hour bound; 3,000 steps fit it (estimated 2.6 hours, measured 2.13 hours on
- * 2026-12-01 and 2.21 hours on 2026-12-02 with today's defaults) at the price of ResNet-8 ending short of its 8,000-step value (docs/study.md, "fashion-mnist-quick").
+ * 2026-12-01, 2.21 hours on 2026-12-02 before the mixup default and an estimated 2.26 with it) at the price of ResNet-8 ending short of its 8,000-step value (docs/study.md, "fashion-mnist-quick").
  */
 export const CONVERGED_STUDENT_STEPS = 3000;
 
@@ -323,7 +323,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
     description:
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half; ' +
       `TA-DFKD, DAFL and DFAD; 2 seeds; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
-      'a budget at which TA-DFKD is at or near its plateau (docs/study.md; about 2 hours on 2 cores from scratch: 2.21 h measured on 2026-12-02, part of it beside a test run)',
+      'a budget at which TA-DFKD is at or near its plateau (docs/study.md; about 2.3 hours on 2 cores from scratch: 2.21 h measured on 2026-12-02 before the mixup default, 2.26 h estimated with it)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
