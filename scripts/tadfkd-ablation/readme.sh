@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=docs/results/tadfkd-ablation
-{ cat $D/README.head.md; printf '\n## Runs\n\n'; node scripts/tadfkd-ablation/table.js; cat $D/README.tail.md; } > $D/README.md
+# Written to a temporary file first: a failing table.js must not leave a truncated README behind.
+{ cat $D/README.head.md; printf '\n## Runs\n\n'; node scripts/tadfkd-ablation/table.js; cat $D/README.tail.md; } > $D/README.md.tmp
+mv $D/README.md.tmp $D/README.md

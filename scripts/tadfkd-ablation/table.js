@@ -11,6 +11,8 @@ const recs = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => J
 const order = JSON.parse(fs.readFileSync(path.join(__dirname, 'runs.json'), 'utf8')).runs.map((r) => r.id);
 recs.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 const pct = (x) => (100 * x).toFixed(2);
+/** The selection rate of an evaluation; none without selection (selection.enabled false). */
+const rate = (p) => (p.selectionRate == null ? 'none' : p.selectionRate.toFixed(2));
 console.log('| run | teacher (acc) | options | iterations | final | % of teacher | last-k mean | curve (test acc % at each evaluation) | selection rate (first → last) | wall (s, loaded machine) |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of recs) {
@@ -20,6 +22,6 @@ for (const r of recs) {
   const opts = Object.keys(own).length === 0 ? 'none (default)' : '`' + JSON.stringify(own) + '`';
   console.log(
     `| ${r.id} | ${r.teacher.arch} (${pct(r.teacher.testAccuracy)}) | ${opts} | ${r.iterations} | **${pct(r.finalAccuracy)}** | ${pct(r.relativeAccuracy)} | ${pct(r.lastKMean)} | ` +
-      `${c.map((p) => `${p.iteration}: ${(100 * p.testAccuracy).toFixed(1)}`).join(', ')} | ${c[0].selectionRate.toFixed(2)} → ${c[c.length - 1].selectionRate.toFixed(2)} | ${Math.round(r.wallTimeSec)} |`,
+      `${c.map((p) => `${p.iteration}: ${(100 * p.testAccuracy).toFixed(1)}`).join(', ')} | ${rate(c[0])} → ${rate(c[c.length - 1])} | ${Math.round(r.wallTimeSec)} |`,
   );
 }
