@@ -352,7 +352,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
     name: 'fashion-mnist-full',
     description:
       'Fashion-MNIST, 10 teachers (3 LeNet-5 seeds, label smoothing 0.1 and 0.3, short-trained LeNet-5, ResNet-8, VGG-5, WRN-16-1, VGG-11) -> ' +
-      'LeNet-5-half; all 8 method variants; 3 seeds; 400 iterations at batch 128 (days on 2 cores; resumable)',
+      `LeNet-5-half; all ${ALL_METHODS.length} method variants; 3 seeds; 400 iterations at batch 128 (days on 2 cores; resumable)`,
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionFull.lenet, TEACHER_EPOCHS.fashionFull.bn, true),
