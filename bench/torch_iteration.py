@@ -11,7 +11,8 @@ run.ts) with the same architectures (src/models), config and starting weights:
     targets = the teacher logits of the kept samples (`--targets reuse`, the default) or a second
     teacher forward on them (`--targets recompute`); with tadfkd.replay in the config (the default),
     only the share `fresh` of the batch is drawn this way and the rest is sampled uniformly from a
-    ring of earlier kept samples and their logits, which the fresh ones then join; L1 on logits; SGD step.
+    ring of earlier kept samples and their logits, which the fresh ones then join; with tadfkd.mixup
+    (the default) the batch's last share mixed, with the teacher's logits on the mixes; L1 on logits; SGD step.
   generator step x generatorSteps:
     x = G(z); teacher forward with BN-statistics hooks (registered for this forward only);
     selection on its logits; L_G = w_adv (1 - JS(S(x_sel), T(x_sel))) + w_bn L_BN + w_tv TV(x) + w_l2 ||x||;
@@ -277,6 +278,7 @@ class Bench:
         if r and r.get('policy', 'ring') != 'ring':
             raise SystemExit(f"torch_iteration.py: tadfkd.replay.policy {r['policy']!r} is not implemented here (ring only)")
         self.replay = Ring(r['size'], r['fresh']) if r else None
+        self.mixup = (cfg.get('tadfkd') or {}).get('mixup') or 0
 
     def _tick(self, phase, t0):
         t1 = time.perf_counter()
@@ -301,7 +303,8 @@ class Bench:
         clean, the rest sampled uniformly from a ring of earlier kept samples and their logits."""
         n = self.B
         if self.replay is None:
-            return self.draw_clean(n)
+            x, t, draws = self.draw_clean(n)
+            return self.mix_tail(x, t) + (draws,) if t is not None else (x, t, draws)
         n_fresh = max(1, math.floor(n * self.replay.fresh + 0.5))  # JavaScript's Math.round
         from_buffer = n - n_fresh if self.replay.count >= n - n_fresh else 0
         x, t, draws = self.draw_clean(n_fresh if from_buffer > 0 else n)
@@ -314,7 +317,28 @@ class Bench:
             if old is not None:
                 x, t = torch.cat([x, old[0]], 0), torch.cat([t, old[1]], 0)
         self._tick('draw_other', t0)
-        return x, t, draws
+        return self.mix_tail(x, t) + (draws,)
+
+    def mix_tail(self, x, t):
+        """tadfkd.mixup as dfkd's mixupTail: the last m rows become lam * x_i + (1 - lam) * x_j (x_j a random
+        row, lam uniform per row) and, when the targets are reused, their logits the teacher's on the mixes."""
+        if not self.mixup:
+            return x, t
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            n = x.shape[0]
+            m = max(1, math.floor(n * self.mixup + 0.5))
+            partner = x.index_select(0, torch.randint(0, n, (m,)))
+            lam = torch.rand(m, 1, 1, 1)
+            mixed = x[n - m:] * lam + partner * (1 - lam)
+            x = mixed if m == n else torch.cat([x[:n - m], mixed], 0)
+            t0 = self._tick('draw_other', t0)
+            if self.reuse:
+                tm = self.teacher(mixed)
+                self.c['teacher_nograd'] += m
+                t = tm if m == n else torch.cat([t[:n - m], tm], 0)
+                self._tick('teacher_select', t0)
+        return x, t
 
     def draw_clean(self, n):
         sel = self.cfg['selection']
