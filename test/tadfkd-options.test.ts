@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runDistill, runConfigHash } from '../src/distill/run';
 import { resolveConfig } from '../src/distill/config';
-import { bnStatLoss, bnStatLossStd } from '../src/distill/losses';
+import { bnStatLoss, bnStatLossStd, withinClassSimilarity } from '../src/distill/losses';
+import { gradcheck } from './helpers/gradcheck';
 import { BNStatsHook, type BNLossOptions } from '../src/distill/bn-hook';
 import { augmentBatch, mixupTail } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
@@ -154,6 +155,30 @@ test('the replay buffer (tadfkd.replay) is validated, mixes replayed samples int
   // Each log line holds the mean over the 4 student steps since the last one: only the very first step
   // (empty buffer) is all fresh.
   assert.deepEqual(lines.map((l) => l.losses.replayed), [0.375, 0.5]);
+});
+
+test('withinClassSimilarity: mean cosine over same-class pairs i != j on a hand example; 0 with no pair; gradient matches finite differences', () => {
+  tidy(() => {
+    // Classes (argmax): 0, 0, 1, 0. Same-class pairs (unordered): (0,1) cos 0, (0,3) cos 1/sqrt2, (1,3) cos 1/sqrt2.
+    const f = tensor([1, 0, 0, 1, 5, 5, 2, 2], [4, 2]);
+    const t = tensor([3, 1, 2, 0, 0, 9, 4, 1], [4, 2]);
+    const v = withinClassSimilarity(f, t).item();
+    assert.ok(Math.abs(v - (0 + 2 / Math.SQRT2) / 3) < 1e-6, `got ${v}`);
+    // Every sample in its own class: no pair, the term is 0.
+    assert.equal(withinClassSimilarity(tensor([1, 0, 0, 1], [2, 2]), tensor([1, 0, 0, 1], [2, 2])).item(), 0);
+    const x = randn([6, 5], 'float64').requiresGrad_(true);
+    const logits = tensor([1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 2, 3], [6, 2], 'float64');
+    const r = gradcheck((a) => withinClassSimilarity(a, logits), [x]);
+    assert.equal(r.checked, 30);
+  });
+});
+
+test('the within-class diversity term (tadfkd.diversity) is validated, logged, changes the run and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { diversity: -1 } }), /tadfkd\.diversity/);
+  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 2, diversity: 1 } }, 'ta-div', { ...TINY, tadfkd: { warmupSteps: 2 } });
+  const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const d = lines.map((l) => l.losses.diversity);
+  assert.ok(d.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), `diversity logged in [-1, 1]: ${d}`);
 });
 
 test('mixupTail keeps the head rows and makes each tail row a convex mix of itself and one row of the batch', () => {

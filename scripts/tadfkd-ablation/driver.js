@@ -2,7 +2,7 @@
 /**
  * Issue 18 ablation driver: runs the TA-DFKD runs listed in scripts/tadfkd-ablation/runs.json one at a
  * time, in file order (the file is re-read before each run, so runs can be added or reordered while it
- * works). A finished run (summary.json) is skipped; an interrupted one is continued with
+ * works). A finished run (summary.json, or a committed record and no run directory) is skipped; an interrupted one is continued with
  * `dfkd distill --resume`; a failed one is marked runs/tadfkd-ablation/<id>.failed and skipped.
  * Each finished run gets a record in docs/results/tadfkd-ablation/<id>.json (see record.js).
  * When nothing is left it polls the list once a minute. To stop it mid-run: `pkill -INT -f "dfkd.js distill"`
@@ -19,6 +19,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const LIST = path.join(__dirname, 'runs.json');
 const RUNS = path.join(ROOT, 'runs', 'tadfkd-ablation');
 const teacherDir = (t) => path.join(RUNS, 'teachers', t);
+const recordFile = (id) => path.join(ROOT, 'docs', 'results', 'tadfkd-ablation', `${id}.json`);
 
 function log(msg) {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -38,9 +39,11 @@ function next() {
   for (const r of list.runs) {
     const dir = path.join(RUNS, r.id);
     if (fs.existsSync(path.join(RUNS, `${r.id}.failed`))) continue;
+    // A committed record is the run's durable result: a fresh checkout (no runs/) does not redo it.
+    if (!fs.existsSync(dir) && fs.existsSync(recordFile(r.id))) continue;
     if (!fs.existsSync(path.join(teacherDir(r.teacher), 'teacher.json'))) continue;
     if (fs.existsSync(path.join(dir, 'summary.json'))) {
-      if (!fs.existsSync(path.join(ROOT, 'docs', 'results', 'tadfkd-ablation', `${r.id}.json`))) writeRecord(ROOT, r, dir, freshArgs(r, dir, ''));
+      if (!fs.existsSync(recordFile(r.id))) writeRecord(ROOT, r, dir, freshArgs(r, dir, ''));
       continue;
     }
     return r;

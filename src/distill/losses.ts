@@ -64,6 +64,24 @@ export function informationEntropy(teacher: Tensor): Tensor {
   return pbar.mul(pbar.log().div(Math.LN10)).sum();
 }
 
+/**
+ * Within-class feature similarity (a dfkd addition, `tadfkd.diversity`): the mean cosine similarity of
+ * the teacher's penultimate features over the pairs i != j of a batch that the teacher assigns the same
+ * class (argmax of `logits`, no gradient through the assignment); 0 when no class has two samples.
+ * Minimised by the generator, it spreads the samples of each class apart in the teacher's feature space.
+ */
+export function withinClassSimilarity(features: Tensor, logits: Tensor): Tensor {
+  const f = features.flatten(1);
+  const fn = f.div(f.norm(2, 1, true).clamp(1e-8));
+  const oh = F.oneHot(logits.argmax(1), logits.shape[1]).float();
+  const same = oh.matmul(oh.transpose(0, 1));
+  const n = f.shape[0];
+  const pairs = same.sum().item() - n;
+  // sum over same-class pairs including i = j, minus the diagonal (|fn_i|^2: 1, or 0 for a zero feature).
+  const total = fn.matmul(fn.transpose(0, 1)).mul(same).sum().sub(fn.pow(2).sum());
+  return total.div(Math.max(1, pairs));
+}
+
 /** DAFL's activation loss: -mean |f| of the teacher's penultimate features. */
 export function activationLoss(features: Tensor): Tensor {
   return features.abs().mean().neg();

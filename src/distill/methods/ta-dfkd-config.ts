@@ -118,6 +118,11 @@ export const TadfkdSection = z
       .union([z.literal(false), z.number().gt(0).max(1)])
       .optional()
       .describe("false: no mixup (the paper). Else the share of each student batch (its last rows: with tadfkd.replay the replayed ones) replaced by mixes lambda*x_i + (1-lambda)*x_j of two of the batch's samples, lambda uniform in [0, 1] per mix, with the teacher's logits on the mixes as targets: samples between the generator's classes, near the teacher's decision boundaries"),
+    diversity: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("weight of a within-class diversity term on the generator (warm-up included): the mean cosine similarity of the teacher's penultimate features over the pairs of generated samples the teacher assigns the same class, so that one generator makes varied samples of each class instead of one kind"),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();

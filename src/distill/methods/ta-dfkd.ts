@@ -7,6 +7,7 @@
  *                          [or w_adv (-|S(x_keep) - T(x_keep)|_1)  with tadfkd.adversarial 'l1']
  *                          [+ w_cp CE(t, argmax t)  only with --class-prior: the ablation]
  *                          [+ w_bal sum pbar ln pbar / ln K  only with tadfkd.balance: class balance of the batch]
+ *                          [+ w_div mean cos(f_i, f_j) over same-class pairs  only with tadfkd.diversity]
  *   student step:    draw generator batches until B clean samples are collected;
  *                    L_S = mean |S(x) - T(x)|
  *   [tadfkd.companion: a second generator with its own BN weight, first-layer multiplier and jitter takes
@@ -18,6 +19,7 @@
 import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
 import { augmentBatch, mixupTail } from '../augment';
 import { ReplayBuffer } from '../replay';
+import { FeatureRecorder } from '../features';
 import { BNStatsHook, type BNLossOptions } from '../bn-hook';
 import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
@@ -75,11 +77,14 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private readonly main: Source;
   /** The second generator of tadfkd.companion. */
   private readonly companion: Source | undefined;
+  /** The teacher's penultimate features in the generator step (tadfkd.diversity). */
+  private readonly teacherFeats: FeatureRecorder | undefined;
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    if (ta?.diversity) this.teacherFeats = new FeatureRecorder([this.teacher.featureLayer], 'input');
     if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device, ta.replay.classBalance);
     this.main = { synth: this.synth, hook: this.bnHook, bn: this.cfg.weights.bn, jitter: ta?.jitter, expectedRate: 1 };
     const c = ta?.companion;
@@ -255,13 +260,17 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * The generator step's forward: a batch, the teacher on it (with the BN term when bnOn is 'full'), the
    * lenient selection (not during the warm-up), and the BN term of the selected samples otherwise.
    */
-  private generatorForward(src: Source): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor } {
+  private generatorForward(src: Source): { x: Tensor; t: Tensor; xs: Tensor; ts: Tensor; rate: number; bnLoss?: Tensor; feats?: Tensor } {
     const { x: raw } = src.synth.generate(this.cfg.batchSize);
     const jitter = src.jitter;
     // The image priors (TV, L2) stay on the generated batch; the teacher and student see the jittered view.
     const x = jitter && this.black ? augmentBatch(raw, jitter, this.black) : raw;
     const bnFull = this.cfg.selection.bnOn === 'full';
-    const { logits: t, bn } = bnFull ? this.teacherWithBN(x, src.hook) : { logits: this.teacher.call(x), bn: undefined };
+    const forward = (): { logits: Tensor; bn: Tensor | undefined } =>
+      bnFull ? this.teacherWithBN(x, src.hook) : { logits: this.teacher.call(x), bn: undefined };
+    // With tadfkd.diversity the same forward also records the teacher's penultimate features.
+    const rec = this.teacherFeats?.capture(forward);
+    const { logits: t, bn } = rec ? rec.result : forward();
     let xs = x;
     let ts = t;
     let rate = 1;
@@ -275,7 +284,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     }
     // Official-code behaviour (bnOn 'selected'): BN statistics of the selected samples only.
     const bnLoss = bnFull ? bn : src.bn > 0 ? this.teacherWithBN(xs, src.hook).bn : undefined;
-    return { x: raw, t, xs, ts, rate, bnLoss };
+    return { x: raw, t, xs, ts, rate, bnLoss, feats: rec?.features[0] };
   }
 
   /** The adversarial term on the selected samples: the paper's JS, or DFAD's L1 with tadfkd.adversarial 'l1'. */
@@ -291,9 +300,9 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** The generator objective of one source (the main generator or the companion) on a fresh batch. */
   private lossOf(src: Source): { loss: Tensor; log: StepLog } {
     const w = this.cfg.weights;
-    const { x, t, xs, ts, rate, bnLoss } = this.generatorForward(src);
+    const { x, t, xs, ts, rate, bnLoss, feats } = this.generatorForward(src);
     const log: StepLog = {};
-    // Terms are added in a fixed order (adversarial, BN, TV, L2, balance, class prior): the sum's last bits depend on it.
+    // Terms are added in a fixed order (adversarial, BN, TV, L2, balance, class prior, diversity): the sum's last bits depend on it.
     let loss = this.warming ? zeros([], 'float32', x.device as Device) : undefined;
     const add = (name: string, term: Tensor, weight: number): void => {
       loss = loss ? loss.add(term.mul(weight)) : term.mul(weight);
@@ -314,6 +323,8 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     // Class balance over the whole generated batch (log10 entropy / log10 K = ln entropy / ln K).
     if (balance > 0) add('balance', L.informationEntropy(t).div(Math.log10(t.shape[1])), balance);
     if (w.classPrior > 0) add('class_prior', L.classPrior(t), w.classPrior);
+    const diversity = this.cfg.tadfkd?.diversity ?? 0;
+    if (diversity > 0 && feats) add('diversity', L.withinClassSimilarity(feats, t), diversity);
     return { loss: loss!, log };
   }
 
@@ -321,6 +332,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     super.dispose();
     this.black?.dispose();
     this.replay?.dispose();
+    this.teacherFeats?.remove();
     this.companion?.hook?.remove();
     this.companion?.synth.dispose();
   }
