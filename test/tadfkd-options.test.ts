@@ -14,6 +14,7 @@ import { gradcheck } from './helpers/gradcheck';
 import { BNStatsHook, type BNLossOptions } from '../src/distill/bn-hook';
 import { augmentBatch, mixupTail } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
+import { AnchorSet } from '../src/distill/anchors';
 import { Normalizer } from '../src/distill/synthesizer';
 import { createMethod } from '../src/distill/methods';
 import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
@@ -179,6 +180,43 @@ test('the within-class diversity term (tadfkd.diversity) is validated, logged, c
   const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const d = lines.map((l) => l.losses.diversity);
   assert.ok(d.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), `diversity logged in [-1, 1]: ${d}`);
+});
+
+test('anchors (tadfkd.anchors) are validated, made once and logged with the warm-up, change the run and resume bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 1 } } }), /tadfkd\.anchors\.share/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 0, share: 0.25 } } }), /tadfkd\.anchors\.n/);
+  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 1, anchors: { n: 20, share: 0.25, steps: 3 } } }, 'ta-anchor', { ...TINY, tadfkd: { warmupSteps: 1 } });
+  const first = JSON.parse(fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').split('\n')[0]);
+  assert.ok(first.losses.anchors_sec > 0, 'the time spent on the anchors is logged');
+  assert.ok(first.losses.anchors_target_hit >= 0 && first.losses.anchors_target_hit <= 1, `target hit in [0, 1]: ${first.losses.anchors_target_hit}`);
+});
+
+test('AnchorSet: the same seed gives the same images, another seed others; samples come with the logits of the same rows', () => {
+  tidy(() => {
+    manualSeed(0);
+    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    teacher.eval();
+    const shape = { channels: 1, imageSize: 32, numClasses: 10 };
+    const a = AnchorSet.make(teacher, shape, { n: 12, steps: 2, seed: 3 });
+    const b = AnchorSet.make(teacher, shape, { n: 12, steps: 2, seed: 3 });
+    const c = AnchorSet.make(teacher, shape, { n: 12, steps: 2, seed: 4 });
+    try {
+      manualSeed(5);
+      const sa = a.sample(6);
+      manualSeed(5);
+      const sb = b.sample(6);
+      manualSeed(5);
+      const sc = c.sample(6);
+      assert.deepEqual(sa.x.toFloat32Array(), sb.x.toFloat32Array());
+      assert.notDeepEqual(sa.x.toFloat32Array(), sc.x.toFloat32Array());
+      const t = noGrad(() => teacher.call(sa.x));
+      assert.ok(t.sub(sa.t).abs().max().item() < 1e-5, "each sampled anchor's logits are the teacher's on it");
+    } finally {
+      a.dispose();
+      b.dispose();
+      c.dispose();
+    }
+  });
 });
 
 test('mixupTail keeps the head rows and makes each tail row a convex mix of itself and one row of the batch', () => {

@@ -14,7 +14,7 @@
  * statistics, with small total-variation and L2 priors. It needs the teacher only: no real data. It is seeded and does not disturb the caller's
  * random state.
  */
-import { Tensor, tidy, noGrad, randn, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
+import { Tensor, Device, tidy, noGrad, randn, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { BNStatsHook } from './bn-hook';
 import { invertImages } from './inversion';
@@ -35,6 +35,8 @@ export interface ProbeOptions {
   jitter?: number;
   /** With jitter: random horizontal flips. */
   flip?: boolean;
+  /** Where the images are made (the teacher's device); default the CPU. */
+  device?: Device;
 }
 
 /** The fields of `o` that are not undefined (so that `{steps: undefined}` keeps the default). */
@@ -55,6 +57,8 @@ export const PROBE_DEFAULTS: ProbeOptions = { n: 1024, steps: 200, batchSize: 12
 export function synthesizeProbe(teacher: Classifier, shape: { channels: number; imageSize: number; numClasses: number }, o: Partial<ProbeOptions> = {}): Tensor {
   const opts: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
   const saved = getRngState();
+  const dev = opts.device;
+  const savedDev = dev && dev !== 'cpu' ? getRngState(dev) : undefined;
   const wasTraining = teacher.training;
   teacher.eval();
   const hook = new BNStatsHook(teacher);
@@ -63,8 +67,8 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
     manualSeed(opts.seed);
     for (let start = 0; start < opts.n; start += opts.batchSize) {
       const b = Math.min(opts.batchSize, opts.n - start);
-      const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize]).requiresGrad_(true));
-      const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64'));
+      const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize], 'float32', dev).requiresGrad_(true));
+      const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64', dev));
       try {
         const weights = { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight };
         invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip });
@@ -80,6 +84,7 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
     hook.remove();
     teacher.train(wasTraining);
     setRngState(saved);
+    if (savedDev) setRngState(savedDev, dev);
   }
 }
 

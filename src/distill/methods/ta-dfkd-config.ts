@@ -70,6 +70,16 @@ const CompanionSection = z
   })
   .strict();
 
+/** Inverted anchor images of tadfkd.anchors (DeepInversion's recipe, as the probe set of src/distill/probe.ts). */
+const AnchorsSection = z
+  .object({
+    n: z.number().int().positive().describe('images inverted from the teacher before the first student step, target classes i mod K (balanced)'),
+    share: z.number().gt(0).lt(1).describe("share of each student batch drawn from the anchors, with the teacher's logits on them (taken from the replayed share, else from the fresh one)"),
+    steps: z.number().int().positive().optional().describe('Adam steps of the inversion per batch of 128 images (default 200, as the probe set)'),
+    seed: z.number().int().min(0).optional().describe('seed of the inversion (default 1; the probe set of probe trust uses 12345)'),
+  })
+  .strict();
+
 /**
  * dfkd's additions to the paper (issue 18; docs/methods.md, "dfkd's additions to the paper"). Each field
  * is optional: absent means the paper's behaviour. The method defaults set `warmupSteps` (100) and `replay`
@@ -123,12 +133,16 @@ export const TadfkdSection = z
       .min(0)
       .optional()
       .describe("weight of a within-class diversity term on the generator (warm-up included): the mean cosine similarity of the teacher's penultimate features over the pairs of generated samples the teacher assigns the same class, so that one generator makes varied samples of each class instead of one kind"),
+    anchors: AnchorsSection.optional().describe(
+      "a fixed set of class-balanced images inverted from the teacher alone (DeepInversion: cross-entropy to target classes, BN statistics, jitter 2 + flip; the probe set's recipe with another seed) that makes a share of every student batch: every class the teacher knows is in every batch, whichever classes the generator finds. Made at the start (and again on --resume: it is deterministic); a run that trains on anchors has a probe trust biased upward, since the probe is made the same way",
+    ),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();
 export type TadfkdOptions = z.infer<typeof TadfkdSection>;
 export type CompanionOptions = z.infer<typeof CompanionSection>;
 export type CropFlip = z.infer<typeof CropFlipSection>;
+export type AnchorOptions = z.infer<typeof AnchorsSection>;
 
 export const taDfkdShape = {
   ...generatorShape,

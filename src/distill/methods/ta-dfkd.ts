@@ -20,6 +20,7 @@ import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
 import { augmentBatch, mixupTail } from '../augment';
 import { ReplayBuffer } from '../replay';
 import { FeatureRecorder } from '../features';
+import { AnchorSet } from '../anchors';
 import { BNStatsHook, type BNLossOptions } from '../bn-hook';
 import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
@@ -79,11 +80,15 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   private readonly companion: Source | undefined;
   /** The teacher's penultimate features in the generator step (tadfkd.diversity). */
   private readonly teacherFeats: FeatureRecorder | undefined;
+  /** tadfkd.anchors: made on first use (the warm-up, or the first student step of a resumed run). */
+  private anchorSet: AnchorSet | undefined;
+  private readonly shape: { channels: number; imageSize: number; numClasses: number; device?: Device };
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    this.shape = { channels: ctx.channels, imageSize: ctx.imageSize, numClasses: ctx.numClasses, device: ctx.device };
     if (ta?.diversity) this.teacherFeats = new FeatureRecorder([this.teacher.featureLayer], 'input');
     if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device, ta.replay.classBalance);
     this.main = { synth: this.synth, hook: this.bnHook, bn: this.cfg.weights.bn, jitter: ta?.jitter, expectedRate: 1 };
@@ -106,6 +111,19 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * selection), run once before the first student step. Returns the mean of the warm-up logs.
    */
   override warmup(): StepLog | undefined {
+    const anchors = this.anchors()?.log;
+    const w = this.generatorWarmup();
+    return anchors ? { ...anchors, ...w } : w;
+  }
+
+  /** The anchor set of tadfkd.anchors, made on the first call (undefined without the option). */
+  private anchors(): AnchorSet | undefined {
+    const a = this.cfg.tadfkd?.anchors;
+    if (a && !this.anchorSet) this.anchorSet = AnchorSet.make(this.teacher, this.shape, a, this.shape.device);
+    return this.anchorSet;
+  }
+
+  private generatorWarmup(): StepLog | undefined {
     const steps = this.cfg.tadfkd?.warmupSteps ?? 0;
     if (steps === 0) return undefined;
     // The warm-up trains on the BN-statistics term: without one (weights.bn 0) there is nothing to warm up on.
@@ -202,18 +220,28 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * after the replayed ones are drawn).
    */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    if (!this.cfg.selection.enabled && !this.replay && !this.companion && !this.cfg.tadfkd?.mixup) return { x: this.augment(this.synth.sample(n)), log: {} };
+    const ta = this.cfg.tadfkd;
+    if (!this.cfg.selection.enabled && !this.replay && !this.companion && !ta?.mixup && !ta?.anchors) return { x: this.augment(this.synth.sample(n)), log: {} };
+    const anchors = this.anchors();
     return noGrad(() => {
-      const r = this.cfg.tadfkd?.replay;
-      const nFresh = r ? Math.max(1, Math.round(n * r.fresh)) : n;
-      const fromBuffer = this.replay && this.replay.count >= n - nFresh ? n - nFresh : 0;
-      const fresh = this.freshClean(fromBuffer > 0 ? nFresh : n);
+      const r = ta?.replay;
+      // Anchors first (mixup replaces the batch's last rows), then fresh samples, then replayed ones.
+      const nAnchor = anchors ? Math.min(n - 1, Math.max(1, Math.round(n * ta!.anchors!.share))) : 0;
+      const rest = n - nAnchor;
+      const nFresh = r ? Math.min(rest, Math.max(1, Math.round(n * r.fresh))) : rest;
+      const fromBuffer = this.replay && this.replay.count >= rest - nFresh ? rest - nFresh : 0;
+      const fresh = this.freshClean(fromBuffer > 0 ? nFresh : rest);
       if (!fresh.x) return { x: this.augment(this.synth.sample(n)), log: { draws: fresh.draws } };
       let { x, t } = fresh;
       if (fromBuffer > 0) {
         const old = this.replay!.sample(fromBuffer);
         x = cat([x, old.x], 0);
         t = cat([t, old.t], 0);
+      }
+      if (anchors) {
+        const a = anchors.sample(nAnchor);
+        x = cat([a.x, x], 0);
+        t = cat([a.t, t], 0);
       }
       this.replay?.add(fresh.x, fresh.t);
       // An augmented batch is not what the teacher scored: its targets are recomputed on the augmented view.
@@ -333,6 +361,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     this.black?.dispose();
     this.replay?.dispose();
     this.teacherFeats?.remove();
+    this.anchorSet?.dispose();
     this.companion?.hook?.remove();
     this.companion?.synth.dispose();
   }
