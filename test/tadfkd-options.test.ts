@@ -185,7 +185,13 @@ test('the within-class diversity term (tadfkd.diversity) is validated, logged, c
 test('anchors (tadfkd.anchors) are validated, made once and logged with the warm-up, change the run and resume bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 1 } } }), /tadfkd\.anchors\.share/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 0, share: 0.25 } } }), /tadfkd\.anchors\.n/);
+  const teacherDir = tinyTeacher('lenet5');
+  const cached = () => fs.readdirSync(teacherDir).filter((f) => /^probe-.*\.safetensors$/.test(f));
+  const before = cached();
+  // The first run inverts the anchors and caches them beside the teacher; the split run and its resume
+  // load them: the bit-identical ending shows cached anchors are the inverted ones.
   const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 1, anchors: { n: 20, share: 0.25, steps: 3 } } }, 'ta-anchor', { ...TINY, tadfkd: { warmupSteps: 1 } });
+  assert.equal(cached().length, before.length + 1, 'the anchors are cached in the teacher directory');
   const first = JSON.parse(fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(first.losses.anchors_sec > 0, 'the time spent on the anchors is logged');
   assert.ok(first.losses.anchors_target_hit >= 0 && first.losses.anchors_target_hit <= 1, `target hit in [0, 1]: ${first.losses.anchors_target_hit}`);

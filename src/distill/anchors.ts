@@ -24,10 +24,20 @@ export class AnchorSet {
     readonly log: Record<string, number>,
   ) {}
 
-  /** Inverts `spec.n` images from `teacher` (in eval mode) and records its logits on them. Deterministic for a seed. */
-  static make(teacher: Classifier, shape: { channels: number; imageSize: number; numClasses: number }, spec: AnchorSpec, device?: Device): AnchorSet {
+  /**
+   * Inverts `spec.n` images from `teacher` (in eval mode), or takes them from `cached` (the same
+   * inversion, cached beside the teacher), and records the teacher's logits on them. Deterministic for a seed.
+   */
+  static make(
+    teacher: Classifier,
+    shape: { channels: number; imageSize: number; numClasses: number },
+    spec: AnchorSpec,
+    device?: Device,
+    cached?: (o: { n: number; steps?: number; seed: number }) => { images: Tensor; seconds: number },
+  ): AnchorSet {
     const t0 = nowSeconds();
-    const x = synthesizeProbe(teacher, shape, { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1, device });
+    const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1 };
+    const x = cached ? cached(o).images : synthesizeProbe(teacher, shape, { ...o, device });
     const wasTraining = teacher.training;
     teacher.eval();
     try {

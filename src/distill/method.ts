@@ -30,6 +30,12 @@ export interface MethodContext {
   contentSize?: number;
   /** Where synthetic data is made (teacher, student and `norm` must already be there); default CPU. */
   device?: Device;
+  /**
+   * Class-balanced images inverted from the teacher with the probe set's recipe (src/distill/probe.ts),
+   * cached beside the teacher so that every run of it shares them (TA-DFKD's anchors). Absent: the
+   * method inverts them itself.
+   */
+  teacherImages?: (o: { n: number; steps?: number; seed: number }) => { images: Tensor; seconds: number };
 }
 
 /** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../errors';
-import { Device, manualSeed, resolveDevice } from '../tensor';
+import { Device, Tensor, manualSeed, resolveDevice } from '../tensor';
 import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
@@ -30,6 +30,8 @@ import type { TrustSignals } from './signals';
 import { train, TrainContext, TrainState, Callback, EvalPoint, elapsed } from './trainer';
 import * as C from './callbacks';
 import { hasBatchNorm } from './bn-hook';
+import { teacherProbe } from './probe-trust';
+import { definedOnly } from './probe';
 
 export type { EvalPoint } from './trainer';
 export { NumericalFault } from './callbacks';
@@ -245,8 +247,13 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
     }
     norm = new Normalizer(info.mean, info.std, onDevice);
     const tr = r.tRec;
-    method = createMethod(cfg.method, { teacher: r.teacher, student, cfg, norm, numClasses: tr.numClasses, channels: tr.inChannels, imageSize: tr.imageSize, contentSize: info.contentSize, device: onDevice });
     const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    // Inverted teacher images (TA-DFKD's anchors) are cached beside the teacher, else in the run directory.
+    const teacherImages = (o: { n: number; steps?: number; seed: number }): { images: Tensor; seconds: number } => {
+      const p = teacherProbe({ model: r.teacher, record: tr, dir: opts.teacherDir }, { ...definedOnly(o), device: onDevice }, warn, opts.out);
+      return { images: onDevice ? p.probe.to(onDevice) : p.probe, seconds: p.seconds };
+    };
+    method = createMethod(cfg.method, { teacher: r.teacher, student, cfg, norm, numClasses: tr.numClasses, channels: tr.inChannels, imageSize: tr.imageSize, contentSize: info.contentSize, device: onDevice, teacherImages });
     const ctx: TrainContext = { cfg, runDir: opts.out, configHash: r.plan.configHash, teacher: r.teacher, student, method, sched: scheduler(method, cfg), test, numClasses: tr.numClasses, device: onDevice, warn };
     const s = await train(ctx, callbacksFor(opts, r.plan.dir.kind === 'resume'));
     if (s.exit?.kind === 'stopped') return { stopped: true, iteration: s.iteration };

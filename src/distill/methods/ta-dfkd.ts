@@ -83,12 +83,14 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** tadfkd.anchors: made on first use (the warm-up, or the first student step of a resumed run). */
   private anchorSet: AnchorSet | undefined;
   private readonly shape: { channels: number; imageSize: number; numClasses: number; device?: Device };
+  private readonly teacherImages: MethodContext['teacherImages'];
 
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
     this.shape = { channels: ctx.channels, imageSize: ctx.imageSize, numClasses: ctx.numClasses, device: ctx.device };
+    this.teacherImages = ctx.teacherImages;
     if (ta?.diversity) this.teacherFeats = new FeatureRecorder([this.teacher.featureLayer], 'input');
     if (ta?.replay) this.replay = new ReplayBuffer(ta.replay.size, ta.replay.policy, ctx.device, ta.replay.classBalance);
     this.main = { synth: this.synth, hook: this.bnHook, bn: this.cfg.weights.bn, jitter: ta?.jitter, expectedRate: 1 };
@@ -119,7 +121,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** The anchor set of tadfkd.anchors, made on the first call (undefined without the option). */
   private anchors(): AnchorSet | undefined {
     const a = this.cfg.tadfkd?.anchors;
-    if (a && !this.anchorSet) this.anchorSet = AnchorSet.make(this.teacher, this.shape, a, this.shape.device);
+    if (a && !this.anchorSet) this.anchorSet = AnchorSet.make(this.teacher, this.shape, a, this.shape.device, this.teacherImages);
     return this.anchorSet;
   }
 
