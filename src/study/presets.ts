@@ -98,6 +98,12 @@ const ABLATIONS: readonly StudyMethod[] = [
     overrides: { tadfkd: { mixup: false } },
     description: "ablation: TA-DFKD without dfkd's mixup of the student batch (tadfkd.mixup false; warm-up and replay kept)",
   },
+  {
+    id: 'ta-dfkd+anchors',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25 } } },
+    description: 'experiment: TA-DFKD with anchors (tadfkd.anchors: 1,024 class-balanced images inverted from the teacher, a quarter of every student batch)',
+  },
 ];
 
 /** Every method variant a study can run: each registered method, followed by its ablations. */
