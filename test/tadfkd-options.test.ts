@@ -21,6 +21,9 @@ import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
 import { buildModel } from '../src/models';
 import { loadTensors } from '../src/io/weights';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+
+/** TINY's tadfkd section (no warm-up, 20 anchors): a test's own tadfkd options go on top of it. */
+const TINY_TA = TINY.tadfkd as Record<string, unknown>;
 import type { TaDfkdConfig } from '../src/distill/methods/ta-dfkd';
 
 const quiet = { onWarn: () => undefined };
@@ -144,14 +147,14 @@ test('augmentBatch passes gradients: each output pixel taken from x sends 1 back
 
 test('the generator-step jitter (tadfkd.jitter) is validated, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jitter: { crop: -1, flip: true } } }), /tadfkd\.jitter\.crop/);
-  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { jitter: { crop: 2, flip: true } } }, 'ta-jit');
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, jitter: { crop: 2, flip: true } } }, 'ta-jit');
 });
 
 test('the replay buffer (tadfkd.replay) is validated, mixes replayed samples into student batches, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 0, fresh: 0.5 } } }), /tadfkd\.replay\.size/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 64, fresh: 0 } } }), /tadfkd\.replay\.fresh/);
   // Batch 32, half fresh: the first student step fills the buffer, every later one replays 16 of 32 samples.
-  const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 } } }, 'ta-replay', { ...TINY, tadfkd: { warmupSteps: 0, replay: false } });
+  const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, anchors: false } }, 'ta-replay', { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay: false, anchors: false } });
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   // Each log line holds the mean over the 4 student steps since the last one: only the very first step
   // (empty buffer) is all fresh.
@@ -176,7 +179,7 @@ test('withinClassSimilarity: mean cosine over same-class pairs i != j on a hand 
 
 test('the within-class diversity term (tadfkd.diversity) is validated, logged, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { diversity: -1 } }), /tadfkd\.diversity/);
-  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 2, diversity: 1 } }, 'ta-div', { ...TINY, tadfkd: { warmupSteps: 2 } });
+  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 2, diversity: 1 } }, 'ta-div', { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 2 } });
   const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const d = lines.map((l) => l.losses.diversity);
   assert.ok(d.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), `diversity logged in [-1, 1]: ${d}`);
@@ -186,11 +189,11 @@ test('anchors (tadfkd.anchors) are validated, made once and logged with the warm
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 1 } } }), /tadfkd\.anchors\.share/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 0, share: 0.25 } } }), /tadfkd\.anchors\.n/);
   const teacherDir = tinyTeacher('lenet5');
-  const cached = () => fs.readdirSync(teacherDir).filter((f) => /^probe-.*\.safetensors$/.test(f));
+  const cached = () => fs.readdirSync(teacherDir).filter((f) => /^anchors-.*\.safetensors$/.test(f));
   const before = cached();
   // The first run inverts the anchors and caches them beside the teacher; the split run and its resume
   // load them: the bit-identical ending shows cached anchors are the inverted ones.
-  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 1, anchors: { n: 20, share: 0.25, steps: 3 } } }, 'ta-anchor', { ...TINY, tadfkd: { warmupSteps: 1 } });
+  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 1, anchors: { n: 20, share: 0.25, steps: 4 } } }, 'ta-anchor', { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 1, anchors: false } });
   assert.equal(cached().length, before.length + 1, 'the anchors are cached in the teacher directory');
   const first = JSON.parse(fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(first.losses.anchors_sec > 0, 'the time spent on the anchors is logged');
@@ -258,7 +261,7 @@ test('mixup (tadfkd.mixup) is validated, changes the run, and resumes bit-identi
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 0 } }), /tadfkd\.mixup/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: 1.5 } }), /tadfkd\.mixup/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: true } }), /tadfkd\.mixup/);
-  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: 0.5 } }, 'ta-mix', { ...TINY, tadfkd: { warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: false } });
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: 0.5 } }, 'ta-mix', { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay: { size: 48, fresh: 0.5 }, mixup: false } });
 });
 
 test("ReplayBuffer 'reservoir' keeps a uniform sample of everything offered, not the latest rows, and resumes its count", () => {
@@ -311,13 +314,13 @@ test('ReplayBuffer classBalance draws classes by (their rows)^(1 - b): uniform o
 test('class-balanced replay (tadfkd.replay.classBalance) is validated, changes the run and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: { size: 64, fresh: 0.5, classBalance: 2 } } }), /tadfkd\.replay\.classBalance/);
   const replay = { size: 48, fresh: 0.5 };
-  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { warmupSteps: 0, replay: { ...replay, classBalance: 1 } } }, 'ta-balance', { ...TINY, tadfkd: { warmupSteps: 0, replay } });
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay: { ...replay, classBalance: 1 } } }, 'ta-balance', { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 0, replay } });
 });
 
 test('generator restarts (tadfkd.restartEvery) are validated, logged, change the run and resume bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { restartEvery: 0 } }), /tadfkd\.restartEvery/);
   // restartEvery 2: a restart after iterations 2 and 4, so each 2-iteration log line sees one.
-  const cfg = { ...TINY, tadfkd: { warmupSteps: 2, restartEvery: 2, replay: { size: 64, fresh: 0.5 } } };
+  const cfg = { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 2, restartEvery: 2, replay: { size: 64, fresh: 0.5 } } };
   const full = await assertChangesRunAndResumesExactly(cfg, 'ta-restart');
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
@@ -328,7 +331,7 @@ test('a companion generator (tadfkd.companion) is validated, trains beside the m
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { companion: { share: 1, bn: 1 } } }), /tadfkd\.companion\.share/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { companion: { share: 0.5 } } }), /tadfkd\.companion\.bn/);
   const companion = { share: 0.5, bn: 1, bnFirst: 10, jitter: { crop: 2, flip: true } };
-  const cfg = { ...TINY, tadfkd: { warmupSteps: 2, replay: { size: 64, fresh: 0.5 }, companion } };
+  const cfg = { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 2, replay: { size: 64, fresh: 0.5 }, companion } };
   const full = await assertChangesRunAndResumesExactly(cfg, 'ta-companion', { ...cfg, tadfkd: { ...cfg.tadfkd, companion: undefined } });
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.every((l) => l.losses.c_bn > 0 && l.losses.c_loss_g !== undefined), `the companion's loss terms are logged: ${JSON.stringify(lines[0].losses)}`);
@@ -339,7 +342,7 @@ test("the companion's weights are in synthWeights and checkpoints under companio
   manualSeed(0);
   const teacher = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 32 });
   const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
-  const tadfkd = { warmupSteps: 0, replay: false as const, companion: { share: 0.25, bn: 1 } };
+  const tadfkd = { warmupSteps: 0, replay: false as const, companion: { share: 0.25, bn: 1 }, anchors: false as const };
   const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, studentSteps: 2, generator: { width: 8, nz: 16 }, tadfkd }) as TaDfkdConfig;
   const method = createMethod('ta-dfkd', { teacher, student, cfg, norm: new Normalizer([0.5], [0.5]), numClasses: 10, channels: 1, imageSize: 32, contentSize: 28 });
   try {
@@ -389,7 +392,7 @@ test("the NaN guard's synthWeights hold the generator and its optimiser but not 
   manualSeed(0);
   const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
   const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
-  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, studentSteps: 2, generator: { width: 8, nz: 16 } }) as TaDfkdConfig;
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, studentSteps: 2, generator: { width: 8, nz: 16 }, tadfkd: { anchors: false } }) as TaDfkdConfig;
   const method = createMethod('ta-dfkd', { teacher, student, cfg, norm: new Normalizer([0.5], [0.5]), numClasses: 10, channels: 1, imageSize: 32, contentSize: 28 });
   try {
     method.studentStep();
@@ -406,11 +409,17 @@ test("the NaN guard's synthWeights hold the generator and its optimiser but not 
   }
 });
 
-test("by default the tadfkd section holds the warm-up (100 steps), the replay buffer and mixup 0.5; each can be turned off; bad values name the field", () => {
+test("by default the tadfkd section holds the warm-up (100 steps), the replay buffer, mixup 0.5 and anchors; each can be turned off; bad values name the field", () => {
   const cfg = resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig;
-  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5 });
+  const anchors = { n: 1024, share: 0.25 };
+  assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors });
   const noMix = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: false } }) as TaDfkdConfig;
-  assert.deepEqual(noMix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false }, 'a partial tadfkd section merges into the defaults');
+  assert.deepEqual(noMix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false, anchors }, 'a partial tadfkd section merges into the defaults');
+  const noAnchors = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: false } }) as TaDfkdConfig;
+  assert.equal(noAnchors.tadfkd?.anchors, false);
+  assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noAnchors, 'sha', 'lenet5-half'), 'the anchors are part of the run identity');
+  const fewer = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { share: 0.5 } } }) as TaDfkdConfig;
+  assert.deepEqual(fewer.tadfkd?.anchors, { n: 1024, share: 0.5 }, 'a partial anchors section merges into the defaults');
   assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noMix, 'sha', 'lenet5-half'), 'mixup is part of the run identity');
   assert.equal(cfg.studentLoss, 'l1', "the paper's student loss (KL at T=4 was tried and left off)");
   const noReplay = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: false } }) as TaDfkdConfig;
@@ -436,6 +445,7 @@ test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid T
   assert.equal(cfg.tadfkd?.warmupSteps, 0, 'the paper has no generator warm-up');
   assert.equal(cfg.tadfkd?.replay, false, 'nor a replay buffer');
   assert.equal(cfg.tadfkd?.mixup, false, 'nor mixup');
+  assert.equal(cfg.tadfkd?.anchors, false, 'nor anchors');
   assert.equal(cfg.studentLoss, 'l1', 'the paper trains the student with L1 on logits');
 });
 
@@ -472,7 +482,7 @@ async function assertChangesRunAndResumesExactly(cfg: Record<string, unknown>, t
 }
 
 test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
-  const cfg = { ...TINY, tadfkd: { warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };
+  const cfg = { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };
   const full = await assertChangesRunAndResumesExactly(cfg, 'ta-opts');
   const first = JSON.parse(fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.ok(Number.isFinite(first.losses.warmup_bn) && first.losses.warmup_bn > 0, 'the warm-up BN loss is logged');
@@ -484,7 +494,7 @@ test('generator warm-up and student augmentation change the run, log the warm-up
 test('without a BN term (weights.bn 0) the default warm-up is skipped, and the first log line says so', async () => {
   const teacherDir = tinyTeacher('lenet5');
   const out = path.join(tmpDir('ta-nobn'), 'run');
-  const cfg = { ...TINY, weights: { bn: 0 }, tadfkd: { warmupSteps: 2 } };
+  const cfg = { ...TINY, weights: { bn: 0 }, tadfkd: { ...TINY_TA, warmupSteps: 2 } };
   await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out, ...quiet });
   const first = JSON.parse(fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n')[0]);
   assert.equal(first.losses.warmup_skipped_no_bn, 1);
@@ -496,7 +506,7 @@ test('the adversarial option l1 replaces the JS term by -mean|S - T| (logged neg
   const a = path.join(tmpDir('ta-js'), 'run');
   const b = path.join(tmpDir('ta-l1'), 'run');
   await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: TINY, out: a, ...quiet });
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: { ...TINY, tadfkd: { adversarial: 'l1' } }, out: b, ...quiet });
+  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: { ...TINY, tadfkd: { ...TINY_TA, adversarial: 'l1' } }, out: b, ...quiet });
   const advOf = (dir: string): number[] => fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).losses.adv as number);
   assert.ok(advOf(a).every((v) => v > 0.9 && v <= 1), `JS term 1 - JS in (0.9, 1]: ${advOf(a)}`);
   assert.ok(advOf(b).every((v) => v < 0), `l1 term is a negated distance: ${advOf(b)}`);

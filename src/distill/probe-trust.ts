@@ -40,12 +40,13 @@ export interface TeacherProbe {
 
 /**
  * The probe set of a teacher: loaded from its cache file, or synthesised and cached. The cache lives in
- * the teacher directory; when that cannot be written, in `fallbackDir` (e.g. the run directory).
+ * the teacher directory; when that cannot be written, in `fallbackDir` (e.g. the run directory). Its name
+ * is `<prefix>-<hash>.safetensors` (TA-DFKD's anchors, made the same way, use the prefix 'anchors').
  */
-export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined, fallbackDir?: string): TeacherProbe {
+export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = {}, log: (m: string) => void = () => undefined, fallbackDir?: string, prefix = 'probe'): TeacherProbe {
   const options: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
   const { model, record, dir: teacherDir } = teacher;
-  const name = `probe-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`;
+  const name = `${prefix}-${contentHash({ options, weights: record.weightsSha256 }).slice(0, 16)}.safetensors`;
   let file = path.join(teacherDir, name);
   if (!fs.existsSync(file) && fallbackDir && fs.existsSync(path.join(fallbackDir, name))) file = path.join(fallbackDir, name);
   if (fs.existsSync(file)) {

@@ -99,10 +99,10 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "ablation: TA-DFKD without dfkd's mixup of the student batch (tadfkd.mixup false; warm-up and replay kept)",
   },
   {
-    id: 'ta-dfkd+anchors',
+    id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25 } } },
-    description: 'experiment: TA-DFKD with anchors (tadfkd.anchors: 1,024 class-balanced images inverted from the teacher, a quarter of every student batch)',
+    overrides: { tadfkd: { anchors: false } },
+    description: "ablation: TA-DFKD without dfkd's anchors (tadfkd.anchors false: no images inverted from the teacher in the student batches; warm-up, replay and mixup kept)",
   },
 ];
 

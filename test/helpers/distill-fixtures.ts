@@ -38,6 +38,7 @@ export const TINY_BASE: PartialConfig = {
 /**
  * A config small enough for a test: a few iterations of tiny batches with a narrow generator. TA-DFKD's
  * default generator warm-up (100 steps) is off: it would be most of a 4-iteration test run (about 4 s each);
- * test/tadfkd-options.test.ts tests the warm-up itself.
+ * test/tadfkd-options.test.ts tests the warm-up itself. The default anchors (1,024 images, 200 inversion
+ * steps per batch) are shrunk to 20 images and 3 steps: on, as by default, at a test's cost.
  */
-export const TINY: PartialConfig = { ...TINY_BASE, tadfkd: { warmupSteps: 0 } };
+export const TINY: PartialConfig = { ...TINY_BASE, tadfkd: { warmupSteps: 0, anchors: { n: 20, share: 0.25, steps: 3 } } };

@@ -133,9 +133,12 @@ export const TadfkdSection = z
       .min(0)
       .optional()
       .describe("weight of a within-class diversity term on the generator (warm-up included): the mean cosine similarity of the teacher's penultimate features over the pairs of generated samples the teacher assigns the same class, so that one generator makes varied samples of each class instead of one kind"),
-    anchors: AnchorsSection.optional().describe(
-      "a fixed set of class-balanced images inverted from the teacher alone (DeepInversion: cross-entropy to target classes, BN statistics, jitter 2 + flip; the probe set's recipe with another seed) that makes a share of every student batch: every class the teacher knows is in every batch, whichever classes the generator finds. Made at the start (and again on --resume: it is deterministic); a run that trains on anchors has a probe trust biased upward, since the probe is made the same way",
-    ),
+    anchors: z
+      .union([z.literal(false), AnchorsSection])
+      .optional()
+      .describe(
+        "false: no anchors (the paper). Else a fixed set of class-balanced images inverted from the teacher alone (DeepInversion: cross-entropy to target classes, BN statistics, jitter 2 + flip; the probe set's recipe with another seed) that makes a share of every student batch: every class the teacher knows is in every batch, whichever classes the generator finds. Made at the start and cached beside the teacher (anchors-<hash>.safetensors), so the teacher's later runs and --resume load them; a run that trains on anchors has a probe trust biased upward, since the probe is made the same way",
+      ),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();

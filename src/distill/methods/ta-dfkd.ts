@@ -228,7 +228,8 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     return noGrad(() => {
       const r = ta?.replay;
       // Anchors first (mixup replaces the batch's last rows), then fresh samples, then replayed ones.
-      const nAnchor = anchors ? Math.min(n - 1, Math.max(1, Math.round(n * ta!.anchors!.share))) : 0;
+      const share = ta?.anchors ? ta.anchors.share : 0;
+      const nAnchor = anchors ? Math.min(n - 1, Math.max(1, Math.round(n * share))) : 0;
       const rest = n - nAnchor;
       const nFresh = r ? Math.min(rest, Math.max(1, Math.round(n * r.fresh))) : rest;
       const fromBuffer = this.replay && this.replay.count >= rest - nFresh ? rest - nFresh : 0;
@@ -452,14 +453,16 @@ export const taDfkd: MethodDefinition<TaDfkdConfig> = {
   // - mixup of the replayed half of each student batch (0.5): in the converged quick study 11 of 12
   //   TA-DFKD cells higher, +1.62 points on average, ResNet-8 65.4 -> 68.3% of its teacher, at 1.10x the
   //   cell time (docs/results/study-fashion-mnist-quick-mixup/).
-  // configs/methods/ta-dfkd-paper.json turns all three off (`"warmupSteps": 0`, `"replay": false`,
-  // `"mixup": false`) and names the paper's student loss (L1 on logits, the common default) explicitly.
+  // - anchors (1,024 images inverted from the teacher, a quarter of each student batch): in the converged
+  //   quick study ResNet-8 X, VGG-5 Y (docs/results/study-fashion-mnist-quick-anchors/).
+  // configs/methods/ta-dfkd-paper.json turns all four off (`"warmupSteps": 0`, `"replay": false`,
+  // `"mixup": false`, `"anchors": false`) and names the paper's student loss (L1 on logits, the common default) explicitly.
   // Tried and left off: the student loss KL at temperature 4 (docs/methods.md; within the seed noise).
   defaults: {
     generator: GENERATOR_DEFAULTS,
     advTemperature: 3,
     selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 },
-    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5 },
+    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25 } },
   },
   published: {},
   legacy: { adversarial: 'js' },
