@@ -274,6 +274,8 @@ test('a graph without BatchNorm: import warns, distillation warns that the BN pr
   assert.match(d.stderr, /has no BatchNorm layers: ta-dfkd's BN-statistics prior is off \(weights.bn 10 -> 0\)/);
   const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
   assert.equal(config.config.weights.bn, 0);
+  assert.match(d.stderr, /TA-DFKD's anchors \(images inverted by matching BN statistics\) are off/);
+  assert.equal(config.config.tadfkd.anchors, false);
   const log = fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(log.length > 0 && log.every((l) => l.losses !== undefined && l.losses.bn === undefined), 'no BN term in the log');
 });

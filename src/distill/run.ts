@@ -162,12 +162,22 @@ interface RunPlan {
 /**
  * A teacher without BatchNorm (e.g. an ONNX graph whose BatchNorms the exporter folded) has no
  * statistics to match: the BN-statistics term is switched off (weights.bn 0, recorded in the run's
- * config) with a warning, and the distillation proceeds on its other terms.
+ * config) with a warning, and the distillation proceeds on its other terms. TA-DFKD's anchors, inverted by
+ * matching those statistics, are switched off the same way (tadfkd.anchors false).
  */
 function bnPriorOffWithoutBatchNorm(cfg: DistillConfig, teacher: Classifier, teacherDir: string, warn: (m: string) => void): DistillConfig {
-  if (cfg.weights.bn === 0 || hasBatchNorm(teacher)) return cfg;
-  warn(`teacher '${teacherDir}' has no BatchNorm layers: ${cfg.method}'s BN-statistics prior is off (weights.bn ${cfg.weights.bn} -> 0); the generator is trained by the other terms only`);
-  return { ...cfg, weights: { ...cfg.weights, bn: 0 } } as DistillConfig;
+  if (hasBatchNorm(teacher)) return cfg;
+  let out = cfg;
+  if (cfg.weights.bn !== 0) {
+    warn(`teacher '${teacherDir}' has no BatchNorm layers: ${cfg.method}'s BN-statistics prior is off (weights.bn ${cfg.weights.bn} -> 0); the generator is trained by the other terms only`);
+    out = { ...out, weights: { ...out.weights, bn: 0 } } as DistillConfig;
+  }
+  const ta = (out as { tadfkd?: Record<string, unknown> }).tadfkd;
+  if (ta?.anchors) {
+    warn(`teacher '${teacherDir}' has no BatchNorm layers: TA-DFKD's anchors (images inverted by matching BN statistics) are off (tadfkd.anchors -> false)`);
+    out = { ...out, tadfkd: { ...ta, anchors: false } } as DistillConfig;
+  }
+  return out;
 }
 
 /** The effective config, the run's identity, and what the output directory holds (new, this run unfinished, finished). */
