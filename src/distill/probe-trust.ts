@@ -59,7 +59,7 @@ export function teacherProbe(teacher: LoadedTeacher, o: Partial<ProbeOptions> = 
       log(`probe cache ${file} unreadable (${(e as Error).message}); synthesising it again`);
     }
   }
-  log(`synthesising a probe set of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
+  log(`synthesising ${prefix === 'probe' ? 'a probe set' : `the ${prefix}`} of ${options.n} images for teacher ${teacherDir} (${options.steps} inversion steps per batch)`);
   const t0 = nowSeconds();
   const probe = synthesizeProbe(model, { channels: record.inChannels, imageSize: record.imageSize, numClasses: record.numClasses }, options);
   const save = (f: string): void => saveTensors(f, new Map([['probe', probe]]), { kind: 'dfkd-probe', options: JSON.stringify(options), teacherWeightsSha256: record.weightsSha256 });
