@@ -200,6 +200,12 @@ test('anchors (tadfkd.anchors) are validated, made once and logged with the warm
   assert.ok(first.losses.anchors_target_hit >= 0 && first.losses.anchors_target_hit <= 1, `target hit in [0, 1]: ${first.losses.anchors_target_hit}`);
 });
 
+test('anchor augmentation (tadfkd.anchors.augment) is validated, changes the run against plain anchors and resumes bit-identically', async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 0.25, augment: { crop: -1, flip: true } } } }), /tadfkd\.anchors\.augment\.crop/);
+  const anchors = { n: 20, share: 0.25, steps: 3 };
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: { crop: 2, flip: true } } } }, 'ta-anchor-aug', { ...TINY, tadfkd: { ...TINY_TA, anchors } });
+});
+
 test('AnchorSet: the same seed gives the same images, another seed others; samples come with the logits of the same rows', () => {
   tidy(() => {
     manualSeed(0);

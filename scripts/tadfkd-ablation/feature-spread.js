@@ -8,16 +8,14 @@
  *   node scripts/tadfkd-ablation/feature-spread.js TEACHER_DIR [RUN_DIR...] [--n 512] [--seed 0]
  */
 const path = require('path');
-const fs = require('fs');
 const { takeNumber } = require('./args');
+const { runGenerator } = require('./checkpoint');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { loadTeacher } = require(`${D}/train/teacher`);
 const { getDatasetInfo, loadDataset } = require(`${D}/data/registry`);
 const { toTensors } = require(`${D}/data/tensors`);
 const { FeatureRecorder } = require(`${D}/distill/features`);
 const { withinClassSimilarity } = require(`${D}/distill/losses`);
-const { Normalizer, GeneratorSynthesizer } = require(`${D}/distill/synthesizer`);
-const { loadLatestCheckpoint } = require(`${D}/distill/checkpoint`);
 const { manualSeed, noGrad, tidy } = require(`${D}/tensor`);
 
 const args = process.argv.slice(2);
@@ -51,19 +49,10 @@ function spread(x) {
 
 /** n samples of a run's generator at its latest checkpoint. */
 function generated(runDir) {
-  const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).config;
-  const g = cfg.generator;
-  const synth = new GeneratorSynthesizer(
-    { nz: g.nz, width: g.width, imageSize: rec.imageSize, contentSize: g.matchPadding ? info.contentSize : undefined, channels: rec.inChannels, lr: g.lr, betas: [g.beta1, g.beta2] },
-    new Normalizer(info.mean, info.std),
-  );
-  const ckpt = loadLatestCheckpoint(runDir);
-  if (!ckpt) throw new Error(`${runDir}: no checkpoint (finished runs delete theirs)`);
-  const prefix = 'synth.generator.';
-  synth.generator.loadStateDict(new Map([...ckpt.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+  const { synth, iteration } = runGenerator(runDir, rec, info);
   // Train mode (batch statistics), as the run draws its samples.
   synth.generator.train();
-  return { x: noGrad(() => synth.sample(n)), iteration: ckpt.iteration };
+  return { x: noGrad(() => synth.sample(n)), iteration };
 }
 
 const test = toTensors(loadDataset(rec.dataset, 'test'), info);

@@ -13,11 +13,10 @@
 const path = require('path');
 const fs = require('fs');
 const { takeNumber } = require('./args');
+const { runGenerator } = require('./checkpoint');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { loadTeacher } = require(`${D}/train/teacher`);
 const { getDatasetInfo } = require(`${D}/data/registry`);
-const { Normalizer, GeneratorSynthesizer } = require(`${D}/distill/synthesizer`);
-const { loadLatestCheckpoint } = require(`${D}/distill/checkpoint`);
 const { selectBatch } = require(`${D}/distill/selection`);
 const { buildModel } = require(`${D}/models`);
 const { manualSeed, noGrad, tidy } = require(`${D}/tensor`);
@@ -37,18 +36,9 @@ const judges = judgeDirs.map((d) => {
   return { name: path.basename(d), model: j };
 });
 const info = getDatasetInfo(rec.dataset);
-const norm = new Normalizer(info.mean, info.std);
-const g = cfg.generator;
-const synth = new GeneratorSynthesizer(
-  { nz: g.nz, width: g.width, imageSize: rec.imageSize, contentSize: g.matchPadding ? info.contentSize : undefined, channels: rec.inChannels, lr: g.lr, betas: [g.beta1, g.beta2] },
-  norm,
-);
+const { synth, pick, iteration } = runGenerator(runDir, rec, info);
 const S = buildModel(run.student, { inChannels: rec.inChannels, numClasses: rec.numClasses, imageSize: rec.imageSize });
 S.eval();
-const ckpt = loadLatestCheckpoint(runDir);
-if (!ckpt) throw new Error(`${runDir}: no checkpoint (finished runs delete theirs)`);
-const pick = (prefix) => new Map([...ckpt.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-synth.generator.loadStateDict(pick('synth.generator.'));
 S.loadStateDict(pick('student.'));
 synth.generator.eval();
 
@@ -76,7 +66,7 @@ tidy(() =>
   }),
 );
 const pct = (a, b) => (b ? Math.round((100 * a) / b) : NaN);
-console.log(`${runDir} at iteration ${ckpt.iteration}: ${n} generated samples by the class the teacher (${run.teacher.arch}) assigns; % of that class's samples`);
+console.log(`${runDir} at iteration ${iteration}: ${n} generated samples by the class the teacher (${run.teacher.arch}) assigns; % of that class's samples`);
 console.table(
   rows.map((r) => ({
     class: r.class,

@@ -30,14 +30,13 @@ export class AnchorSet {
    */
   static make(
     teacher: Classifier,
-    shape: { channels: number; imageSize: number; numClasses: number },
+    shape: { channels: number; imageSize: number; numClasses: number; device?: Device },
     spec: AnchorSpec,
-    device?: Device,
-    cached?: (o: { n: number; steps?: number; seed: number }) => { images: Tensor; seconds: number },
+    cached?: (o: { n: number; steps?: number; seed: number }) => Tensor,
   ): AnchorSet {
     const t0 = nowSeconds();
     const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1 };
-    const x = cached ? cached(o).images : synthesizeProbe(teacher, shape, { ...o, device });
+    const x = cached ? cached(o) : synthesizeProbe(teacher, shape, { ...o, device: shape.device });
     const wasTraining = teacher.training;
     teacher.eval();
     try {

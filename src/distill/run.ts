@@ -259,9 +259,9 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
     const tr = r.tRec;
     const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     // Inverted teacher images (TA-DFKD's anchors) are cached beside the teacher, else in the run directory.
-    const teacherImages = (o: { n: number; steps?: number; seed: number }): { images: Tensor; seconds: number } => {
+    const teacherImages = (o: { n: number; steps?: number; seed: number }): Tensor => {
       const p = teacherProbe({ model: r.teacher, record: tr, dir: opts.teacherDir }, { ...definedOnly(o), device: onDevice }, warn, opts.out, 'anchors');
-      return { images: onDevice ? p.probe.to(onDevice) : p.probe, seconds: p.seconds };
+      return onDevice ? p.probe.to(onDevice) : p.probe;
     };
     method = createMethod(cfg.method, { teacher: r.teacher, student, cfg, norm, numClasses: tr.numClasses, channels: tr.inChannels, imageSize: tr.imageSize, contentSize: info.contentSize, device: onDevice, teacherImages });
     const ctx: TrainContext = { cfg, runDir: opts.out, configHash: r.plan.configHash, teacher: r.teacher, student, method, sched: scheduler(method, cfg), test, numClasses: tr.numClasses, device: onDevice, warn };

@@ -88,7 +88,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
-    if (ta?.augment || ta?.jitter || ta?.companion?.jitter) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
+    if (ta?.augment || ta?.jitter || ta?.companion?.jitter || (ta?.anchors && ta.anchors.augment)) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
     this.shape = { channels: ctx.channels, imageSize: ctx.imageSize, numClasses: ctx.numClasses, device: ctx.device };
     this.teacherImages = ctx.teacherImages;
     if (ta?.diversity) this.teacherFeats = new FeatureRecorder([this.teacher.featureLayer], 'input');
@@ -121,7 +121,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** The anchor set of tadfkd.anchors, made on the first call (undefined without the option). */
   private anchors(): AnchorSet | undefined {
     const a = this.cfg.tadfkd?.anchors;
-    if (a && !this.anchorSet) this.anchorSet = AnchorSet.make(this.teacher, this.shape, a, this.shape.device, this.teacherImages);
+    if (a && !this.anchorSet) this.anchorSet = AnchorSet.make(this.teacher, this.shape, a, this.teacherImages);
     return this.anchorSet;
   }
 
@@ -242,7 +242,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
         t = cat([t, old.t], 0);
       }
       if (anchors) {
-        const a = anchors.sample(nAnchor);
+        const a = this.anchorRows(anchors, nAnchor);
         x = cat([a.x, x], 0);
         t = cat([a.t, t], 0);
       }
@@ -255,6 +255,15 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       if (mix) ({ x, t } = this.mixTail(x, t, Math.max(1, Math.round(x.shape[0] * mix)), reuse));
       return { x: this.augment(x), t: reuse ? t : undefined, log };
     });
+  }
+
+  /** m anchors with their logits; with anchors.augment a crop + flip view of them and the teacher's logits on it. */
+  private anchorRows(anchors: AnchorSet, m: number): { x: Tensor; t: Tensor } {
+    const a = anchors.sample(m);
+    const aug = this.cfg.tadfkd?.anchors ? this.cfg.tadfkd.anchors.augment : undefined;
+    if (!aug || !this.black) return a;
+    const x = augmentBatch(a.x, aug, this.black);
+    return { x, t: this.teacher.call(x) };
   }
 
   /**
