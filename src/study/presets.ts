@@ -99,6 +99,12 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "ablation: TA-DFKD without dfkd's mixup of the student batch (tadfkd.mixup false; warm-up and replay kept)",
   },
   {
+    id: 'ta-dfkd+anchor-augment',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, augment: { crop: 2, flip: true } } } },
+    description: "ablation: TA-DFKD whose anchor rows are seen through a random crop (2 pixels) + flip, the teacher's logits recomputed on the view (tadfkd.anchors.augment)",
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },
