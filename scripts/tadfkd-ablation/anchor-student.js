@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * Diagnostic: how much a teacher's anchors (tadfkd.anchors: images inverted from the teacher alone with
+ * the probe set's DeepInversion recipe, src/distill/probe.ts) teach on their own. It inverts N images
+ * (seed 1, as the anchors), trains a fresh lenet5-half student on them alone (teacher logits, L1 as
+ * TA-DFKD's student loss; Adam 1e-3, batch 128, seed 0), and prints its accuracy on the real test set,
+ * which only evaluates. --real 1 trains on the first N real training images instead (the harness's
+ * reference: what N images that look like the data teach the same student).
+ *   node scripts/tadfkd-ablation/anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10]
+ *     [--train-steps 1500] [--real 0]
+ */
+const path = require('path');
+const { takeNumber } = require('./args');
+const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
+const { loadTeacher } = require(`${D}/train/teacher`);
+const { getDatasetInfo, loadDataset } = require(`${D}/data/registry`);
+const { toTensors } = require(`${D}/data/tensors`);
+const { evaluate } = require(`${D}/train/evaluate`);
+const { buildModel } = require(`${D}/models`);
+const { synthesizeProbe } = require(`${D}/distill/probe`);
+const { Adam } = require(`${D}/optim`);
+const { l1Logits } = require(`${D}/distill/losses`);
+const { manualSeed, noGrad, tidy, keep, randint } = require(`${D}/tensor`);
+
+const args = process.argv.slice(2);
+const n = takeNumber(args, '--n', 512);
+const steps = takeNumber(args, '--steps', 200);
+const bnWeight = takeNumber(args, '--bn', 10);
+const trainSteps = takeNumber(args, '--train-steps', 1500);
+const real = takeNumber(args, '--real', 0);
+const [teacherDir] = args;
+if (!teacherDir) {
+  console.error('usage: anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10] [--train-steps 1500] [--real 0]');
+  process.exit(2);
+}
+const { model: T, record: rec } = loadTeacher(teacherDir);
+T.eval();
+const info = getDatasetInfo(rec.dataset);
+const t0 = Date.now();
+const x = keep(
+  real
+    ? toTensors(loadDataset(rec.dataset, 'train'), info).x.narrow(0, 0, n)
+    : synthesizeProbe(T, { channels: rec.inChannels, imageSize: rec.imageSize, numClasses: rec.numClasses }, { n, steps, bnWeight, seed: 1 }),
+);
+const madeIn = (Date.now() - t0) / 1000;
+const tx = keep(noGrad(() => T.call(x)));
+manualSeed(0);
+const S = buildModel('lenet5-half', { inChannels: rec.inChannels, numClasses: rec.numClasses, imageSize: rec.imageSize });
+const opt = new Adam(S.parameters(), { lr: 1e-3 });
+S.train();
+for (let k = 0; k < trainSteps; k++) {
+  tidy(() => {
+    const idx = randint(0, n, [128]);
+    const loss = l1Logits(S.call(x.indexSelect(0, idx)), tx.indexSelect(0, idx));
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+  });
+}
+const r = evaluate(S, toTensors(loadDataset(rec.dataset, 'test'), info), rec.numClasses);
+const what = real ? `the first ${n} real training images` : `${n} anchors (${steps} inversion steps, BN weight ${bnWeight}; made in ${madeIn.toFixed(0)} s)`;
+console.log(`${teacherDir} (${rec.arch}, ${(100 * rec.testAccuracy).toFixed(2)}%): lenet5-half trained on ${what} alone, ${trainSteps} steps: test accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+console.log(`  per class: ${r.perClassAccuracy.map((v) => Math.round(100 * v)).join(' ')}`);
