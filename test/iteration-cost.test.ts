@@ -68,6 +68,18 @@ test('a TA-DFKD student step runs the teacher once per draw (the selection logit
   }
 });
 
+test('with tadfkd.anchors.augment a student step runs the teacher once more, on the augmented anchor rows', () => {
+  const ta = TINY.tadfkd as { anchors: object };
+  const s = setup({ tadfkd: { ...ta, mixup: false, anchors: { ...ta.anchors, augment: { crop: 2, flip: true } } } as PartialConfig['tadfkd'] });
+  try {
+    let draws = 0;
+    const calls = teacherCalls(s.teacher, () => (draws = s.method.studentStep().draws));
+    assert.equal(calls, draws + 1);
+  } finally {
+    s.dispose();
+  }
+});
+
 test("selection.targets 'recompute' runs the teacher again on the kept samples", () => {
   const s = setup({ selection: { targets: 'recompute' } });
   try {
