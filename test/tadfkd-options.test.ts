@@ -200,10 +200,10 @@ test('anchors (tadfkd.anchors) are validated, made once and logged with the warm
   assert.ok(first.losses.anchors_target_hit >= 0 && first.losses.anchors_target_hit <= 1, `target hit in [0, 1]: ${first.losses.anchors_target_hit}`);
 });
 
-test('anchor augmentation (tadfkd.anchors.augment) is validated, changes the run against plain anchors and resumes bit-identically', async () => {
+test('anchor augmentation (tadfkd.anchors.augment, on by default) is validated, changes the run against anchors as inverted and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 0.25, augment: { crop: -1, flip: true } } } }), /tadfkd\.anchors\.augment\.crop/);
   const anchors = { n: 20, share: 0.25, steps: 3 };
-  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: { crop: 2, flip: true } } } }, 'ta-anchor-aug', { ...TINY, tadfkd: { ...TINY_TA, anchors } });
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: { crop: 2, flip: true } } } }, 'ta-anchor-aug', { ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: false } } });
 });
 
 test('AnchorSet: the same seed gives the same images, another seed others; samples come with the logits of the same rows', () => {
@@ -417,7 +417,7 @@ test("the NaN guard's synthWeights hold the generator and its optimiser but not 
 
 test("by default the tadfkd section holds the warm-up (100 steps), the replay buffer, mixup 0.5 and anchors; each can be turned off; bad values name the field", () => {
   const cfg = resolveConfig('ta-dfkd', 'fashion-mnist') as TaDfkdConfig;
-  const anchors = { n: 1024, share: 0.25 };
+  const anchors = { n: 1024, share: 0.25, augment: { crop: 2, flip: true } };
   assert.deepEqual(cfg.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors });
   const noMix = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { mixup: false } }) as TaDfkdConfig;
   assert.deepEqual(noMix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false, anchors }, 'a partial tadfkd section merges into the defaults');
@@ -425,7 +425,7 @@ test("by default the tadfkd section holds the warm-up (100 steps), the replay bu
   assert.equal(noAnchors.tadfkd?.anchors, false);
   assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noAnchors, 'sha', 'lenet5-half'), 'the anchors are part of the run identity');
   const fewer = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { share: 0.5 } } }) as TaDfkdConfig;
-  assert.deepEqual(fewer.tadfkd?.anchors, { n: 1024, share: 0.5 }, 'a partial anchors section merges into the defaults');
+  assert.deepEqual(fewer.tadfkd?.anchors, { n: 1024, share: 0.5, augment: { crop: 2, flip: true } }, 'a partial anchors section merges into the defaults');
   assert.notEqual(runConfigHash(cfg, 'sha', 'lenet5-half'), runConfigHash(noMix, 'sha', 'lenet5-half'), 'mixup is part of the run identity');
   assert.equal(cfg.studentLoss, 'l1', "the paper's student loss (KL at T=4 was tried and left off)");
   const noReplay = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { replay: false } }) as TaDfkdConfig;

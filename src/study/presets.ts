@@ -99,10 +99,10 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "ablation: TA-DFKD without dfkd's mixup of the student batch (tadfkd.mixup false; warm-up and replay kept)",
   },
   {
-    id: 'ta-dfkd+anchor-augment',
+    id: 'ta-dfkd-plain-anchors',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, augment: { crop: 2, flip: true } } } },
-    description: "ablation: TA-DFKD whose anchor rows are seen through a random crop (2 pixels) + flip, the teacher's logits recomputed on the view (tadfkd.anchors.augment)",
+    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, augment: false } } },
+    description: "ablation: TA-DFKD whose anchor rows are the inverted images as they are (tadfkd.anchors.augment false: no crop + flip view, the stored logits as targets; the default from 2026-12-02 morning to evening)",
   },
   {
     id: 'ta-dfkd-no-anchors',

@@ -77,7 +77,10 @@ const AnchorsSection = z
     share: z.number().gt(0).lt(1).describe("share of each student batch drawn from the anchors, with the teacher's logits on them (taken from the replayed share, else from the fresh one)"),
     steps: z.number().int().positive().optional().describe('Adam steps of the inversion per batch of 128 images (default 200, as the probe set)'),
     seed: z.number().int().min(0).optional().describe('seed of the inversion (default 1; the probe set of probe trust uses 12345)'),
-    augment: CropFlipSection.optional().describe("random crop + flip of the anchor rows of each student batch, with the teacher's logits recomputed on the view (one teacher forward on those rows per student step), so that the student sees new views of the fixed set instead of the same images again"),
+    augment: z
+      .union([z.literal(false), CropFlipSection])
+      .optional()
+      .describe("random crop + flip of the anchor rows of each student batch, with the teacher's logits recomputed on the view (one teacher forward on those rows per student step), so that the student learns the teacher's answers around the fixed set rather than the same images again (default crop 2 + flip; false: the anchors as inverted)"),
   })
   .strict();
 

@@ -241,14 +241,14 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
         x = cat([x, old.x], 0);
         t = cat([t, old.t], 0);
       }
+      // An augmented batch is not what the teacher scored: its targets are recomputed on the augmented view.
+      const reuse = this.cfg.selection.targets !== 'recompute' && !this.cfg.tadfkd?.augment;
       if (anchors) {
-        const a = this.anchorRows(anchors, nAnchor);
+        const a = this.anchorRows(anchors, nAnchor, reuse);
         x = cat([a.x, x], 0);
         t = cat([a.t, t], 0);
       }
       this.replay?.add(fresh.x, fresh.t);
-      // An augmented batch is not what the teacher scored: its targets are recomputed on the augmented view.
-      const reuse = this.cfg.selection.targets !== 'recompute' && !this.cfg.tadfkd?.augment;
       const log: StepLog = { draws: fresh.draws };
       if (this.replay) log.replayed = fromBuffer / n;
       const mix = this.cfg.tadfkd?.mixup;
@@ -257,13 +257,17 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     });
   }
 
-  /** m anchors with their logits; with anchors.augment a crop + flip view of them and the teacher's logits on it. */
-  private anchorRows(anchors: AnchorSet, m: number): { x: Tensor; t: Tensor } {
+  /**
+   * m anchors with their logits; with anchors.augment a crop + flip view of them, with the teacher's logits
+   * on it when the batch's targets are reused (else the whole batch is scored again and the stored logits
+   * stand in unused).
+   */
+  private anchorRows(anchors: AnchorSet, m: number, reuse: boolean): { x: Tensor; t: Tensor } {
     const a = anchors.sample(m);
     const aug = this.cfg.tadfkd?.anchors ? this.cfg.tadfkd.anchors.augment : undefined;
     if (!aug || !this.black) return a;
     const x = augmentBatch(a.x, aug, this.black);
-    return { x, t: this.teacher.call(x) };
+    return { x, t: reuse ? this.teacher.call(x) : a.t };
   }
 
   /**
@@ -472,7 +476,7 @@ export const taDfkd: MethodDefinition<TaDfkdConfig> = {
     generator: GENERATOR_DEFAULTS,
     advTemperature: 3,
     selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 },
-    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25 } },
+    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25, augment: { crop: 2, flip: true } } },
   },
   published: {},
   legacy: { adversarial: 'js' },
