@@ -469,6 +469,10 @@ export const taDfkd: MethodDefinition<TaDfkdConfig> = {
   // - anchors (1,024 images inverted from the teacher, a quarter of each student batch): in the converged
   //   quick study 11 of 12 TA-DFKD cells higher, ResNet-8 61.48% -> 68.76%, VGG-5 73.27% -> 75.54%
   //   (docs/results/study-fashion-mnist-quick-anchors/).
+  // - anchor augmentation (crop 2 + flip of the anchor rows, teacher logits on the view): in the converged
+  //   quick study 11 of 12 TA-DFKD cells higher, ResNet-8 68.76% -> 72.33%, VGG-5 75.54% -> 78.55%
+  //   (docs/results/study-fashion-mnist-quick-anchor-augment/); as inverted, the anchors cost the
+  //   quickstart's 8-epoch ResNet-8 teacher 7.2 points.
   // configs/methods/ta-dfkd-paper.json turns all four off (`"warmupSteps": 0`, `"replay": false`,
   // `"mixup": false`, `"anchors": false`) and names the paper's student loss (L1 on logits, the common default) explicitly.
   // Tried and left off: the student loss KL at temperature 4 (docs/methods.md; within the seed noise).
