@@ -342,12 +342,16 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.equal(noSel.method === 'ta-dfkd' && noSel.selection.enabled, false);
   // The mixup ablation turns off only mixup (warm-up and replay kept); the full preset runs it.
   const mix = resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd-no-mixup'), 0));
-  assert.deepEqual(mix.method === 'ta-dfkd' && mix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false, anchors: { n: 1024, share: 0.25 } });
+  assert.deepEqual(mix.method === 'ta-dfkd' && mix.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: false, anchors: { n: 1024, share: 0.25, augment: { crop: 2, flip: true } } });
   assert.ok(getPreset('fashion-mnist-full').methods.some((m) => m.id === 'ta-dfkd-no-mixup'), 'the full preset runs the mixup ablation');
   // The anchors ablation turns off only the anchors; the full preset runs it.
   const noAnchors = resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd-no-anchors'), 0));
   assert.deepEqual(noAnchors.method === 'ta-dfkd' && noAnchors.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: false });
   assert.ok(getPreset('fashion-mnist-full').methods.some((m) => m.id === 'ta-dfkd-no-anchors'), 'the full preset runs the anchors ablation');
+  // The plain-anchors ablation turns off only the anchors' augmentation; the full preset runs it.
+  const plain = resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd-plain-anchors'), 0));
+  assert.deepEqual(plain.method === 'ta-dfkd' && plain.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25, augment: false } });
+  assert.ok(getPreset('fashion-mnist-full').methods.some((m) => m.id === 'ta-dfkd-plain-anchors'), 'the full preset runs the plain-anchors ablation');
   // DAFL keeps its published 1:1 step ratio and Adam under the shared budget.
   const dafl = resolveConfig('dafl', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('dafl'), 0));
   assert.equal(dafl.studentSteps, 1);
