@@ -14,7 +14,7 @@ import { spawnSync } from 'child_process';
 import { Command } from 'commander';
 import { setNumThreads, getNumThreads } from '../src/tensor';
 import { versions } from '../src/versions';
-import { benchTeacher, DATASET } from './iteration/teachers';
+import { benchTeacher, anchorCache, DATASET } from './iteration/teachers';
 import { runDfkdSide, benchConfig, mergeRounds, SideResult } from './iteration/dfkd-side';
 import { forwardFlopsPerSample, iterationFlops, sgemmPeak, NetFlops } from './iteration/flops';
 import { PHASES } from './iteration/profile';
@@ -100,12 +100,13 @@ function torchEnv(malloc: string): NodeJS.ProcessEnv {
   return malloc === 'tuned' ? { ...process.env, ...TUNED_MALLOC_ENV } : { ...process.env };
 }
 
-function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string; memoryFormat: string }): SideResult & Record<string, unknown> {
+function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string; memoryFormat: string; anchors?: string }): SideResult & Record<string, unknown> {
   const args = [
     path.join(__dirname, '..', '..', 'bench', 'torch_iteration.py'),
     '--arch', a.arch, '--teacher-weights', a.weights, '--student-init', a.init.student, '--generator-init', a.init.generator,
     '--config', a.cfgFile, '--warmup', String(a.warmup), '--iterations', String(a.iterations), '--threads', String(a.threads),
     '--seed', String(a.seed), '--targets', a.targets, '--memory-format', a.memoryFormat,
+    ...(a.anchors ? ['--anchors', a.anchors] : []),
   ];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: torchEnv(a.malloc) });
   if (r.status !== 0) throw new Error(`bench/torch_iteration.py failed (exit ${r.status}):\n${r.stderr}`);
@@ -210,15 +211,16 @@ function benchArch(arch: string, c: RunContext): Record<string, unknown> {
   try {
     const flops = netFlops(t.model, cfg);
     const init = { student: path.join(c.work, `${arch}-student-init.safetensors`), generator: path.join(c.work, `${arch}-generator-init.safetensors`) };
+    const anchors = anchorCache(t, path.join(s.workRoot, 'teachers'), log);
     const dr: SideResult[] = [];
     const trs: (SideResult & Record<string, unknown>)[] = [];
     // Rounds alternate the two sides (never concurrently) so that drift in the machine's speed hits both.
     for (let r = 0; r < s.rounds; r++) {
       log(`${arch}: round ${r + 1}/${s.rounds}: dfkd side (${s.warmup} warm-up + ${s.iterations} timed iterations)`);
-      dr.push(runDfkdSide(t.model, cfg, { warmup: s.warmup, iterations: s.iterations, evalPass: o.eval && r === 0, init, studentThreads: s.studentThreads }));
+      dr.push(runDfkdSide(t.model, cfg, { warmup: s.warmup, iterations: s.iterations, evalPass: o.eval && r === 0, init, studentThreads: s.studentThreads, teacherImages: anchors.images }));
       if (c.python) {
         log(`${arch}: round ${r + 1}/${s.rounds}: PyTorch side`);
-        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc, memoryFormat: torchMemoryFormat(c) };
+        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc, memoryFormat: torchMemoryFormat(c), anchors: anchors.file };
         trs.push(runTorchSide(c.python, a));
       }
     }

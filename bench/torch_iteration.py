@@ -279,6 +279,16 @@ class Bench:
             raise SystemExit(f"torch_iteration.py: tadfkd.replay.policy {r['policy']!r} is not implemented here (ring only)")
         self.replay = Ring(r['size'], r['fresh']) if r else None
         self.mixup = (cfg.get('tadfkd') or {}).get('mixup') or 0
+        an = (cfg.get('tadfkd') or {}).get('anchors')
+        if an and not a.anchors:
+            raise SystemExit('torch_iteration.py: the config has tadfkd.anchors; pass the anchor images dfkd made with --anchors FILE')
+        self.anchor_share = an['share'] if an else 0
+        self.anchor_aug = an.get('augment', {'crop': 2, 'flip': True}) if an else False
+        if an:
+            self.anchors = load_safetensors(a.anchors)['anchors']
+            with torch.no_grad():
+                self.anchor_t = self.teacher(self.anchors)  # dfkd's AnchorSet keeps the teacher's logits, made once
+            self.black = -MEAN / STD  # a black pixel, normalised: the crop's padding
 
     def _tick(self, phase, t0):
         t1 = time.perf_counter()
@@ -302,22 +312,55 @@ class Bench:
         """The student's batch as dfkd's TA-DFKD studentBatch: with tadfkd.replay a share `fresh` drawn
         clean, the rest sampled uniformly from a ring of earlier kept samples and their logits."""
         n = self.B
+        n_anchor = min(n - 1, max(1, math.floor(n * self.anchor_share + 0.5))) if self.anchor_share else 0
+        rest = n - n_anchor
         if self.replay is None:
-            x, t, draws = self.draw_clean(n)
-            return self.mix_tail(x, t) + (draws,) if t is not None else (x, t, draws)
-        n_fresh = max(1, math.floor(n * self.replay.fresh + 0.5))  # JavaScript's Math.round
-        from_buffer = n - n_fresh if self.replay.count >= n - n_fresh else 0
-        x, t, draws = self.draw_clean(n_fresh if from_buffer > 0 else n)
+            x, t, draws = self.draw_clean(rest)
+            if t is None:
+                return x, t, draws
+            return self.mix_tail(*self.with_anchors(x, t, n_anchor)) + (draws,)
+        n_fresh = min(rest, max(1, math.floor(n * self.replay.fresh + 0.5)))  # JavaScript's Math.round
+        from_buffer = rest - n_fresh if self.replay.count >= rest - n_fresh else 0
+        x, t, draws = self.draw_clean(n_fresh if from_buffer > 0 else rest)
         if t is None:
             return x, t, draws
         t0 = time.perf_counter()
         with torch.no_grad():
-            old = self.replay.sample(from_buffer) if from_buffer > 0 else None  # drawn before the fresh ones join
-            self.replay.add(x, t)
-            if old is not None:
+            fresh = (x, t)
+            if from_buffer > 0:
+                old = self.replay.sample(from_buffer)
                 x, t = torch.cat([x, old[0]], 0), torch.cat([t, old[1]], 0)
         self._tick('draw_other', t0)
+        x, t = self.with_anchors(x, t, n_anchor)
+        with torch.no_grad():
+            self.replay.add(*fresh)  # after the replayed rows are drawn, as dfkd
         return self.mix_tail(x, t) + (draws,)
+
+    def with_anchors(self, x, t, m):
+        """tadfkd.anchors as dfkd's anchorRows: m anchors drawn with replacement, with anchors.augment a
+        crop (black padding, one offset per row) + flip view and the teacher's logits on it, put first."""
+        if not m:
+            return x, t
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            idx = torch.randint(0, self.anchors.shape[0], (m,))
+            xa, ta = self.anchors.index_select(0, idx), self.anchor_t.index_select(0, idx)
+            aug = self.anchor_aug
+            if aug:
+                p = aug.get('crop', 0)
+                if p:
+                    h, w = xa.shape[2], xa.shape[3]
+                    padded = F.pad(xa - self.black, (p, p, p, p)) + self.black
+                    off = torch.randint(0, 2 * p + 1, (m, 2))
+                    xa = torch.cat([padded[i:i + 1, :, off[i, 0]:off[i, 0] + h, off[i, 1]:off[i, 1] + w] for i in range(m)], 0)
+                if aug.get('flip'):
+                    xa = torch.where(torch.randint(0, 2, (m, 1, 1, 1)) == 1, xa.flip(3), xa)
+            t0 = self._tick('draw_other', t0)
+            if aug and self.reuse:
+                ta = self.teacher(xa)
+                self.c['teacher_nograd'] += m
+                self._tick('teacher_select', t0)
+            return torch.cat([xa, x], 0), torch.cat([ta, t], 0)
 
     def mix_tail(self, x, t):
         """tadfkd.mixup as dfkd's mixupTail: the last m rows become lam * x_i + (1 - lam) * x_j (x_j a random
@@ -496,6 +539,7 @@ def main():
     ap.add_argument('--targets', choices=['reuse', 'recompute'], default='reuse')
     ap.add_argument('--memory-format', choices=['contiguous', 'channels-last'], default='contiguous')
     ap.add_argument('--no-sgemm', action='store_true')
+    ap.add_argument('--anchors', help="tadfkd.anchors: the anchor images dfkd made (safetensors, key 'anchors')")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)

@@ -352,6 +352,9 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   const plain = resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('ta-dfkd-plain-anchors'), 0));
   assert.deepEqual(plain.method === 'ta-dfkd' && plain.tadfkd, { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25, augment: false } });
   assert.ok(getPreset('fashion-mnist-full').methods.some((m) => m.id === 'ta-dfkd-plain-anchors'), 'the full preset runs the plain-anchors ablation');
+  // Experiment variants (recorded in docs/) resolve by id, but the full preset does not run them.
+  assert.deepEqual(methodVariant('ta-dfkd+anchors-cosine').overrides, { tadfkd: { anchors: { n: 1024, share: 0.25, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } });
+  assert.ok(!getPreset('fashion-mnist-full').methods.some((m) => m.id.startsWith('ta-dfkd+anchors-cosine')), 'the full preset leaves the experiments out');
   // DAFL keeps its published 1:1 step ratio and Adam under the shared budget.
   const dafl = resolveConfig('dafl', 'fashion-mnist', {}, cellOverrides(fm, methodVariant('dafl'), 0));
   assert.equal(dafl.studentSteps, 1);

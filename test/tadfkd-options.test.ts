@@ -15,6 +15,9 @@ import { BNStatsHook, type BNLossOptions } from '../src/distill/bn-hook';
 import { augmentBatch, mixupTail } from '../src/distill/augment';
 import { ReplayBuffer } from '../src/distill/replay';
 import { AnchorSet } from '../src/distill/anchors';
+import { synthesizeProbe } from '../src/distill/probe';
+import { teacherProbe } from '../src/distill/probe-trust';
+import { loadTeacher } from '../src/train/teacher';
 import { Normalizer } from '../src/distill/synthesizer';
 import { createMethod } from '../src/distill/methods';
 import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
@@ -204,6 +207,27 @@ test('anchor augmentation (tadfkd.anchors.augment, on by default) is validated, 
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 0.25, augment: { crop: -1, flip: true } } } }), /tadfkd\.anchors\.augment\.crop/);
   const anchors = { n: 20, share: 0.25, steps: 3 };
   await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: { crop: 2, flip: true } } } }, 'ta-anchor-aug', { ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, augment: false } } });
+});
+
+test("the anchors' inversion schedule (tadfkd.anchors.lrSchedule): validated; cosine decays the learning rate from its first step, so one step equals constant and two differ; absent keeps the cache name", () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { n: 16, share: 0.25, lrSchedule: 'linear' } } } as never), /tadfkd\.anchors\.lrSchedule/);
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { lrSchedule: 'cosine' } } }) as TaDfkdConfig;
+  assert.equal(cfg.tadfkd?.anchors && cfg.tadfkd.anchors.lrSchedule, 'cosine', 'a partial anchors section merges into the defaults');
+  tidy(() => {
+    manualSeed(0);
+    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    teacher.eval();
+    const shape = { channels: 1, imageSize: 32, numClasses: 10 };
+    const images = (steps: number, lrSchedule?: 'constant' | 'cosine') => synthesizeProbe(teacher, shape, { n: 6, batchSize: 6, steps, seed: 2, lrSchedule }).toFloat32Array();
+    assert.deepEqual(images(1, 'cosine'), images(1), 'the first step runs at the full learning rate');
+    assert.notDeepEqual(images(2, 'cosine'), images(2), 'the second step runs at half of it (cos(pi/2))');
+    assert.deepEqual(images(2, 'constant'), images(2), "'constant' is the default");
+  });
+  const teacherDir = tinyTeacher('lenet5');
+  const loaded = { ...loadTeacher(teacherDir), dir: teacherDir };
+  const name = (o: object) => path.basename(teacherProbe(loaded, { n: 4, steps: 1, ...o }, () => undefined, undefined, 'anchors').file);
+  assert.equal(name({ lrSchedule: undefined }), name({}), 'an absent schedule keeps the cache names of earlier runs');
+  assert.notEqual(name({ lrSchedule: 'cosine' }), name({}), 'another schedule is another cache file');
 });
 
 test('AnchorSet: the same seed gives the same images, another seed others; samples come with the logits of the same rows', () => {

@@ -15,6 +15,7 @@ import type { MemoryFormat } from '../../src/nn';
 import type { TaDfkdConfig } from '../../src/distill/methods/ta-dfkd';
 import { Normalizer } from '../../src/distill/synthesizer';
 import { createMethod, TADFKD } from '../../src/distill/methods';
+import type { MethodContext } from '../../src/distill/method';
 import { computeSignals } from '../../src/distill/signals';
 import { evaluate } from '../../src/train/evaluate';
 import { getDatasetInfo, loadDataset } from '../../src/data/registry';
@@ -75,12 +76,12 @@ export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute', memoryFor
 }
 
 /** Builds the method as run.ts does; optionally writes the initial student and generator weights. */
-export function buildMethod(teacher: Classifier, cfg: DistillConfig, init?: { student: string; generator: string }): { method: TADFKD; student: Classifier; norm: Normalizer } {
+export function buildMethod(teacher: Classifier, cfg: DistillConfig, init?: { student: string; generator: string }, teacherImages?: MethodContext['teacherImages']): { method: TADFKD; student: Classifier; norm: Normalizer } {
   const info = getDatasetInfo(DATASET);
   manualSeed(cfg.seed);
   const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
   const norm = new Normalizer(info.mean, info.std);
-  const method = createMethod('ta-dfkd', { teacher, student, cfg, norm, numClasses: 10, channels: 1, imageSize: 32, contentSize: info.contentSize }) as TADFKD;
+  const method = createMethod('ta-dfkd', { teacher, student, cfg, norm, numClasses: 10, channels: 1, imageSize: 32, contentSize: info.contentSize, teacherImages }) as TADFKD;
   if (init) {
     saveModule(init.student, student);
     saveModule(init.generator, method.synth.generator);
@@ -108,9 +109,9 @@ function iteration(method: TADFKD, student: Classifier, cfg: DistillConfig, prof
 export function runDfkdSide(
   teacher: Classifier,
   cfg: DistillConfig,
-  o: { warmup: number; iterations: number; evalPass: boolean; init?: { student: string; generator: string }; studentThreads?: number },
+  o: { warmup: number; iterations: number; evalPass: boolean; init?: { student: string; generator: string }; studentThreads?: number; teacherImages?: MethodContext['teacherImages'] },
 ): SideResult {
-  const { method, student, norm } = buildMethod(teacher, cfg, o.init);
+  const { method, student, norm } = buildMethod(teacher, cfg, o.init, o.teacherImages);
   const prof = new Profiler();
   prof.attach(method);
   if (o.studentThreads) prof.withThreads(method, ['studentLoss', 'optimizeStudent'], o.studentThreads);

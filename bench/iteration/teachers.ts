@@ -7,7 +7,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { manualSeed, tensor, tidy, F } from '../../src/tensor';
+import { createHash } from 'crypto';
+import { manualSeed, tensor, tidy, F, type Tensor } from '../../src/tensor';
+import { synthesizeProbe, PROBE_DEFAULTS, definedOnly } from '../../src/distill/probe';
+import { contentHash } from '../../src/util';
 import { SGD } from '../../src/optim';
 import { buildModel } from '../../src/models';
 import type { Classifier } from '../../src/models/registry';
@@ -15,7 +18,7 @@ import { loadTeacher } from '../../src/train/teacher';
 import { getDatasetInfo, loadDataset } from '../../src/data/registry';
 import { normalizeBatch } from '../../src/data/batches';
 import { mulberry32, shuffledIndices } from '../../src/data/rng';
-import { saveModule, loadModule } from '../../src/io/weights';
+import { saveModule, loadModule, saveTensors, loadTensors } from '../../src/io/weights';
 
 export const DATASET = 'fashion-mnist';
 const SHAPE = { inChannels: 1, numClasses: 10, imageSize: 32 };
@@ -71,4 +74,31 @@ function trainBriefly(model: Classifier, steps: number): void {
   } finally {
     opt.dispose();
   }
+}
+
+/** What TA-DFKD asks of its teacherImages hook (src/distill/method.ts). */
+type AnchorRequest = { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' };
+
+/**
+ * TA-DFKD's anchors (tadfkd.anchors) for a benchmark teacher, inverted once and cached beside the cached
+ * teachers as `<arch>-anchors-<hash>.safetensors` (key 'anchors'; the hash covers the inversion options and
+ * the teacher's weights), as `dfkd distill` caches them beside a teacher directory. The inversion is a
+ * one-off cost of a run, not part of an iteration; `file` is the cache the PyTorch side then loads.
+ */
+export function anchorCache(t: BenchTeacher, cacheDir: string, log: (m: string) => void): { images: (o: AnchorRequest) => Tensor; file?: string } {
+  const c: { images: (o: AnchorRequest) => Tensor; file?: string } = {
+    images: (o) => {
+      const options = { ...PROBE_DEFAULTS, ...definedOnly(o) };
+      const weights = createHash('sha256').update(fs.readFileSync(t.weightsFile)).digest('hex');
+      const file = path.join(cacheDir, `${t.arch}-anchors-${contentHash({ options, weights }).slice(0, 16)}.safetensors`);
+      c.file = file;
+      if (fs.existsSync(file)) return loadTensors(file).tensors.get('anchors')!;
+      log(`${t.arch}: inverting ${o.n} anchor images (${options.steps} steps per batch; cached in ${file})`);
+      const x = synthesizeProbe(t.model, { channels: SHAPE.inChannels, imageSize: SHAPE.imageSize, numClasses: SHAPE.numClasses }, options);
+      fs.mkdirSync(cacheDir, { recursive: true });
+      saveTensors(file, new Map([['anchors', x]]), { kind: 'dfkd-bench-anchors', options: JSON.stringify(options) });
+      return x;
+    },
+  };
+  return c;
 }

@@ -4,10 +4,11 @@
  * the probe set's DeepInversion recipe, src/distill/probe.ts) teach on their own. It inverts N images
  * (seed 1, as the anchors), trains a fresh lenet5-half student on them alone (teacher logits, L1 as
  * TA-DFKD's student loss; Adam 1e-3, batch 128, seed 0), and prints its accuracy on the real test set,
- * which only evaluates. --real 1 trains on the first N real training images instead (the harness's
+ * which only evaluates. --lr sets the inversion's Adam learning rate (0.1, the probe's) and --cosine 1
+ * decays it to 0 over the steps. --real 1 trains on the first N real training images instead (the harness's
  * reference: what N images that look like the data teach the same student).
  *   node scripts/tadfkd-ablation/anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10]
- *     [--train-steps 1500] [--real 0]
+ *     [--train-steps 1500] [--real 0] [--lr 0.1] [--cosine 0]
  */
 const path = require('path');
 const { takeNumber } = require('./args');
@@ -28,9 +29,11 @@ const steps = takeNumber(args, '--steps', 200);
 const bnWeight = takeNumber(args, '--bn', 10);
 const trainSteps = takeNumber(args, '--train-steps', 1500);
 const real = takeNumber(args, '--real', 0);
+const cosine = takeNumber(args, '--cosine', 0);
+const lr = takeNumber(args, '--lr', 0.1);
 const [teacherDir] = args;
 if (!teacherDir) {
-  console.error('usage: anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10] [--train-steps 1500] [--real 0]');
+  console.error('usage: anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10] [--train-steps 1500] [--real 0] [--lr 0.1] [--cosine 0]');
   process.exit(2);
 }
 const { model: T, record: rec } = loadTeacher(teacherDir);
@@ -40,7 +43,7 @@ const t0 = Date.now();
 const x = keep(
   real
     ? toTensors(loadDataset(rec.dataset, 'train'), info).x.narrow(0, 0, n)
-    : synthesizeProbe(T, { channels: rec.inChannels, imageSize: rec.imageSize, numClasses: rec.numClasses }, { n, steps, bnWeight, seed: 1 }),
+    : synthesizeProbe(T, { channels: rec.inChannels, imageSize: rec.imageSize, numClasses: rec.numClasses }, { n, steps, bnWeight, seed: 1, lr, lrSchedule: cosine ? 'cosine' : 'constant' }),
 );
 const madeIn = (Date.now() - t0) / 1000;
 const tx = keep(noGrad(() => T.call(x)));
@@ -58,6 +61,6 @@ for (let k = 0; k < trainSteps; k++) {
   });
 }
 const r = evaluate(S, toTensors(loadDataset(rec.dataset, 'test'), info), rec.numClasses);
-const what = real ? `the first ${n} real training images` : `${n} anchors (${steps} inversion steps, BN weight ${bnWeight}; made in ${madeIn.toFixed(0)} s)`;
+const what = real ? `the first ${n} real training images` : `${n} anchors (${steps} inversion steps, lr ${lr}${cosine ? ' cosine' : ''}, BN weight ${bnWeight}; made in ${madeIn.toFixed(0)} s)`;
 console.log(`${teacherDir} (${rec.arch}, ${(100 * rec.testAccuracy).toFixed(2)}%): lenet5-half trained on ${what} alone, ${trainSteps} steps: test accuracy ${(100 * r.accuracy).toFixed(2)}%`);
 console.log(`  per class: ${r.perClassAccuracy.map((v) => Math.round(100 * v)).join(' ')}`);

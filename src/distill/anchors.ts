@@ -14,6 +14,7 @@ export interface AnchorSpec {
   n: number;
   steps?: number;
   seed?: number;
+  lrSchedule?: 'constant' | 'cosine';
 }
 
 export class AnchorSet {
@@ -32,10 +33,10 @@ export class AnchorSet {
     teacher: Classifier,
     shape: { channels: number; imageSize: number; numClasses: number; device?: Device },
     spec: AnchorSpec,
-    cached?: (o: { n: number; steps?: number; seed: number }) => Tensor,
+    cached?: (o: { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' }) => Tensor,
   ): AnchorSet {
     const t0 = nowSeconds();
-    const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1 };
+    const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1, lrSchedule: spec.lrSchedule };
     const x = cached ? cached(o) : synthesizeProbe(teacher, shape, { ...o, device: shape.device });
     const wasTraining = teacher.training;
     teacher.eval();

@@ -134,7 +134,18 @@ export function methodSchema(def: MethodDefinition): z.ZodObject<z.ZodRawShape> 
 }
 
 function formatIssues(source: string, issues: z.ZodIssue[], prefix: string[] = []): string {
-  return `${source}: invalid config:\n  - ${issues.map((i) => `${[...prefix, ...i.path].join('.') || '(root)'}: ${i.message}`).join('\n  - ')}`;
+  return `${source}: invalid config:\n  - ${issues.flatMap(unwrapUnion).map((i) => `${[...prefix, ...i.path].join('.') || '(root)'}: ${i.message}`).join('\n  - ')}`;
+}
+
+/**
+ * A field that is `false` or an object (`tadfkd.anchors`) fails as a union, which zod reports as "Invalid
+ * input" on the field itself. When exactly one branch got past the type check (the input was an object),
+ * that branch's issues name the bad field inside it; they replace the union's.
+ */
+function unwrapUnion(i: z.ZodIssue): z.ZodIssue[] {
+  if (i.code !== 'invalid_union') return [i];
+  const typed = i.unionErrors.filter((e) => e.issues.some((u) => u.code !== 'invalid_type' && u.code !== 'invalid_literal'));
+  return typed.length === 1 ? typed[0].issues.flatMap(unwrapUnion) : [i];
 }
 
 /** Validates a complete config against its method's schema, naming every bad field in one message. */

@@ -5,7 +5,7 @@
  * method (its synthesis step) and by the probe set of probe trust (probe.ts).
  */
 import { Tensor, tidy, F, cat, randint } from '../tensor';
-import { Adam } from '../optim';
+import { Adam, CosineLR } from '../optim';
 import type { Classifier } from '../models/registry';
 import type { BNStatsHook } from './bn-hook';
 import * as L from './losses';
@@ -24,6 +24,8 @@ export interface InversionOptions {
   jitter?: number;
   /** With jitter: a random horizontal flip of the whole batch each step (DeepInversion's). */
   flip?: boolean;
+  /** 'cosine': the learning rate decays from `lr` to 0 over the steps (DeepInversion's cosine policy, without its warm-up); default constant. */
+  lrSchedule?: 'constant' | 'cosine';
 }
 
 /** `x` [N,C,H,W] rolled by (dy, dx) pixels (wrapping around), as torch.roll on dims 2 and 3. */
@@ -60,6 +62,7 @@ export interface InversionLog {
 export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, y: Tensor, o: InversionOptions): InversionLog | undefined {
   const w = o.weights;
   const opt = new Adam([x], { lr: o.lr, betas: [0.5, 0.99] });
+  const sched = o.lrSchedule === 'cosine' && o.steps > 0 ? new CosineLR(opt, o.steps) : undefined;
   let log: InversionLog | undefined;
   try {
     for (let k = 0; k < o.steps; k++) {
@@ -72,6 +75,7 @@ export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, 
         opt.zeroGrad();
         loss.backward();
         opt.step();
+        sched?.step();
         if (k === o.steps - 1) log = { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item() };
       });
     }

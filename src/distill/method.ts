@@ -35,7 +35,7 @@ export interface MethodContext {
    * cached beside the teacher so that every run of it shares them (TA-DFKD's anchors). Absent: the
    * method inverts them itself.
    */
-  teacherImages?: (o: { n: number; steps?: number; seed: number }) => Tensor;
+  teacherImages?: (o: { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' }) => Tensor;
 }
 
 /** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */

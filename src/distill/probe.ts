@@ -35,6 +35,8 @@ export interface ProbeOptions {
   jitter?: number;
   /** With jitter: random horizontal flips. */
   flip?: boolean;
+  /** The inversion's learning-rate schedule (default constant). */
+  lrSchedule?: 'constant' | 'cosine';
   /** Where the images are made (the teacher's device); default the CPU. */
   device?: Device;
 }
@@ -71,7 +73,7 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
       const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64', dev));
       try {
         const weights = { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight };
-        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip });
+        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip, lrSchedule: opts.lrSchedule });
         parts.push(keep(x.detach().clone()));
       } finally {
         x.dispose();

@@ -33,6 +33,8 @@ export interface StudyMethod {
   method: string;
   overrides?: PartialConfig;
   description: string;
+  /** An experiment recorded in docs/ (selectable with --methods so that its command reruns it), not an ablation the full preset runs. */
+  experiment?: boolean;
 }
 
 export interface StudyPreset {
@@ -105,6 +107,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "ablation: TA-DFKD whose anchor rows are the inverted images as they are (tadfkd.anchors.augment false: no crop + flip view, the stored logits as targets; the default from 2026-12-02 morning to evening)",
   },
   {
+    id: 'ta-dfkd+anchors-cosine',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
+    experiment: true,
+    description: "experiment: TA-DFKD whose anchors are inverted with the learning rate decaying to 0 (cosine) over the 200 steps instead of constant",
+  },
+  {
+    id: 'ta-dfkd+anchors-cosine-400',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, steps: 400, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
+    experiment: true,
+    description: 'experiment: TA-DFKD whose anchors are inverted with 400 Adam steps (twice the default) and a cosine learning rate',
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },
@@ -128,7 +144,7 @@ export function methodVariant(id: string): StudyMethod {
 }
 
 const variants = (...ids: string[]): StudyMethod[] => ids.map(methodVariant);
-const ALL_METHODS = METHOD_VARIANTS.map((m) => m.id);
+const ALL_METHODS = METHOD_VARIANTS.filter((m) => !m.experiment).map((m) => m.id);
 /**
  * Quick presets run the paper's central comparison, TA-DFKD with and without the class prior, against
  * one class-prior baseline (DAFL) and one without a class prior (DFAD); the full preset runs every variant.

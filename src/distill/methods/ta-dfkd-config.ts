@@ -77,6 +77,10 @@ const AnchorsSection = z
     share: z.number().gt(0).lt(1).describe("share of each student batch drawn from the anchors, with the teacher's logits on them (taken from the replayed share, else from the fresh one)"),
     steps: z.number().int().positive().optional().describe('Adam steps of the inversion per batch of 128 images (default 200, as the probe set)'),
     seed: z.number().int().min(0).optional().describe('seed of the inversion (default 1; the probe set of probe trust uses 12345)'),
+    lrSchedule: z
+      .enum(['constant', 'cosine'])
+      .optional()
+      .describe("learning rate of the inversion's Adam steps: 'cosine' decays it from 0.1 to 0 over the steps, 'constant' keeps 0.1 (absent: constant, the probe set's)"),
     augment: z
       .union([z.literal(false), CropFlipSection])
       .optional()
