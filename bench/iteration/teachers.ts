@@ -11,6 +11,7 @@ import { createHash } from 'crypto';
 import { manualSeed, tensor, tidy, F, type Tensor } from '../../src/tensor';
 import { synthesizeProbe, PROBE_DEFAULTS, definedOnly } from '../../src/distill/probe';
 import { contentHash } from '../../src/util';
+import type { AnchorImageRequest } from '../../src/distill/anchors';
 import { SGD } from '../../src/optim';
 import { buildModel } from '../../src/models';
 import type { Classifier } from '../../src/models/registry';
@@ -76,17 +77,14 @@ function trainBriefly(model: Classifier, steps: number): void {
   }
 }
 
-/** What TA-DFKD asks of its teacherImages hook (src/distill/method.ts). */
-type AnchorRequest = { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' };
-
 /**
  * TA-DFKD's anchors (tadfkd.anchors) for a benchmark teacher, inverted once and cached beside the cached
  * teachers as `<arch>-anchors-<hash>.safetensors` (key 'anchors'; the hash covers the inversion options and
  * the teacher's weights), as `dfkd distill` caches them beside a teacher directory. The inversion is a
  * one-off cost of a run, not part of an iteration; `file` is the cache the PyTorch side then loads.
  */
-export function anchorCache(t: BenchTeacher, cacheDir: string, log: (m: string) => void): { images: (o: AnchorRequest) => Tensor; file?: string } {
-  const c: { images: (o: AnchorRequest) => Tensor; file?: string } = {
+export function anchorCache(t: BenchTeacher, cacheDir: string, log: (m: string) => void): { images: (o: AnchorImageRequest) => Tensor; file?: string } {
+  const c: { images: (o: AnchorImageRequest) => Tensor; file?: string } = {
     images: (o) => {
       const options = { ...PROBE_DEFAULTS, ...definedOnly(o) };
       const weights = createHash('sha256').update(fs.readFileSync(t.weightsFile)).digest('hex');

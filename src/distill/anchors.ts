@@ -8,14 +8,18 @@
 import { Tensor, Device, keep, noGrad, randint, tidy } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { synthesizeProbe } from './probe';
+import type { InversionSchedule } from './inversion';
 import { nowSeconds } from '../util';
 
 export interface AnchorSpec {
   n: number;
   steps?: number;
   seed?: number;
-  lrSchedule?: 'constant' | 'cosine';
+  lrSchedule?: InversionSchedule;
 }
+
+/** What the anchors ask of an image cache (the teacher's `anchors-<hash>.safetensors`). */
+export type AnchorImageRequest = { n: number; steps?: number; seed: number; lrSchedule?: InversionSchedule };
 
 export class AnchorSet {
   private constructor(
@@ -33,7 +37,7 @@ export class AnchorSet {
     teacher: Classifier,
     shape: { channels: number; imageSize: number; numClasses: number; device?: Device },
     spec: AnchorSpec,
-    cached?: (o: { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' }) => Tensor,
+    cached?: (o: AnchorImageRequest) => Tensor,
   ): AnchorSet {
     const t0 = nowSeconds();
     const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1, lrSchedule: spec.lrSchedule };

@@ -10,6 +10,9 @@ import type { Classifier } from '../models/registry';
 import type { BNStatsHook } from './bn-hook';
 import * as L from './losses';
 
+/** The learning-rate schedule of an inversion's Adam steps. */
+export type InversionSchedule = 'constant' | 'cosine';
+
 export interface InversionOptions {
   /** Adam steps on the images. */
   steps: number;
@@ -25,7 +28,7 @@ export interface InversionOptions {
   /** With jitter: a random horizontal flip of the whole batch each step (DeepInversion's). */
   flip?: boolean;
   /** 'cosine': the learning rate decays from `lr` to 0 over the steps (DeepInversion's cosine policy, without its warm-up); default constant. */
-  lrSchedule?: 'constant' | 'cosine';
+  lrSchedule?: InversionSchedule;
 }
 
 /** `x` [N,C,H,W] rolled by (dy, dx) pixels (wrapping around), as torch.roll on dims 2 and 3. */

@@ -7,6 +7,7 @@
 import { Tensor, Device, tidy, noGrad } from '../tensor';
 import { Optimizer, SGD, Adam } from '../optim';
 import type { Classifier } from '../models/registry';
+import type { AnchorImageRequest } from './anchors';
 import { setMemoryFormat } from '../nn/memory-format';
 import type { BaseConfig, GeneratorConfig } from './config-schema';
 import { Normalizer, GeneratorSynthesizer } from './synthesizer';
@@ -35,7 +36,7 @@ export interface MethodContext {
    * cached beside the teacher so that every run of it shares them (TA-DFKD's anchors). Absent: the
    * method inverts them itself.
    */
-  teacherImages?: (o: { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' }) => Tensor;
+  teacherImages?: (o: AnchorImageRequest) => Tensor;
 }
 
 /** A preview of what the synthesizer currently makes: [0,1] images and optional selection marks. */

@@ -17,7 +17,7 @@
 import { Tensor, Device, tidy, noGrad, randn, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { BNStatsHook } from './bn-hook';
-import { invertImages } from './inversion';
+import { invertImages, type InversionSchedule } from './inversion';
 
 export interface ProbeOptions {
   /** Probe images (default 1024). */
@@ -36,7 +36,7 @@ export interface ProbeOptions {
   /** With jitter: random horizontal flips. */
   flip?: boolean;
   /** The inversion's learning-rate schedule (default constant). */
-  lrSchedule?: 'constant' | 'cosine';
+  lrSchedule?: InversionSchedule;
   /** Where the images are made (the teacher's device); default the CPU. */
   device?: Device;
 }

@@ -32,6 +32,7 @@ import * as C from './callbacks';
 import { hasBatchNorm } from './bn-hook';
 import { teacherProbe } from './probe-trust';
 import { definedOnly } from './probe';
+import type { AnchorImageRequest } from './anchors';
 
 export type { EvalPoint } from './trainer';
 export { NumericalFault } from './callbacks';
@@ -259,7 +260,7 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
     const tr = r.tRec;
     const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     // Inverted teacher images (TA-DFKD's anchors) are cached beside the teacher, else in the run directory.
-    const teacherImages = (o: { n: number; steps?: number; seed: number; lrSchedule?: 'constant' | 'cosine' }): Tensor => {
+    const teacherImages = (o: AnchorImageRequest): Tensor => {
       const p = teacherProbe({ model: r.teacher, record: tr, dir: opts.teacherDir }, { ...definedOnly(o), device: onDevice }, warn, opts.out, 'anchors');
       return onDevice ? p.probe.to(onDevice) : p.probe;
     };
