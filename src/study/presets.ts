@@ -107,6 +107,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "ablation: TA-DFKD whose anchor rows are the inverted images as they are (tadfkd.anchors.augment false: no crop + flip view, the stored logits as targets; the default from 2026-12-02 morning to evening)",
   },
   {
+    id: 'ta-dfkd+anchors-2k',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { n: 2048, share: 0.25, steps: 100, augment: { crop: 2, flip: true } } } },
+    experiment: true,
+    description: 'experiment: TA-DFKD with twice as many anchors (2,048) inverted with half the Adam steps (100), so the inversion costs the same',
+  },
+  {
+    id: 'ta-dfkd+kl',
+    method: 'ta-dfkd',
+    overrides: { studentLoss: 'kl', temperature: 4 },
+    experiment: true,
+    description: "experiment: TA-DFKD with the student loss KL at temperature 4 instead of the paper's L1 on logits",
+  },
+  {
     id: 'ta-dfkd+anchors-cosine',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
