@@ -1,4 +1,5 @@
 /** `dfkd study`: the teacher-robustness study (every method on every teacher with every seed). */
+import * as os from 'os';
 import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
@@ -76,6 +77,7 @@ const StudyOptions = z.object({
   onNan: z.enum(['stop', 'rollback']).optional(),
   reportOnly: z.boolean().optional(),
   queue: z.string().optional(),
+  jobs: z.number().int().optional(),
   status: z.boolean().optional(),
   listPresets: z.boolean().optional(),
 });
@@ -100,6 +102,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--on-nan <policy>', 'on a non-finite loss or weight in a cell: stop it (default; recorded as diverged) or rollback (restore its last checkpoint, lower the learning rates)', parseOnNan)
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json (and compute the probe trust of its finished cells unless --no-probe)')
     .option('--queue <url>', 'run the cells on `dfkd worker` processes through this Redis queue (redis://HOST:PORT; see docs/distributed.md)')
+    .option('--jobs <n>', 'cells at once on this machine, each in its own process with (cores / n) engine threads (default 1; on 2 cores --jobs 2 finished two ResNet-8 cells in 0.69x the time, docs/benchmarks.md; a cell run with other threads differs in the last bits)', parseIntArg('--jobs'))
     .option('--status', 'show which cells are queued, running, done or failed (from the queue with --queue, else from DIR) and exit')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((raw) => runCommand(() => studyCommand(typedOptions(StudyOptions, raw, 'study'))));
@@ -122,6 +125,9 @@ async function studyCommand(o: StudyOptions): Promise<void> {
     return;
   }
   const queueUrl = o.queue === undefined ? undefined : (await import('../study/queue')).parseQueueUrl(o.queue);
+  const jobs = o.jobs ?? 1;
+  if (jobs < 1) throw new DfkdError(`--jobs must be at least 1, got ${jobs}`, 'EUSAGE');
+  if (jobs > 1 && queueUrl) throw new DfkdError('--jobs runs cells on this machine; with --queue the workers run them (dfkd worker --concurrency N)', 'EUSAGE');
   if (o.status) {
     const { studyStatus } = await import('../study/queue-submit');
     const st = await studyStatus(out, queueUrl);
@@ -130,11 +136,12 @@ async function studyCommand(o: StudyOptions): Promise<void> {
   }
   const { runStudy } = await import('../study/run');
   const { runStudyOnQueue } = await import('../study/queue-submit');
-  const display = new StudyDisplay(queueUrl);
+  const display = new StudyDisplay(queueUrl, jobs > 1);
+  const runCell = jobs > 1 ? (await import('../study/fork-runner')).forkCellRunner(Math.max(1, Math.floor(os.cpus().length / jobs))) : undefined;
   try {
     const run = queueUrl ? (a: Parameters<typeof runStudy>[0]) => runStudyOnQueue({ ...a, queue: queueUrl, onRemoteDone: (r) => display.where.set(cellId(r.cell), `on ${r.host}${r.resumed ? ', continued from a checkpoint' : ''}`) }) : runStudy;
     const { preset, dataPath, device, methods, seeds, teachers, iterations, threshold, onNan } = o;
-    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, threshold, probe, onNan, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
+    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, threshold, probe, onNan, concurrency: jobs, runCell, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
     display.stopBar();
     printStudyResult(res, out, queueUrl);
   } finally {
@@ -176,7 +183,11 @@ class StudyDisplay {
   });
   private readonly handlers = { SIGINT: (): void => this.onSignal('SIGINT'), SIGTERM: (): void => this.onSignal('SIGTERM') };
 
-  constructor(private readonly queueUrl: QueueUrl | undefined) {}
+  /** `lines`: cells run in parallel (--jobs), so one line per finished cell and no progress bar. */
+  constructor(
+    private readonly queueUrl: QueueUrl | undefined,
+    private readonly lines = false,
+  ) {}
 
   stopBar(): void {
     this.bar?.stop();
@@ -212,7 +223,8 @@ class StudyDisplay {
         break;
       case 'cell-start':
         this.stopBar();
-        if (!this.queueUrl) this.bar = createProgress(`cell ${e.done + 1}/${e.total} ${cellId(e.cell)}${e.resumed ? ' (resumed)' : ''}`, e.iterations, ['acc', 'sel']);
+        if (this.lines) this.line(`cell ${cellId(e.cell)}: started${e.resumed ? ' (resumed from its checkpoint)' : ''}`);
+        else if (!this.queueUrl) this.bar = createProgress(`cell ${e.done + 1}/${e.total} ${cellId(e.cell)}${e.resumed ? ' (resumed)' : ''}`, e.iterations, ['acc', 'sel']);
         break;
       case 'cell-progress':
         this.bar?.update(e.iteration, { sel: Number.isFinite(e.selectionRate) ? fmt(e.selectionRate, 2) : '-' });
