@@ -102,7 +102,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--on-nan <policy>', 'on a non-finite loss or weight in a cell: stop it (default; recorded as diverged) or rollback (restore its last checkpoint, lower the learning rates)', parseOnNan)
     .option('--report-only', 'regenerate RESULTS.md and report.html from DIR/results.json (and compute the probe trust of its finished cells unless --no-probe)')
     .option('--queue <url>', 'run the cells on `dfkd worker` processes through this Redis queue (redis://HOST:PORT; see docs/distributed.md)')
-    .option('--jobs <n>', 'cells at once on this machine, each in its own process with (cores / n) engine threads (default 1; on 2 cores --jobs 2 finished two ResNet-8 cells in 0.69x the time, docs/benchmarks.md; a cell run with other threads differs in the last bits)', parseIntArg('--jobs'))
+    .option('--jobs <n>', 'cells at once on this machine, each in its own process with (cores / n) engine threads (default 1; on 2 cores --jobs 2 finished two ResNet-8 cells in 0.74x the time, docs/study.md; a cell run with other threads differs in the last bits)', parseIntArg('--jobs'))
     .option('--status', 'show which cells are queued, running, done or failed (from the queue with --queue, else from DIR) and exit')
     .option('--list-presets', 'list the study presets with their teachers, methods and budgets')
     .action((raw) => runCommand(() => studyCommand(typedOptions(StudyOptions, raw, 'study'))));
