@@ -309,8 +309,9 @@ class Bench:
         return torch.from_numpy(keep), rate, gmm
 
     def student_batch(self):
-        """The student's batch as dfkd's TA-DFKD studentBatch: with tadfkd.replay a share `fresh` drawn
-        clean, the rest sampled uniformly from a ring of earlier kept samples and their logits."""
+        """The student's batch as dfkd's TA-DFKD studentBatch: with tadfkd.anchors a share of anchor rows
+        first (with_anchors), then with tadfkd.replay a share `fresh` drawn clean and the rest sampled
+        uniformly from a ring of earlier kept samples and their logits; mixup on the batch's last rows."""
         n = self.B
         n_anchor = min(n - 1, max(1, math.floor(n * self.anchor_share + 0.5))) if self.anchor_share else 0
         rest = n - n_anchor
