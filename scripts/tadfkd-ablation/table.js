@@ -9,7 +9,7 @@ const path = require('path');
 const dir = path.resolve(__dirname, '..', '..', 'docs', 'results', 'tadfkd-ablation');
 const recs = fs.readdirSync(dir).filter((f) => f.endsWith('.json'))
   .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
-  .filter((r) => r.kind !== 'dfkd-cell-records'); // study-cell records (cell-records.js) have their own table in the tail
+  .filter((r) => r.kind !== 'dfkd-cell-records' && r.configOverrides); // study-cell records and study results have their own tables in the tail
 const order = JSON.parse(fs.readFileSync(path.join(__dirname, 'runs.json'), 'utf8')).runs.map((r) => r.id);
 recs.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 const pct = (x) => (100 * x).toFixed(2);

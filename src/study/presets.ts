@@ -121,6 +121,13 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "experiment: TA-DFKD with the student loss KL at temperature 4 instead of the paper's L1 on logits",
   },
   {
+    id: 'ta-dfkd+mixup-quarter',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { mixup: 0.25 } },
+    experiment: true,
+    description: 'experiment: TA-DFKD with a quarter of each student batch mixed instead of half: with the anchors in the first quarter, mixup 0.5 also mixes half of the fresh samples; 0.25 mixes only the replayed ones',
+  },
+  {
     id: 'ta-dfkd+anchors-cosine',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
