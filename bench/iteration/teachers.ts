@@ -7,7 +7,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { createHash } from 'crypto';
 import { manualSeed, tensor, tidy, F, type Tensor } from '../../src/tensor';
 import { synthesizeProbe, PROBE_DEFAULTS, definedOnly } from '../../src/distill/probe';
 import { contentHash } from '../../src/util';
@@ -19,7 +18,7 @@ import { loadTeacher } from '../../src/train/teacher';
 import { getDatasetInfo, loadDataset } from '../../src/data/registry';
 import { normalizeBatch } from '../../src/data/batches';
 import { mulberry32, shuffledIndices } from '../../src/data/rng';
-import { saveModule, loadModule, saveTensors, loadTensors } from '../../src/io/weights';
+import { saveModule, loadModule, saveTensors, loadTensors, sha256File } from '../../src/io/weights';
 
 export const DATASET = 'fashion-mnist';
 const SHAPE = { inChannels: 1, numClasses: 10, imageSize: 32 };
@@ -87,7 +86,7 @@ export function anchorCache(t: BenchTeacher, cacheDir: string, log: (m: string) 
   const c: { images: (o: AnchorImageRequest) => Tensor; file?: string } = {
     images: (o) => {
       const options = { ...PROBE_DEFAULTS, ...definedOnly(o) };
-      const weights = createHash('sha256').update(fs.readFileSync(t.weightsFile)).digest('hex');
+      const weights = sha256File(t.weightsFile);
       const file = path.join(cacheDir, `${t.arch}-anchors-${contentHash({ options, weights }).slice(0, 16)}.safetensors`);
       c.file = file;
       if (fs.existsSync(file)) return loadTensors(file).tensors.get('anchors')!;
