@@ -14,6 +14,7 @@
 import { DfkdError } from '../errors';
 import { methodNames, PartialConfig, deepMerge, resolveConfig } from '../distill/config';
 import { listMethods } from '../distill/methods';
+import { DEFAULT_ANCHORS } from '../distill/methods/ta-dfkd-config';
 import { TeacherRecipe } from '../train/teacher';
 import { getModel } from '../models';
 import { getDatasetInfo } from '../data/registry';
@@ -103,13 +104,13 @@ const ABLATIONS: readonly StudyMethod[] = [
   {
     id: 'ta-dfkd-plain-anchors',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, augment: false } } },
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, augment: false } } },
     description: "ablation: TA-DFKD whose anchor rows are the inverted images as they are (tadfkd.anchors.augment false: no crop + flip view, the stored logits as targets; the default from 2026-12-02 morning to evening)",
   },
   {
     id: 'ta-dfkd+anchors-2k',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 2048, share: 0.25, steps: 100, augment: { crop: 2, flip: true } } } },
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, n: 2048, steps: 100 } } },
     experiment: true,
     description: 'experiment: TA-DFKD with twice as many anchors (2,048) inverted with half the Adam steps (100), so the inversion costs the same',
   },
@@ -130,14 +131,14 @@ const ABLATIONS: readonly StudyMethod[] = [
   {
     id: 'ta-dfkd+anchors-cosine',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, lrSchedule: 'cosine' } } },
     experiment: true,
     description: "experiment: TA-DFKD whose anchors are inverted with the learning rate decaying to 0 (cosine) over the 200 steps instead of constant",
   },
   {
     id: 'ta-dfkd+anchors-cosine-400',
     method: 'ta-dfkd',
-    overrides: { tadfkd: { anchors: { n: 1024, share: 0.25, steps: 400, lrSchedule: 'cosine', augment: { crop: 2, flip: true } } } },
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, steps: 400, lrSchedule: 'cosine' } } },
     experiment: true,
     description: 'experiment: TA-DFKD whose anchors are inverted with 400 Adam steps (twice the default) and a cosine learning rate',
   },

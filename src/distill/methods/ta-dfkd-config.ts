@@ -153,6 +153,10 @@ export const TadfkdSection = z
 export type TadfkdOptions = z.infer<typeof TadfkdSection>;
 export type CompanionOptions = z.infer<typeof CompanionSection>;
 export type CropFlip = z.infer<typeof CropFlipSection>;
+export type AnchorsOptions = z.infer<typeof AnchorsSection>;
+
+/** The default of tadfkd.anchors; study variants spread it and change one field. */
+export const DEFAULT_ANCHORS: AnchorsOptions = { n: 1024, share: 0.25, augment: { crop: 2, flip: true } };
 
 export const taDfkdShape = {
   ...generatorShape,

@@ -28,7 +28,7 @@ import { selectBatch } from '../selection';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
 import { GENERATOR_DEFAULTS } from '../config-schema';
-import { taDfkdShape, type TaDfkdConfig, type CropFlip } from './ta-dfkd-config';
+import { taDfkdShape, DEFAULT_ANCHORS, type TaDfkdConfig, type CropFlip } from './ta-dfkd-config';
 
 export { SelectionSection, TadfkdSection, type SelectionConfig, type TadfkdOptions, type TaDfkdConfig } from './ta-dfkd-config';
 import type { MethodDefinition } from './registry';
@@ -480,7 +480,7 @@ export const taDfkd: MethodDefinition<TaDfkdConfig> = {
     generator: GENERATOR_DEFAULTS,
     advTemperature: 3,
     selection: { enabled: true, criterion: 'loss', threshold: 0.5, bnOn: 'full', maxDraws: 4 },
-    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: { n: 1024, share: 0.25, augment: { crop: 2, flip: true } } },
+    tadfkd: { warmupSteps: 100, replay: { size: 8192, fresh: 0.5 }, mixup: 0.5, anchors: DEFAULT_ANCHORS },
   },
   published: {},
   legacy: { adversarial: 'js' },
