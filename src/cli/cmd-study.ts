@@ -28,8 +28,10 @@ export function parseSeeds(v: string): number[] {
     if (n < 1) throw new InvalidArgumentError(`--seeds must be at least 1, got '${v}'`);
     return Array.from({ length: n }, (_, i) => i);
   }
+  // A list: "0,3,7", or one seed other than 0 with a trailing comma ("3,"; a bare "3" is a count).
   const parts = v.split(',').map((s) => s.trim());
-  if (parts.length < 2 || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`--seeds must be a count N (seeds 0..N-1) or a list like 0,3,7, got '${v}'`);
+  if (parts.length >= 2 && parts[parts.length - 1] === '') parts.pop();
+  if (v.indexOf(',') < 0 || parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`--seeds must be a count N (seeds 0..N-1), a list like 0,3,7, or one seed with a trailing comma like 3, got '${v}'`);
   return parts.map(Number);
 }
 
@@ -90,7 +92,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--preset <name>', `study preset: ${STUDY_PRESETS.map((p) => p.name).join(', ')} (omit to continue the study in --out)`)
     .option('--out <dir>', 'study directory (teachers/, cells/, state.json, results.json, RESULTS.md, report.html)')
     .option('--methods <ids>', `comma-separated method variants (${METHOD_VARIANTS.map((m) => m.id).join(', ')})`, parseList('--methods'))
-    .option('--seeds <n>', 'number of seeds (0..N-1) or a comma-separated list', parseSeeds)
+    .option('--seeds <n>', 'number of seeds (0..N-1), a comma-separated list, or one seed with a trailing comma (3,)', parseSeeds)
     .option('--teachers <ids>', "comma-separated teacher ids of the preset (see --list-presets)", parseList('--teachers'))
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
