@@ -13,7 +13,7 @@
  *     [--train-steps 1500] [--real 0] [--lr 0.1] [--cosine 0] [--student lenet5-half]
  */
 const path = require('path');
-const { takeNumber } = require('./args');
+const { takeNumber, takeString } = require('./args');
 const D = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { loadTeacher } = require(`${D}/train/teacher`);
 const { getDatasetInfo, loadDataset } = require(`${D}/data/registry`);
@@ -33,8 +33,7 @@ const trainSteps = takeNumber(args, '--train-steps', 1500);
 const real = takeNumber(args, '--real', 0);
 const cosine = takeNumber(args, '--cosine', 0);
 const lr = takeNumber(args, '--lr', 0.1);
-const si = args.indexOf('--student');
-const studentArch = si < 0 ? 'lenet5-half' : args.splice(si, 2)[1];
+const studentArch = takeString(args, '--student', 'lenet5-half');
 const [teacherDir] = args;
 if (!teacherDir) {
   console.error('usage: anchor-student.js TEACHER_DIR [--n 512] [--steps 200] [--bn 10] [--train-steps 1500] [--real 0] [--lr 0.1] [--cosine 0] [--student lenet5-half]');

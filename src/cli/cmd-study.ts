@@ -31,7 +31,7 @@ export function parseSeeds(v: string): number[] {
   // A list: "0,3,7", or one seed other than 0 with a trailing comma ("3,"; a bare "3" is a count).
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length >= 2 && parts[parts.length - 1] === '') parts.pop();
-  if (v.indexOf(',') < 0 || parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`--seeds must be a count N (seeds 0..N-1), a list like 0,3,7, or one seed with a trailing comma like 3, got '${v}'`);
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`--seeds must be a count N (seeds 0..N-1), a list like 0,3,7, or one seed with a trailing comma like 3, got '${v}'`);
   return parts.map(Number);
 }
 
