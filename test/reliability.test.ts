@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { runDistill, runConfigHash, distillConfigFor, resumeOptions } from '../src/distill/run';
 import type { FaultSpec } from '../src/distill/callbacks';
 import { identityView } from '../src/distill/config';
+import type { TaDfkdConfig } from '../src/distill/methods/ta-dfkd';
 import { loadLatestCheckpoint, readPointer } from '../src/distill/checkpoint';
 import { loadSafetensors, decodeSafetensors, encodeSafetensors } from '../src/io/safetensors';
 import { writeFileAtomic } from '../src/io/atomic';
@@ -297,8 +298,10 @@ test('the NaN policy is not part of the run identity: default config hashes are 
   assert.equal(cfg.nan, undefined, 'the default config must not gain a nan field');
   assert.equal(runConfigHash(cfg, 'sha', 'lenet5-half'), contentHash({ config: identityView(cfg), teacherSha: 'sha', student: 'lenet5-half' }));
   // The value dfkd has always computed for this config (test/fixtures/pre-redesign/hashes.json), once the
-  // warm-up that later became a TA-DFKD default is taken out again.
-  const { tadfkd: _warmup, ...before } = cfg as typeof cfg & { tadfkd?: unknown };
+  // warm-up that later became a TA-DFKD default is taken out again and the generator learning rate put
+  // back to the 1e-3 it had before it became TA-DFKD's 1e-2.
+  const { tadfkd: _warmup, ...rest } = cfg as TaDfkdConfig;
+  const before = { ...rest, generator: { ...rest.generator, lr: 1e-3 } };
   assert.equal(runConfigHash(before as typeof cfg, 'sha', 'lenet5-half'), 'a936c12162b06cda');
   const rb = distillConfigFor({ method: 'ta-dfkd', userConfig: { nan: { policy: 'rollback' } } }, 'fashion-mnist');
   assert.deepEqual(rb.nan, { policy: 'rollback', lrFactor: 0.5, maxRollbacks: 3 });

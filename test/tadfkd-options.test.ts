@@ -544,3 +544,18 @@ test('the adversarial option l1 replaces the JS term by -mean|S - T| (logged neg
   const wb = studentWeights(b);
   assert.ok(wa.some((t, i) => t.some((v, j) => v !== wb[i][j])), 'the option changes the trained student');
 });
+
+test("TA-DFKD's generator learning rate 1e-2 overrides the dataset preset's 1e-3 for TA-DFKD only; a config file, a flag and a resumed record still set it", () => {
+  const lr = (method: string, ds: string, ...layers: Record<string, unknown>[]): number => (resolveConfig(method, ds, ...layers) as TaDfkdConfig).generator.lr;
+  for (const ds of ['fashion-mnist', 'mnist', 'cifar10']) {
+    assert.equal(lr('ta-dfkd', ds), 1e-2, ds);
+    for (const m of ['dafl', 'dfad']) assert.equal(lr(m, ds), 1e-3, `${m} on ${ds}`);
+  }
+  assert.equal(lr('ta-dfkd', 'fashion-mnist', { generator: { lr: 1e-3 } }), 1e-3);
+  assert.equal(lr('ta-dfkd', 'fashion-mnist', {}, { generator: { lr: 3e-3 } }), 3e-3);
+  const paper = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'configs', 'methods', 'ta-dfkd-paper.json'), 'utf8'));
+  assert.equal(lr('ta-dfkd', 'fashion-mnist', paper), 1e-3, "the paper's recipe keeps the paper's 1e-3");
+  // A run recorded before this default resumes with the rate it started with.
+  const recorded = { ...resolveConfig('ta-dfkd', 'fashion-mnist'), generator: { nz: 256, width: 32, lr: 1e-3 } };
+  assert.equal(lr('ta-dfkd', 'fashion-mnist', {}, {}, recorded), 1e-3);
+});

@@ -3,7 +3,8 @@
  * every method shares (config-schema.ts) plus its own sections (the generator, TA-DFKD's selection,
  * DeepInversion's image optimisation). A run's config is assembled in layers:
  *   common defaults + the method's section defaults <- the dataset preset (budget) <- the method's
- *   published objective, step ratio and optimiser <- the user's config file <- command-line flags,
+ *   published objective, step ratio and optimiser <- dfkd's additions to it that override a preset field
+ *   (TA-DFKD's generator learning rate) <- the user's config file <- command-line flags,
  * then validated against the method's schema (a bad field fails with a message naming it). The merged
  * result is written to the run directory so the run can be repeated exactly.
  *
@@ -189,7 +190,7 @@ export function resolveConfig(method: string, dataset: string, user: unknown = {
   if (!isObj(user)) throw new DfkdError('distill config: the config file must hold a JSON object', 'ECONFIG');
   checkJsonShape(user, 'distill config');
   const base = deepMerge<Record<string, unknown>>(LEGACY_BASE, COMMON_DEFAULTS, def.defaults);
-  const merged = deepMerge(base, PRESETS[dataset] ?? {}, def.legacy, def.published, recorded ?? {}, user, flags, { method });
+  const merged = deepMerge(base, PRESETS[dataset] ?? {}, def.legacy, def.published, def.additions ?? {}, recorded ?? {}, user, flags, { method });
   // A partial stopping rule (e.g. {} from --stop-when-stable, or only a patience) takes the defaults.
   if (isObj(merged.stopWhenStable)) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS, ...merged.stopWhenStable };
   else if (merged.stopWhenStable === true) merged.stopWhenStable = { ...STOP_WHEN_STABLE_DEFAULTS };

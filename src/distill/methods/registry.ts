@@ -19,6 +19,12 @@ export interface MethodDefinition<C extends BaseConfig = BaseConfig> {
   /** The method's published objective, step ratio and optimiser where they differ (above the dataset preset). */
   published: PartialConfigInput;
   /**
+   * dfkd's own changes to fields the dataset preset sets (applied above `published`, below a resumed run's
+   * record, the user's config and flags), each earned by a committed study (docs/methods.md). Additions
+   * to the method's own sections, which no dataset preset sets, live in `defaults`.
+   */
+  additions?: PartialConfigInput;
+  /**
    * Values of fields earlier versions kept in every config (the method never reads them) that are part
    * of the identity (configHash) of runs made before: with them, those runs still resolve.
    */
