@@ -161,7 +161,7 @@ const ABLATIONS: readonly StudyMethod[] = [
     method: 'ta-dfkd',
     overrides: { generator: { lr: 1e-2 } },
     experiment: true,
-    description: "experiment: TA-DFKD with the generator's Adam learning rate 1e-2 instead of the dataset presets' 1e-3 (TA-DFKD's default since: the same cells as `ta-dfkd`)",
+    description: "experiment: TA-DFKD with the generator's Adam learning rate 1e-2 instead of the dataset presets' 1e-3 (TA-DFKD's default since 2026-12-03: the same cells as `ta-dfkd`)",
   },
   {
     id: 'ta-dfkd-no-anchors',
@@ -303,10 +303,11 @@ export const QUICK_STUDENT_STEPS = 800;
  * reach 60%+). LeNet-5 teachers' TA-DFKD cells are flat from about 2,000 steps (80.2% at 1,000, 82.6% at
  * 2,000, 82.5% at 4,000). The BatchNorm teachers are not: with the defaults of 2026-12-02 the study's
  * 3,000 steps left ResNet-8 and VGG-5 seed 0 at 70.40% and 78.03% where 6,000 steps gave 73.93% and
- * 80.99% (one engine thread each; docs/study.md). So the budget is 6,000 steps, run with `--jobs 2`:
- * about 2.8 hours from scratch by the 3,000-step study's cell times (2.21 h from scratch, cells 7,153 s on
- * two threads) doubled and scaled by the --jobs 2 throughput (about 0.6x), an estimate until measured
- * (docs/study.md, "fashion-mnist-quick").
+ * 80.99% (one engine thread each; docs/study.md). So the budget is 6,000 steps, run with `--jobs 2`; 12,000
+ * steps gave ResNet-8 and VGG-5 no more (74.11% / 81.47% against 75.85% / 81.38%, 2026-12-03). Cost with
+ * `--jobs 2` on the 2026-12-03 machine: the teachers and TA-DFKD's 12 cells 66 min (measured), DAFL about
+ * 890 s and DFAD about 450 s per cell two at once (21 of 36 cells measured), about 3.4 hours in all: past
+ * the 3-hour bound until the preset has fewer or cheaper cells (docs/study.md, "fashion-mnist-quick").
  */
 export const CONVERGED_STUDENT_STEPS = 6000;
 
@@ -397,7 +398,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half; ' +
       `TA-DFKD, DAFL and DFAD; 2 seeds; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
       'a budget chosen from measured learning curves to end TA-DFKD near its plateau on the BatchNorm teachers too (docs/study.md; ' +
-      'run it with --jobs 2: about 2.8 hours on 2 cores from scratch, an estimate until measured)',
+      'run it with --jobs 2: about 3.4 hours on 2 cores from scratch, estimated from 21 of its 36 cells)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
