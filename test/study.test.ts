@@ -311,6 +311,11 @@ test('a single seed leaves the seed spread undefined instead of zero', () => {
   assert.ok(Number.isNaN(r.methods[0].acrossTeachers.std));
   assert.ok(Number.isNaN(r.trustCorrelation.spearman));
   assert.equal(JSON.parse(JSON.stringify(r)).methods[0].seedSpread, null, 'NaN is written as null');
+  // A method that ran fewer seeds than the study (StudyMethod.maxSeeds) says so in the budget line and its settings row.
+  const two = buildResults({ ...r, seeds: [0, 1], methods: [{ methodId: 'dfad', method: 'dfad', description: 'd', seeds: [0] }], cells: r.cells });
+  const md = renderMarkdown(two);
+  assert.match(md, /seeds 0, 1 \(dfad: 0\)/);
+  assert.match(md, /\| dfad \| 0 \| – \|/);
 });
 
 test('presets: every built-in preset resolves a valid config for every cell; overrides apply', () => {
@@ -367,6 +372,12 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.equal(o.budget.batchSize, fm.budget.batchSize);
   assert.equal(o.seeds.length, 5);
   assert.equal(o.catastrophicThreshold, 0.3);
+  // The converged preset runs TA-DFKD on both seeds, the baselines on the first; --seeds applies to every method.
+  const seedsOf = (p: StudyPreset, id: string) => studyCells(p).filter((c) => c.methodId === id && c.teacherId === 'resnet8').map((c) => c.seed);
+  assert.deepEqual([seedsOf(fm, 'ta-dfkd'), seedsOf(fm, 'dafl'), seedsOf(fm, 'dfad')], [[0, 1], [0], [0]]);
+  assert.equal(studyCells(fm).length, 24);
+  assert.deepEqual(seedsOf(o, 'dfad'), [0, 1, 2, 3, 4]);
+  assert.throws(() => applyStudyOverrides({ ...fm, methods: [{ ...methodVariant('dfad'), maxSeeds: 0 }] }, {}), /method 'dfad': maxSeeds must be a positive integer, got 0/);
   assert.throws(() => applyStudyOverrides(fm, { methods: ['nope'] }), /unknown study method 'nope' \(known: ta-dfkd/);
   assert.throws(() => applyStudyOverrides(fm, { teachers: ['vgg19'] }), /has no teacher 'vgg19'/);
   assert.throws(() => getPreset('nope'), /unknown study preset 'nope'/);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { DfkdError } from '../errors';
-import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset } from '../study/presets';
+import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset, methodSeeds } from '../study/presets';
 import type { StudyEvent } from '../study/run';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
@@ -44,7 +44,7 @@ function describePreset(p: StudyPreset): string {
     `  budget: ${JSON.stringify(b)}`,
     `  teachers:`,
     ...p.teachers.map((t) => `    ${t.id.padEnd(14)} ${t.recipe.arch}, seed ${t.recipe.seed}, ${t.recipe.epochs} epochs${t.recipe.labelSmoothing ? `, label smoothing ${t.recipe.labelSmoothing}` : ''}`),
-    `  methods: ${p.methods.map((m) => m.id).join(', ')}`,
+    `  methods: ${p.methods.map((m) => (m.maxSeeds !== undefined && m.maxSeeds < p.seeds.length ? `${m.id} (seeds ${methodSeeds(p, m).join(', ')})` : m.id)).join(', ')}`,
   ];
   return lines.join('\n');
 }

@@ -88,7 +88,8 @@ function budgetLine(r: StudyResults): string {
   if (steps) parts.push('8 evaluations per run');
   else if (b.eval?.every !== undefined) parts.push(`evaluation every ${b.eval.every} iterations`);
   if (b.eval?.lastK !== undefined) parts.push(`last-k mean over ${b.eval.lastK} evaluations`);
-  parts.push(`seeds ${r.seeds.join(', ')}`);
+  const fewer = r.methods.filter((m) => m.seeds && m.seeds.length < r.seeds.length);
+  parts.push(`seeds ${r.seeds.join(', ')}${fewer.length ? ` (${fewer.map((m) => `${m.methodId}: ${m.seeds!.join(', ')}`).join('; ')})` : ''}`);
   return parts.join(', ');
 }
 
@@ -157,12 +158,13 @@ function correlationTable(r: StudyResults): Table {
 
 function settingsTable(r: StudyResults): Table {
   return {
-    header: ['method', 'iterations', 'steps S:G', 'student optimiser, lr', 'generator lr', 'student loss', 'description'],
-    left: [0, 3, 5, 6],
+    header: ['method', 'seeds', 'iterations', 'steps S:G', 'student optimiser, lr', 'generator lr', 'student loss', 'description'],
+    left: [0, 1, 4, 6, 7],
     rows: r.methods.map((m) => {
       const s = m.settings;
       return [
         m.methodId,
+        (m.seeds ?? r.seeds).join(', '),
         s ? String(s.iterations) : '–',
         s ? `${s.studentSteps}:${s.generatorSteps}` : '–',
         s ? `${s.studentOptimizer}, ${s.studentLr}` : '–',

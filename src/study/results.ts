@@ -97,6 +97,8 @@ export interface MethodInfo {
   method: string;
   description: string;
   overrides?: PartialConfig;
+  /** The seeds this method ran (StudyMethod.maxSeeds may make them fewer than the study's); absent in older results: all. */
+  seeds?: number[];
   settings?: {
     studentSteps: number;
     generatorSteps: number;
@@ -350,7 +352,7 @@ export function recomputeResults(r: StudyResults, threshold = r.threshold): Stud
   return buildResults({
     ...r,
     threshold,
-    methods: r.methods.map(({ methodId, method, description, overrides, settings }) => ({ methodId, method, description, overrides, settings })),
+    methods: r.methods.map(({ methodId, method, description, overrides, seeds, settings }) => ({ methodId, method, description, overrides, seeds, settings })),
     cells: r.cells,
     total: r.progress.total,
     generatedAt: new Date().toISOString(),

@@ -26,7 +26,7 @@ import { makeOutputDir } from '../io/safe-out';
 import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
-import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides } from './presets';
+import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides, methodSeeds } from './presets';
 import { probeTrustForRuns } from '../distill/probe-trust';
 import type { ProbeOptions } from '../distill/probe';
 import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults, TeacherResult } from './results';
@@ -139,7 +139,9 @@ export function teacherDirName(id: string, recipeHash: string): string {
 /** The cells of a preset in run order: seed, then teacher, then method. */
 export function studyCells(p: StudyPreset): CellKey[] {
   const out: CellKey[] = [];
-  for (const seed of p.seeds) for (const t of p.teachers) for (const m of p.methods) out.push({ teacherId: t.id, methodId: m.id, seed });
+  for (const seed of p.seeds) {
+    for (const t of p.teachers) for (const m of p.methods) if (methodSeeds(p, m).includes(seed)) out.push({ teacherId: t.id, methodId: m.id, seed });
+  }
   return out;
 }
 
@@ -269,12 +271,14 @@ class StudyBook {
 
 function methodInfosOf(preset: StudyPreset, methodCfg: Map<string, Map<number, DistillConfig>>): MethodInfo[] {
   return preset.methods.map((m) => {
-    const c = methodCfg.get(m.id)!.get(preset.seeds[0])!;
+    const seeds = methodSeeds(preset, m);
+    const c = methodCfg.get(m.id)!.get(seeds[0])!;
     return {
       methodId: m.id,
       method: m.method,
       description: m.description,
       overrides: m.overrides,
+      seeds,
       settings: {
         studentSteps: c.studentSteps,
         generatorSteps: c.generatorSteps,
@@ -294,7 +298,7 @@ function planCells(preset: StudyPreset, out: string, prevState: StudyState | und
   const methodCfg = new Map<string, Map<number, DistillConfig>>();
   for (const m of preset.methods) {
     const bySeed = new Map<number, DistillConfig>();
-    for (const seed of preset.seeds) bySeed.set(seed, resolveConfig(m.method, preset.dataset, {}, cellOverrides(preset, m, seed)));
+    for (const seed of methodSeeds(preset, m)) bySeed.set(seed, resolveConfig(m.method, preset.dataset, {}, cellOverrides(preset, m, seed)));
     methodCfg.set(m.id, bySeed);
   }
   const keys = studyCells(preset);
