@@ -174,6 +174,27 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "experiment: TA-DFKD with the generator's Adam learning rate 1e-2 instead of the dataset presets' 1e-3 (TA-DFKD's default since 2026-12-03: the same cells as `ta-dfkd`)",
   },
   {
+    id: 'ta-dfkd+glr30',
+    method: 'ta-dfkd',
+    overrides: { generator: { lr: 3e-2 } },
+    experiment: true,
+    description: "experiment: TA-DFKD with the generator's Adam learning rate 3e-2, three times the default 1e-2 (1e-3 -> 3e-3 -> 1e-2 each raised the ResNet-8 cells)",
+  },
+  {
+    id: 'ta-dfkd+anchor-share-half',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, share: 0.5 } } },
+    experiment: true,
+    description: 'experiment: TA-DFKD with half of every student batch drawn from the anchors (default a quarter); with mixup 0.5 the other half are mixes, so fresh samples enter only through them',
+  },
+  {
+    id: 'ta-dfkd+anchors-2k-full',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, n: 2048 } } },
+    experiment: true,
+    description: 'experiment: TA-DFKD with 2,048 anchors inverted with the default 200 Adam steps each (twice the inversion cost; ta-dfkd+anchors-2k halves the steps instead)',
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },
