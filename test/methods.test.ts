@@ -16,6 +16,7 @@ import { BaseConfig } from '../src/distill/config-schema';
 import { Tensor, tidy, noGrad, randn } from '../src/tensor';
 import { sha256File } from '../src/io/weights';
 import { methodVariant } from '../src/study/presets';
+import { readHistory } from '../src/study/results';
 import { tinyTeacher, tmpDir, TINY, TINY_BASE } from './helpers/distill-fixtures';
 
 const FIXTURE = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'pre-redesign');
@@ -54,8 +55,7 @@ function oldRun(name: string): string {
 
 /** The losses each logged iteration of a run recorded, by iteration. */
 function loggedLosses(dir: string): Map<number, Record<string, number>> {
-  const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n');
-  return new Map(lines.map((l) => JSON.parse(l)).map((e) => [e.iteration, e.losses]));
+  return new Map(readHistory(dir).map((e) => [e.iteration, e.losses]));
 }
 
 /** Every loss of `actual` within a relative `tol` of `expected`'s. */

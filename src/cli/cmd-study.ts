@@ -44,7 +44,7 @@ function describePreset(p: StudyPreset): string {
     `  budget: ${JSON.stringify(b)}`,
     `  teachers:`,
     ...p.teachers.map((t) => `    ${t.id.padEnd(14)} ${t.recipe.arch}, seed ${t.recipe.seed}, ${t.recipe.epochs} epochs${t.recipe.labelSmoothing ? `, label smoothing ${t.recipe.labelSmoothing}` : ''}`),
-    `  methods: ${p.methods.map((m) => (m.maxSeeds !== undefined && m.maxSeeds < p.seeds.length ? `${m.id} (seeds ${methodSeeds(p, m).join(', ')})` : m.id)).join(', ')}`,
+    `  methods: ${p.methods.map((m) => (methodSeeds(p, m).length < p.seeds.length ? `${m.id} (seeds ${methodSeeds(p, m).join(', ')})` : m.id)).join(', ')}`,
   ];
   return lines.join('\n');
 }

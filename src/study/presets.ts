@@ -340,7 +340,8 @@ export const QUICK_STUDENT_STEPS = 800;
  * steps gave ResNet-8 and VGG-5 no more (74.11% / 81.47% against 75.85% / 81.38%, 2026-12-03). Cost with
  * `--jobs 2` on the 2026-12-03 machine: the teachers and TA-DFKD's 12 cells 66 min (measured), DAFL about
  * 890 s and DFAD about 450 s per cell two at once. With both seeds for every method that was about 3.4
- * hours, past the 3-hour bound, so the baselines run one seed (CONVERGED_METHODS): about 2.5 hours.
+ * hours, past the 3-hour bound, so the baselines run one seed (CONVERGED_METHODS): 2.60 hours measured
+ * (9,364 s over three sessions, teachers and probe step included; docs/study.md).
  */
 export const CONVERGED_STUDENT_STEPS = 6000;
 
@@ -431,7 +432,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half; ' +
       `TA-DFKD on seeds 0 and 1, DAFL and DFAD on seed 0; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
       'a budget chosen from measured learning curves to end TA-DFKD near its plateau on the BatchNorm teachers too (docs/study.md; ' +
-      'run it with --jobs 2: about 2.5 hours on 2 cores from scratch, estimated from 21 of its 24 cells)',
+      'run it with --jobs 2: 2.6 hours on 2 cores from scratch, measured on 2026-12-03)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false),
