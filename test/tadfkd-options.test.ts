@@ -28,6 +28,7 @@ import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
 /** TINY's tadfkd section (no warm-up, 20 anchors): a test's own tadfkd options go on top of it. */
 const TINY_TA = TINY.tadfkd as Record<string, unknown>;
 import type { TaDfkdConfig } from '../src/distill/methods/ta-dfkd';
+import type { GeneratorMethod } from '../src/distill/method';
 
 const quiet = { onWarn: () => undefined };
 
@@ -558,4 +559,32 @@ test("TA-DFKD's generator learning rate 1e-2 overrides the dataset preset's 1e-3
   // A run recorded before this default resumes with the rate it started with.
   const recorded = { ...resolveConfig('ta-dfkd', 'fashion-mnist'), generator: { nz: 256, width: 32, lr: 1e-3 } };
   assert.equal(lr('ta-dfkd', 'fashion-mnist', {}, {}, recorded), 1e-3);
+});
+
+test("the generator's cosine schedule (tadfkd.generatorSchedule) sets the rate the student's cosine has in each iteration, scales with a rollback, changes the run and resumes bit-identically", async () => {
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { generatorSchedule: 'linear' } }), /tadfkd\.generatorSchedule/);
+  manualSeed(0);
+  const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const tadfkd = { warmupSteps: 1, replay: false as const, anchors: false as const, generatorSchedule: 'cosine' as const };
+  const cfg = resolveConfig('ta-dfkd', 'fashion-mnist', { batchSize: 16, iterations: 4, generatorSteps: 2, generator: { width: 8, nz: 16, lr: 0.01 }, tadfkd }) as TaDfkdConfig;
+  const method = createMethod('ta-dfkd', { teacher, student, cfg, norm: new Normalizer([0.5], [0.5]), numClasses: 10, channels: 1, imageSize: 32, contentSize: 28 });
+  try {
+    const lr = () => (method as GeneratorMethod).synth.optimizer.lr;
+    method.warmup();
+    assert.equal(lr(), 0.01, 'the warm-up runs at generator.lr');
+    // Two generator steps per iteration: steps 0-1 in iteration 0 (factor 1), 2-3 in iteration 1 (factor (1 + cos(pi/4)) / 2).
+    const seen = [0, 1, 2, 3, 4].map(() => (method.generatorStep(), lr()));
+    const f = (i: number) => 0.01 * 0.5 * (1 + Math.cos((Math.PI * i) / 4));
+    assert.deepEqual(seen, [f(0), f(0), f(1), f(1), f(2)]);
+    method.scaleLearningRates(0.5);
+    method.generatorStep();
+    assert.equal(lr(), 0.5 * f(2), 'a rollback factor multiplies the scheduled rate');
+    assert.equal(method.synthMeta().generatorSteps, 6, 'the step count is in checkpoints');
+  } finally {
+    method.dispose();
+    teacher.dispose();
+    student.dispose();
+  }
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, generatorSchedule: 'cosine' } }, 'ta-gcos');
 });

@@ -147,6 +147,10 @@ export const TadfkdSection = z
       .describe(
         "false: no anchors (the paper). Else a fixed set of class-balanced images inverted from the teacher alone (DeepInversion: cross-entropy to target classes, BN statistics, jitter 2 + flip; the probe set's recipe with another seed) that makes a share of every student batch: every class the teacher knows is in every batch, whichever classes the generator finds. Made at the start and cached beside the teacher (anchors-<hash>.safetensors), so the teacher's later runs and --resume load them; a run that trains on anchors has a probe trust biased upward, since the probe is made the same way",
       ),
+    generatorSchedule: z
+      .enum(['constant', 'cosine'])
+      .optional()
+      .describe("the generator's learning rate over the run: 'constant' (absent: the paper's) or 'cosine', decaying from generator.lr to 0 over the iterations as the student's cosine schedule does (the warm-up runs at generator.lr), so the synthetic distribution settles while the student's learning rate falls"),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();

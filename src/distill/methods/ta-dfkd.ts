@@ -144,8 +144,24 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     return acc;
   }
 
-  /** Generator steps taken since the run began (warm-ups not counted): when to restart the generator. */
+  /** Generator steps taken since the run began (warm-ups not counted): when to restart the generator, where the generator's schedule is. */
   private generatorSteps = 0;
+  /** The --on-nan rollback's factor on the generators' learning rates (scaleLearningRates). */
+  private lrScale = 1;
+
+  /**
+   * tadfkd.generatorSchedule 'cosine': before each generator step after the warm-up, the generators'
+   * learning rate is generator.lr x 0.5 (1 + cos(pi i / iterations)) for the step's 0-based iteration i,
+   * the factor the student's cosine schedule applies during that iteration.
+   */
+  private scheduleGenerators(): void {
+    if (this.cfg.tadfkd?.generatorSchedule !== 'cosine' || this.warming) return;
+    const n = this.cfg.iterations;
+    const i = Math.min(Math.floor(this.generatorSteps / this.cfg.generatorSteps), n);
+    const lr = this.cfg.generator.lr * this.lrScale * 0.5 * (1 + Math.cos((Math.PI * i) / n));
+    this.synth.optimizer.lr = lr;
+    if (this.companion) this.companion.synth.optimizer.lr = lr;
+  }
 
   /**
    * One generator step; with tadfkd.restartEvery, after the last generator step of every that many
@@ -153,6 +169,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * the next student step already draws from the new generator and a checkpoint holds it.
    */
   override generatorStep(): StepLog {
+    this.scheduleGenerators();
     const log = this.optimizeGenerator(this.synth, () => this.generatorLoss());
     const c = this.companion;
     // The companion's loss terms are logged with a 'c_' prefix (its per-layer BN terms are not).
@@ -383,6 +400,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   }
 
   override scaleLearningRates(f: number): Record<string, number> {
+    this.lrScale = f;
     const rates = super.scaleLearningRates(f);
     if (!this.companion) return rates;
     this.companion.synth.optimizer.lr = this.cfg.generator.lr * f;
@@ -402,7 +420,8 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     return m;
   }
   override synthMeta(): Record<string, number | boolean> {
-    const restarts: Record<string, number> = this.cfg.tadfkd?.restartEvery ? { generatorSteps: this.generatorSteps } : {};
+    const ta = this.cfg.tadfkd;
+    const restarts: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' ? { generatorSteps: this.generatorSteps } : {};
     const c = this.companion;
     const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
     return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...restarts, ...this.replay?.meta('replay.'), ...companion };
