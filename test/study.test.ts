@@ -328,6 +328,9 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   const ids = METHOD_VARIANTS.map((m) => m.id);
   assert.deepEqual(ids.filter((id) => methodNames().includes(id)), methodNames().filter((n) => ids.includes(n)));
   assert.deepEqual(ids.slice(0, 3), ['ta-dfkd', 'ta-dfkd+class-prior', 'ta-dfkd-no-selection']);
+  // Every variant, the experiments that no preset runs included, resolves: a bad override fails here, not an hour into a study.
+  const quick = getPreset('fashion-mnist-quick');
+  for (const m of METHOD_VARIANTS) resolveConfig(m.method, quick.dataset, {}, cellOverrides(quick, m, 0));
   for (const p of STUDY_PRESETS) {
     const v = applyStudyOverrides(p, {});
     assert.ok(v.seeds.length >= 2, `${p.name}: at least two seeds (a seed spread)`);

@@ -223,6 +223,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "experiment: TA-DFKD with the generator's adversarial (1 - JS) term at weight 100 instead of the paper's 1: averaged over batch x classes at temperature 3 the JS is about 1e-3, so at weight 1 the BN term alone moves the generator",
   },
   {
+    id: 'ta-dfkd+adv30',
+    method: 'ta-dfkd',
+    overrides: { weights: { adv: 30 } },
+    experiment: true,
+    description: "experiment: TA-DFKD with the generator's adversarial (1 - JS) term at weight 30 (between the paper's 1 and the 100 that raised the ResNet-8 cells)",
+  },
+  {
+    id: 'ta-dfkd+adv300',
+    method: 'ta-dfkd',
+    overrides: { weights: { adv: 300 } },
+    experiment: true,
+    description: "experiment: TA-DFKD with the generator's adversarial (1 - JS) term at weight 300 (between the 100 that raised the ResNet-8 cells and the 1000 that lowered them)",
+  },
+  {
     id: 'ta-dfkd+adv1000',
     method: 'ta-dfkd',
     overrides: { weights: { adv: 1000 } },
