@@ -421,10 +421,11 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   }
   override synthMeta(): Record<string, number | boolean> {
     const ta = this.cfg.tadfkd;
-    const restarts: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' ? { generatorSteps: this.generatorSteps } : {};
+    // The step count says when to restart and where the schedule is; runs using neither keep their old meta.
+    const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' ? { generatorSteps: this.generatorSteps } : {};
     const c = this.companion;
     const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
-    return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...restarts, ...this.replay?.meta('replay.'), ...companion };
+    return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...steps, ...this.replay?.meta('replay.'), ...companion };
   }
   override loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
     super.loadSynthState(t, meta);
