@@ -23,6 +23,12 @@ export abstract class LRScheduler {
   }
 }
 
+/** The cosine-annealed rate after `epoch` of `tMax` steps, from `base` to `etaMin` (held at etaMin after tMax). */
+export function cosineAnnealed(base: number, epoch: number, tMax: number, etaMin = 0): number {
+  const e = Math.min(epoch, tMax);
+  return etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * e) / tMax))) / 2;
+}
+
 /** Cosine annealing from the base LR to etaMin over tMax steps (torch CosineAnnealingLR, closed form). */
 export class CosineLR extends LRScheduler {
   constructor(optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0) {
@@ -30,8 +36,7 @@ export class CosineLR extends LRScheduler {
     if (!(tMax > 0)) throw new RangeError(`CosineLR: tMax must be positive, got ${tMax}`);
   }
   lrAt(epoch: number): number {
-    const e = Math.min(epoch, this.tMax);
-    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * e) / this.tMax))) / 2;
+    return cosineAnnealed(this.baseLr, epoch, this.tMax, this.etaMin);
   }
 }
 

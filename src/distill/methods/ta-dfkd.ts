@@ -28,6 +28,7 @@ import { selectBatch } from '../selection';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
 import { GENERATOR_DEFAULTS } from '../config-schema';
+import { cosineAnnealed } from '../../optim/schedule';
 import { taDfkdShape, DEFAULT_ANCHORS, type TaDfkdConfig, type CropFlip } from './ta-dfkd-config';
 
 export { SelectionSection, TadfkdSection, type SelectionConfig, type TadfkdOptions, type TaDfkdConfig } from './ta-dfkd-config';
@@ -156,9 +157,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    */
   private scheduleGenerators(): void {
     if (this.cfg.tadfkd?.generatorSchedule !== 'cosine' || this.warming) return;
-    const n = this.cfg.iterations;
-    const i = Math.min(Math.floor(this.generatorSteps / this.cfg.generatorSteps), n);
-    const lr = this.cfg.generator.lr * this.lrScale * 0.5 * (1 + Math.cos((Math.PI * i) / n));
+    const lr = cosineAnnealed(this.cfg.generator.lr * this.lrScale, Math.floor(this.generatorSteps / this.cfg.generatorSteps), this.cfg.iterations);
     this.synth.optimizer.lr = lr;
     if (this.companion) this.companion.synth.optimizer.lr = lr;
   }
