@@ -11,8 +11,8 @@ import { runConfigHash } from '../src/distill/run';
 import { setMemoryFormat } from '../src/nn';
 import { buildModel } from '../src/models';
 import { manualSeed, randn, tidy, noGrad, zeros, F } from '../src/tensor';
-import { loadTensors } from '../src/io/weights';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+import { studentWeights } from './helpers/resume';
 
 const quiet = { onWarn: () => undefined };
 
@@ -67,13 +67,6 @@ test('under channels-last the first convolution of a one-channel network returns
     m.dispose();
   }
 });
-
-function studentWeights(dir: string): Float32Array[] {
-  const { tensors } = loadTensors(path.join(dir, 'student.safetensors'));
-  const out = [...tensors.values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32Array());
-  for (const t of tensors.values()) t.dispose();
-  return out;
-}
 
 test('memoryFormat: channels-last by default, not part of the run identity, deterministic, and resumes bit-identically', async () => {
   const dflt = resolveConfig('ta-dfkd', 'mnist', TINY);

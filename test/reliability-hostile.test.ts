@@ -19,7 +19,7 @@ import { buildModel } from '../src/models';
 import { stopSignalDebouncer } from '../src/distill/stop-signals';
 import { checkFolderBytes } from '../src/data/image-header';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
-import { BIN, dfkd, assertFails, writeConfig, tinyRunSetup, copyTeacher, editJson, spawnDistill } from './helpers/cli';
+import { dfkd, assertFails, writeConfig, tinyRunSetup, copyTeacher, editJson, spawnDistill } from './helpers/cli';
 
 const quiet = { onWarn: () => undefined };
 

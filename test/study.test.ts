@@ -10,7 +10,7 @@ import { StudyPreset, methodVariant, getPreset, applyStudyOverrides, STUDY_PRESE
 import { resolveConfig } from '../src/distill/config';
 import { runDistill, DistillOptions } from '../src/distill/run';
 import { TeacherRecipe } from '../src/train/teacher';
-import { tmpDir, TINY } from './helpers/distill-fixtures';
+import { tmpDir } from './helpers/distill-fixtures';
 import { tinyStudyPreset } from './helpers/study-fixtures';
 import { buildProgram } from '../src/cli/main';
 

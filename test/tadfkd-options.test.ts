@@ -22,8 +22,8 @@ import { Normalizer } from '../src/distill/synthesizer';
 import { createMethod } from '../src/distill/methods';
 import { tensor, tidy, noGrad, manualSeed, randn } from '../src/tensor';
 import { buildModel } from '../src/models';
-import { loadTensors } from '../src/io/weights';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
+import { studentWeights, assertChangesRunAndResumesExactly } from './helpers/resume';
 
 /** TINY's tadfkd section (no warm-up, 20 anchors): a test's own tadfkd options go on top of it. */
 const TINY_TA = TINY.tadfkd as Record<string, unknown>;
@@ -479,38 +479,6 @@ test('the shipped paper recipe (configs/methods/ta-dfkd-paper.json) is a valid T
   assert.equal(cfg.tadfkd?.anchors, false, 'nor anchors');
   assert.equal(cfg.studentLoss, 'l1', 'the paper trains the student with L1 on logits');
 });
-
-function studentWeights(dir: string): Float32Array[] {
-  const { tensors } = loadTensors(path.join(dir, 'student.safetensors'));
-  const out = [...tensors.values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32Array());
-  for (const t of tensors.values()) t.dispose();
-  return out;
-}
-
-/**
- * Runs TA-DFKD with `base` (TINY) and with `cfg`, asserts that `cfg` changes the trained student, then runs `cfg`
- * again stopped after its first checkpoint and resumed, and asserts that it ends bit-identical to the
- * uninterrupted run. Returns the uninterrupted `cfg` run's directory.
- */
-async function assertChangesRunAndResumesExactly(cfg: Record<string, unknown>, tag: string, base: Record<string, unknown> = TINY): Promise<string> {
-  const teacherDir = tinyTeacher('lenet5');
-  const run = (userConfig: Record<string, unknown>, name: string, extra: Record<string, unknown> = {}) => {
-    const out = path.join(tmpDir(`${tag}-${name}`), 'run');
-    return runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig, out, ...quiet, ...extra }).then((r) => ({ out, r }));
-  };
-  const plain = await run(base, 'plain');
-  const full = await run(cfg, 'opts');
-  const a = studentWeights(plain.out);
-  const b = studentWeights(full.out);
-  assert.ok(a.some((t, i) => t.some((v, j) => v !== b[i][j])), `${tag}: the options change the trained student`);
-  // Stop after iteration 2 (a checkpoint), resume, and compare with the uninterrupted run.
-  const split = await run(cfg, 'split', { shouldStop: () => true });
-  assert.equal(split.r.stopped, true);
-  await runDistill({ teacherDir, studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: cfg, out: split.out, resume: true, ...quiet });
-  const c = studentWeights(split.out);
-  assert.ok(b.every((t, i) => t.every((v, j) => v === c[i][j])), `${tag}: a resumed run ends bit-identical to an uninterrupted one`);
-  return full.out;
-}
 
 test('generator warm-up and student augmentation change the run, log the warm-up, and resume bit-identically', async () => {
   const cfg = { ...TINY, tadfkd: { ...TINY_TA, warmupSteps: 3, balance: 5, augment: { crop: 2, flip: true } } };

@@ -64,6 +64,14 @@ export const commonShape = {
     .strict()
     .optional()
     .describe('data-free stopping rule (--stop-when-stable): end the run when the signal plateaus'),
+  // Optional (absent by default: off, so existing configs and their hashes are unchanged).
+  studentEma: z
+    .object({
+      decay: z.number().gt(0).lt(1).describe('per student step; the average covers about 1 / (1 - decay) steps'),
+    })
+    .strict()
+    .optional()
+    .describe("evaluate and deliver an exponential moving average of the student's weights (and BN statistics) instead of its last weights"),
   // Optional: absent = contiguous, the order of runs made before the option. Not part of a run's identity
   // (see identityView). New runs get channels-last from COMMON_DEFAULTS.
   memoryFormat: z

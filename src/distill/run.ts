@@ -27,7 +27,8 @@ import { Normalizer } from './synthesizer';
 import { createMethod } from './methods';
 import type { DistillMethod } from './method';
 import type { TrustSignals } from './signals';
-import { train, TrainContext, TrainState, Callback, EvalPoint, elapsed } from './trainer';
+import { train, TrainContext, TrainState, Callback, EvalPoint, elapsed, deliveredStudent } from './trainer';
+import { StudentEma } from './student-ema';
 import * as C from './callbacks';
 import { hasBatchNorm } from './bn-hook';
 import { teacherProbe } from './probe-trust';
@@ -50,6 +51,11 @@ export interface DistillSummary {
   lastK: number;
   /** Device of the (last part of the) run: 'cpu', 'cuda', 'cuda:N'. */
   device?: string;
+  /**
+   * With `studentEma`: the decay, and the final accuracy of the student's own last weights (the headline
+   * `finalAccuracy` is the average's, which is the delivered student).
+   */
+  studentEma?: { decay: number; rawFinalAccuracy: number };
   /** Extra, NOT a data-free figure: the best test accuracy over training selects with the test set. */
   bestOverTraining: { accuracy: number; iteration: number; note: string };
   /** Student accuracy as a fraction of the teacher's. */
@@ -230,7 +236,7 @@ function scheduler(method: DistillMethod, cfg: DistillConfig): LRScheduler {
 function callbacksFor(opts: DistillOptions, resumingRun: boolean): Callback[] {
   const cbs: Callback[] = [];
   if (opts.faults) cbs.push(new C.FaultInjection(opts.faults));
-  cbs.push(new C.NanGuard());
+  cbs.push(new C.NanGuard(), new C.StudentEmaUpdate());
   if (opts.onProgress) cbs.push(new C.Progress(opts.onProgress));
   cbs.push(new C.SampleGrids(), new C.Evaluation(), new C.CollapseDetector(), new C.EvalLog(opts.onEval), new C.EarlyStop());
   cbs.push(new C.Checkpoints(opts.resume ?? false, resumingRun));
@@ -244,8 +250,13 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
   const { cfg } = r.plan;
   const info = datasetInfoForModel(r.tRec.dataset, r.tRec.inChannels);
   const test = toTensors(r.testRaw, info);
+  const shape = { inChannels: r.tRec.inChannels, numClasses: r.tRec.numClasses, imageSize: r.tRec.imageSize };
+  // The average's model is built before the seed is set: its initialisation is overwritten with the
+  // student's, and the run's random stream stays the one of a run without it.
+  const emaModel = cfg.studentEma ? buildModel(opts.studentArch, shape) : undefined;
   manualSeed(cfg.seed);
-  const student = buildModel(opts.studentArch, { inChannels: r.tRec.inChannels, numClasses: r.tRec.numClasses, imageSize: r.tRec.imageSize });
+  const student = buildModel(opts.studentArch, shape);
+  const ema = emaModel && cfg.studentEma ? new StudentEma(emaModel, cfg.studentEma.decay, student) : undefined;
   // Models are built and initialised on the CPU (same initial weights on every device), then moved
   // before any optimiser exists. Test data stays on the CPU; evaluate() moves each batch.
   const onDevice: Device | undefined = r.device === 'cpu' ? undefined : (r.device as Device);
@@ -255,6 +266,7 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
     if (onDevice) {
       r.teacher.to(onDevice);
       student.to(onDevice);
+      ema?.model.to(onDevice);
     }
     norm = new Normalizer(info.mean, info.std, onDevice);
     const tr = r.tRec;
@@ -265,13 +277,14 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
       return onDevice ? p.probe.to(onDevice) : p.probe;
     };
     method = createMethod(cfg.method, { teacher: r.teacher, student, cfg, norm, numClasses: tr.numClasses, channels: tr.inChannels, imageSize: tr.imageSize, contentSize: info.contentSize, device: onDevice, teacherImages });
-    const ctx: TrainContext = { cfg, runDir: opts.out, configHash: r.plan.configHash, teacher: r.teacher, student, method, sched: scheduler(method, cfg), test, numClasses: tr.numClasses, device: onDevice, warn };
+    const ctx: TrainContext = { cfg, runDir: opts.out, configHash: r.plan.configHash, teacher: r.teacher, student, ema, method, sched: scheduler(method, cfg), test, numClasses: tr.numClasses, device: onDevice, warn };
     const s = await train(ctx, callbacksFor(opts, r.plan.dir.kind === 'resume'));
     if (s.exit?.kind === 'stopped') return { stopped: true, iteration: s.iteration };
     const summary = finishRun(ctx, s, opts, r);
     return { summary, stopped: false, iteration: summary.iterationsRun ?? cfg.iterations };
   } finally {
     method?.dispose();
+    ema?.dispose();
     norm?.dispose();
     student.dispose();
     disposeTensors(test);
@@ -280,12 +293,14 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
 
 /** Writes the final student and summary.json, then removes the checkpoints (no longer needed). */
 function finishRun(c: TrainContext, s: TrainState, opts: DistillOptions, r: RunInputs): DistillSummary {
-  saveStudent(opts.out, c.student, { arch: opts.studentArch, dataset: r.tRec.dataset, numClasses: r.tRec.numClasses, inChannels: r.tRec.inChannels, imageSize: r.tRec.imageSize }, { method: c.cfg.method });
+  saveStudent(opts.out, deliveredStudent(c), { arch: opts.studentArch, dataset: r.tRec.dataset, numClasses: r.tRec.numClasses, inChannels: r.tRec.inChannels, imageSize: r.tRec.imageSize }, { method: c.cfg.method });
   if (sha256File(path.join(opts.teacherDir, r.tRec.weightsFile)) !== r.tRec.weightsSha256) {
     throw new DfkdError('internal error: the teacher weights file changed during distillation', 'EINTERNAL');
   }
   const summary = summarize(s.history, c, opts, r, elapsed(s));
   if (s.exit?.kind === 'early') summary.stoppedEarly = s.exit.stop;
+  const last = s.history[s.history.length - 1];
+  if (c.ema && last.rawAccuracy !== undefined) summary.studentEma = { decay: c.ema.decay, rawFinalAccuracy: last.rawAccuracy };
   const p = runPaths(opts.out);
   writeJsonAtomic(p.summary, summary);
   fs.rmSync(p.checkpoints, { recursive: true, force: true });

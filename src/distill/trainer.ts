@@ -17,12 +17,16 @@ import type { DatasetTensors } from '../data/tensors';
 import type { DistillConfig } from './config';
 import type { DistillMethod, StepLog } from './method';
 import type { TrustSignals } from './signals';
+import type { StudentEma } from './student-ema';
 import { nowSeconds } from '../util';
 
 export interface EvalPoint {
   iteration: number;
   time: number;
+  /** Accuracy of the delivered student: the weight average when `studentEma` is set. */
   testAccuracy: number;
+  /** With `studentEma`: the accuracy of the student's own (last) weights, for comparison. */
+  rawAccuracy?: number;
   selectionRate: number;
   losses: Record<string, number>;
   signals?: TrustSignals;
@@ -39,6 +43,8 @@ export interface TrainContext {
   configHash: string;
   teacher: Classifier;
   student: Classifier;
+  /** The average of the student's weights (`studentEma`), which is evaluated and delivered instead. */
+  ema?: StudentEma;
   method: DistillMethod;
   sched: LRScheduler;
   /** Real test data: only to report accuracy, never to train, select or stop. */
@@ -69,6 +75,11 @@ export interface TrainState {
   elapsedBefore: number;
   clock0: number;
   exit?: TrainExit;
+}
+
+/** The model a run evaluates and delivers: the weight average when there is one, else the student. */
+export function deliveredStudent(c: Pick<TrainContext, 'student' | 'ema'>): Classifier {
+  return c.ema?.model ?? c.student;
 }
 
 export function elapsed(s: TrainState): number {

@@ -16,9 +16,7 @@
  * normalisation (mean, std per channel, after scaling pixels to [0, 1]), the dataset, the class
  * names, the architecture and the dfkd version.
  */
-import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { DfkdError } from '../errors';
 import { loadModelDir, type ModelRecord } from '../io/model-dir';

@@ -5,13 +5,12 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { DfkdError } from '../errors';
-import { Tensor, tensor, DType } from '../tensor';
+import { Tensor, tensor } from '../tensor';
 import type { Module } from '../nn';
 import { checkWeightValues } from './weight-check';
 import { NamedArray, STDType, loadSafetensors, saveSafetensors, checkTensors, ExpectedTensor } from './safetensors';
 
 const TO_ST: Record<string, STDType> = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
-const FROM_ST: Record<STDType, DType> = { F32: 'float32', F64: 'float64', I64: 'int64', I32: 'int32', U8: 'uint8', BOOL: 'bool' };
 
 /** Copies a tensor's data into a safetensors entry. */
 export function toNamedArray(t: Tensor): NamedArray {

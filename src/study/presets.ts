@@ -279,6 +279,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: 'experiment: TA-DFKD with an eighth of every student batch drawn from the anchors (default a quarter): at 6,000 steps each anchor is drawn about 190 times, and half of each batch cost 3.3 points',
   },
   {
+    id: 'ta-dfkd+ema',
+    method: 'ta-dfkd',
+    overrides: { studentEma: { decay: 0.999 } },
+    experiment: true,
+    description: "experiment: TA-DFKD delivering an average of the student's weights over about its last 1,000 steps (studentEma decay 0.999) instead of its last weights: the ResNet-8 cells move by 0.5-0.7 points between their last two evaluations, at a student rate near 0, as the generator keeps moving",
+  },
+  {
+    id: 'ta-dfkd+ema-long',
+    method: 'ta-dfkd',
+    overrides: { studentEma: { decay: 0.9997 } },
+    experiment: true,
+    description: "experiment: TA-DFKD delivering an average of the student's weights over about its last 3,300 steps (studentEma decay 0.9997)",
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },

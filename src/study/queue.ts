@@ -15,7 +15,6 @@ import type { ConnectionOptions } from 'bullmq';
 import { DfkdError } from '../errors';
 import { DFKD_VERSION } from '../versions';
 import { writeJsonAtomic } from '../io/atomic';
-import type { CellKey } from '../io/run-dir';
 import { RUN_FILES } from '../io/run-dir';
 
 /** Bumped whenever the job payload or result changes shape. */

@@ -15,7 +15,7 @@ import type { TrustSignals } from '../distill/signals';
 import type { TeacherRecipe } from '../train/teacher';
 import type { PartialConfig } from '../distill/config';
 import type { Versions } from '../versions';
-import { mean, sampleStd, spearman, summarize, Summary } from './stats';
+import { mean, spearman, summarize, Summary } from './stats';
 import { collapseEvents } from '../distill/collapse';
 import { simulateStableStop, STOP_WHEN_STABLE_DEFAULTS } from '../distill/stopping';
 import { RUN_FILES, cellId } from '../io/run-dir';

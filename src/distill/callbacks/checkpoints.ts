@@ -17,6 +17,7 @@ export function saveTrainCheckpoint(c: TrainContext, s: TrainState): void {
   const optS = c.method.studentOpt.stateDict();
   for (const [k, t] of optS.tensors) tensors.set(`optS.${k}`, t);
   for (const [k, t] of c.method.synthState()) tensors.set(`synth.${k}`, t);
+  if (c.ema) for (const [k, t] of c.ema.state()) tensors.set(`ema.${k}`, t);
   const rng = tensor(getRngState(), undefined, 'uint8');
   tensors.set('rng', rng);
   // On a GPU the CUDA generator (noise, pool indices) is saved too; CPU checkpoints are unchanged.
@@ -24,7 +25,8 @@ export function saveTrainCheckpoint(c: TrainContext, s: TrainState): void {
   if (rngCuda) tensors.set('rng_cuda', rngCuda);
   try {
     const nanState = s.rollbacks > 0 ? { nanRollbacks: s.rollbacks, lrScale: s.lrScale } : {};
-    const meta = { iteration: s.iteration, optS: optS.meta, synth: c.method.synthMeta(), sched: c.sched.stateDict(), history: s.history, elapsed: elapsed(s), configHash: c.configHash, ...nanState };
+    const ema = c.ema ? { emaSteps: c.ema.steps } : {};
+    const meta = { iteration: s.iteration, optS: optS.meta, synth: c.method.synthMeta(), sched: c.sched.stateDict(), history: s.history, elapsed: elapsed(s), configHash: c.configHash, ...nanState, ...ema };
     saveCheckpoint(c.runDir, s.iteration, tensors, meta);
   } finally {
     rng.dispose();
@@ -42,6 +44,10 @@ export function restoreCheckpoint(c: TrainContext, t: Map<string, Tensor>, meta:
   c.student.loadStateDict(pick('student.'), { origin: 'checkpoint (student)' });
   c.method.studentOpt.loadStateDict({ meta: meta.optS as Record<string, number | boolean>, tensors: pick('optS.') });
   c.method.loadSynthState(pick('synth.'), meta.synth as Record<string, number | boolean>);
+  if (c.ema) {
+    if (typeof meta.emaSteps !== 'number') throw new DfkdError('checkpoint has no student average (studentEma) although the run has one', 'ECORRUPT');
+    c.ema.load(pick('ema.'), meta.emaSteps);
+  }
   c.sched.loadStateDict(meta.sched as { lastEpoch: number });
   const rng = t.get('rng');
   if (!rng) throw new DfkdError('checkpoint has no RNG state', 'ECORRUPT');

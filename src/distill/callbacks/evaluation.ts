@@ -10,7 +10,7 @@ import { writeRunLog } from '../../io/run-dir';
 import { computeSignals, collapseReasons } from '../signals';
 import { stableStop } from '../stopping';
 import type { StepLog } from '../method';
-import { elapsed, type Callback, type EvalPoint, type TrainContext, type TrainState } from '../trainer';
+import { deliveredStudent, elapsed, type Callback, type EvalPoint, type TrainContext, type TrainState } from '../trainer';
 import { writeSamples } from './samples';
 
 function meanLogs(logs: StepLog[]): Record<string, number> {
@@ -24,9 +24,11 @@ export class Evaluation implements Callback {
     if (s.iteration % c.cfg.eval.every !== 0 && s.iteration !== c.cfg.iterations) return;
     const losses = meanLogs(s.pending);
     s.pending = [];
-    const acc = evaluate(c.student, c.test, c.numClasses, c.cfg.eval.batchSize).accuracy;
-    const signals = computeSignals(c.teacher, c.student, c.method, { n: 256 });
-    s.evalPoint = { iteration: s.iteration, time: elapsed(s), testAccuracy: acc, selectionRate: losses.selection_rate ?? NaN, losses, signals, lr: c.method.studentOpt.lr };
+    const model = deliveredStudent(c);
+    const acc = evaluate(model, c.test, c.numClasses, c.cfg.eval.batchSize).accuracy;
+    const raw = c.ema ? { rawAccuracy: evaluate(c.student, c.test, c.numClasses, c.cfg.eval.batchSize).accuracy } : {};
+    const signals = computeSignals(c.teacher, model, c.method, { n: 256 });
+    s.evalPoint = { iteration: s.iteration, time: elapsed(s), testAccuracy: acc, ...raw, selectionRate: losses.selection_rate ?? NaN, losses, signals, lr: c.method.studentOpt.lr };
   }
 }
 

@@ -5,3 +5,4 @@ export { Checkpoints, StopRequest, saveTrainCheckpoint, restoreCheckpoint } from
 export { Evaluation, CollapseDetector, EvalLog, EarlyStop } from './evaluation';
 export { SampleGrids, writeSamples } from './samples';
 export { Progress, AfterIteration, type ProgressEvent } from './progress';
+export { StudentEmaUpdate } from './student-ema';

@@ -18,7 +18,7 @@ import { toTensors, disposeTensors } from '../../data/tensors';
 import { evaluate } from '../../train/evaluate';
 import { sha256File } from '../../io/weights';
 import { writeJsonAtomic, writeFileAtomic } from '../../io/atomic';
-import { versions, Versions } from '../../versions';
+import { versions } from '../../versions';
 import { contentHash, nowSeconds } from '../../util';
 import { parseOnnx, resolveInputShape, ParsedGraph } from './parse';
 import type { ImportedRecordFields } from '../import';
