@@ -15,7 +15,7 @@ function isFloat(t: Tensor): boolean {
 }
 
 export class StudentEma {
-  /** Updates made so far (kept in checkpoints: it sets the warm-up of the decay). */
+  /** Updates made so far (kept in checkpoints: the bias correction depends on it). */
   steps = 0;
 
   /** `model` is a second instance of the student's architecture; it takes the student's weights now. */
@@ -26,7 +26,7 @@ export class StudentEma {
   ) {
     model.eval();
     model.requiresGrad_(false);
-    this.copyFrom(student);
+    model.loadStateDict(student.stateDict(), { origin: 'the student' });
   }
 
   /** The decay the next (the n-th) update uses: 1 - (1 - decay) / (1 - decay^n). */
@@ -46,13 +46,6 @@ export class StudentEma {
       }
     });
     this.steps += 1;
-  }
-
-  private copyFrom(student: Classifier): void {
-    const src = student.stateDict();
-    noGrad(() => {
-      for (const [k, e] of this.model.stateDict()) e.copy_(src.get(k)!);
-    });
   }
 
   /** The averaged tensors by name (live references: a checkpoint copies them when it writes). */
