@@ -1,5 +1,6 @@
 // Tensor metadata (shape, dtype, device) and autograd: requires-grad flags, .grad, backward, grad mode.
 #include "common.h"
+#include <torch/csrc/autograd/autograd.h>
 
 namespace dfkd {
 
@@ -89,6 +90,37 @@ static Napi::Value Backward(const Napi::CallbackInfo& info) {
   })
 }
 
+// autogradGrad(output, inputs[], gradOutput?, createGraph?, retainGraph?) -> handles[]: the gradients of
+// output with respect to inputs (torch::autograd::grad), without touching any .grad. With createGraph the
+// returned gradients are themselves differentiable (double backward: input-gradient matching).
+static Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("autogradGrad", {
+    at::Tensor& out = argTensor(info, 0, "autogradGrad");
+    auto inputs = argTensorList(info, 1, "autogradGrad");
+    auto g = argOptTensor(info, 2, "autogradGrad");
+    bool create = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    bool retain = info.Length() > 4 && info[4].IsBoolean() ? info[4].As<Napi::Boolean>().Value() : create;
+    if (!out.requires_grad()) {
+      throw std::invalid_argument("output does not require grad and has no grad_fn (was it computed under noGrad, or from inputs that do not require grad?)");
+    }
+    if (!g && out.numel() != 1) {
+      throw std::invalid_argument("gradOutput can be implicitly created only for scalar outputs; this tensor has " + std::to_string(out.numel()) + " elements");
+    }
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      if (!inputs[k].requires_grad()) throw std::invalid_argument("input " + std::to_string(k) + " does not require grad");
+    }
+    std::vector<at::Tensor> gradOut;
+    if (g) gradOut.push_back(*g);
+    auto grads = torch::autograd::grad({out}, inputs, gradOut, retain, create, /*allow_unused=*/true);
+    auto arr = Napi::Array::New(info.Env(), grads.size());
+    for (size_t k = 0; k < grads.size(); ++k) {
+      at::Tensor r = grads[k].defined() ? grads[k] : at::zeros_like(inputs[k]);
+      arr.Set(static_cast<uint32_t>(k), TensorHandle::Wrap(info.Env(), r));
+    }
+    return arr;
+  })
+}
+
 static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   DFKD_GUARD("setGradEnabled", {
     bool prev = at::GradMode::is_enabled();
@@ -113,6 +145,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   REG("grad", Grad);
   REG("clearGrad", ClearGrad);
   REG("backward", Backward);
+  REG("autogradGrad", AutogradGrad);
   REG("setGradEnabled", SetGradEnabled);
   REG("isGradEnabled", IsGradEnabled);
 #undef REG

@@ -158,3 +158,27 @@ export function bnStatLossStd(input: Tensor, runningMean: Tensor, runningVar: Te
   const dv = input.var(dims, false).div(denom).sub(1);
   return dm.norm().add(dv.norm()).div(Math.sqrt(c));
 }
+
+/**
+ * The direction of the teacher's decision at each sample: one-hot of its top class minus one-hot of its
+ * runner-up ([N, K], float). The input gradient of `sum(logits * direction)` is the gradient of each
+ * sample's top-2 margin: which input change moves the sample across the teacher's nearest boundary.
+ */
+export function marginDirection(teacher: Tensor): Tensor {
+  const [, idx] = teacher.topk(2, 1);
+  const k = teacher.shape[1];
+  return F.oneHot(idx.select(1, 0), k).sub(F.oneHot(idx.select(1, 1), k)).float();
+}
+
+/**
+ * Input-gradient (Jacobian) matching of Srinivas & Fleuret ("Knowledge transfer with Jacobian matching",
+ * ICML 2018): mean over rows of || g_s / |g_s| - g_t / |g_t| ||^2, each row's gradient flattened and scaled
+ * to unit length, so the term is in [0, 4] and compares directions only.
+ */
+export function inputGradientMatch(gs: Tensor, gt: Tensor): Tensor {
+  const unit = (g: Tensor): Tensor => {
+    const f = g.flatten(1);
+    return f.div(f.norm(2, 1, true).add(1e-12));
+  };
+  return unit(gs).sub(unit(gt)).square().sum(1).mean();
+}

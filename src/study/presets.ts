@@ -300,6 +300,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: 'experiment: TA-DFKD with an eighth of every student batch drawn from the anchors (default a quarter): at 6,000 steps each anchor is drawn about 190 times, and half of each batch cost 3.3 points',
   },
   {
+    id: 'ta-dfkd+jac1',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { jacobian: { weight: 1, rows: 32 } } },
+    experiment: true,
+    description: "experiment: TA-DFKD whose student also matches the direction of the teacher's input gradient of its top-2 margin on a quarter of each batch (tadfkd.jacobian, weight 1): the converged ResNet-8 students miss shirts and coats, whose synthetic samples do not carry what separates them from pullovers",
+  },
+  {
+    id: 'ta-dfkd+jac03',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { jacobian: { weight: 0.3, rows: 32 } } },
+    experiment: true,
+    description: 'experiment: ta-dfkd+jac1 at weight 0.3',
+  },
+  {
     id: 'ta-dfkd+ema',
     method: 'ta-dfkd',
     overrides: { studentEma: { decay: 0.999 } },

@@ -60,6 +60,7 @@ export interface NativeBinding
   grad(h: H): H | undefined;
   clearGrad(h: H): void;
   backward(h: H, gradient: OptH, retainGraph?: boolean): void;
+  autogradGrad(output: H, inputs: H[], gradOutput: OptH, createGraph: boolean, retainGraph: boolean): H[];
   setGradEnabled(v: boolean): boolean;
   isGradEnabled(): boolean;
   // runtime
@@ -139,7 +140,7 @@ export interface NativeBinding
 /** Every op name of NativeBinding (the compiler checks this list against the interface, both ways). */
 const OWN = [
   'dispose', 'isDisposed', 'memoryStats', 'emptyCpuCache', 'fromArray', 'toArray', 'item', 'full', 'arange', 'randint', 'randperm',
-  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'memoryFormat', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'setGradEnabled', 'isGradEnabled',
+  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'memoryFormat', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'autogradGrad', 'setGradEnabled', 'isGradEnabled',
   'setNumThreads', 'getNumThreads', 'manualSeed', 'getRngState', 'setRngState', 'cudaAvailable', 'cudaDeviceCount', 'synchronize', 'setCudnn', 'info',
   'equal', 'add_', 'mul_', 'div_', 'addcmul_', 'addcdiv_', 'copy_', 'zero_', 'fill_', 'clamp_', 'leakyRelu_', 'uniform_', 'normal_',
   'logsumexp', 'var', 'std', 'norm', 'max', 'min', 'argmax', 'argmin', 'topk', 'sort', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'flip',

@@ -1,7 +1,7 @@
 /** Engine-wide settings: gradient mode, threads, seeding, RNG state and build information. */
 import * as os from 'os';
 import { DfkdError } from '../errors';
-import { native } from './native';
+import { native, NativeHandle } from './native';
 import { Device, Tensor, wrap } from './tensor';
 
 /** Runs `fn` with gradient recording disabled (like `with torch.no_grad()`). */
@@ -21,6 +21,18 @@ export function enableGrad<T>(fn: () => T): T {
   } finally {
     native.setGradEnabled(prev);
   }
+}
+/**
+ * The gradients of `output` with respect to `inputs` (like `torch.autograd.grad`), returned rather than
+ * accumulated into `.grad`; an input `output` does not depend on gets zeros. `gradOutput` is required when
+ * `output` is not a scalar. With `createGraph` the gradients are differentiable themselves, so a loss on them
+ * can be backpropagated (double backward, e.g. matching input gradients); the graph is then kept
+ * (`retainGraph` defaults to `createGraph`).
+ */
+export function grad(output: Tensor, inputs: Tensor[], o: { gradOutput?: Tensor; createGraph?: boolean; retainGraph?: boolean } = {}): Tensor[] {
+  const create = o.createGraph ?? false;
+  const handles = native.autogradGrad(output.handle, inputs.map((t) => t.handle), o.gradOutput?.handle, create, o.retainGraph ?? create) as NativeHandle[];
+  return handles.map((h) => wrap(h));
 }
 export function isGradEnabled(): boolean {
   return native.isGradEnabled() as boolean;

@@ -151,6 +151,14 @@ export const TadfkdSection = z
       .enum(['constant', 'cosine'])
       .optional()
       .describe("the generator's learning rate over the run: 'constant' (absent: the paper's) or 'cosine', decaying from generator.lr to 0 over the iterations as the student's cosine schedule does (the warm-up runs at generator.lr), so the synthetic distribution settles while the student's learning rate falls"),
+    jacobian: z
+      .object({
+        weight: z.number().gt(0).describe('weight of the matching term (in [0, 4]) beside the logit loss'),
+        rows: z.number().int().positive().describe('rows of each student batch that get the term, evenly strided over the batch'),
+      })
+      .strict()
+      .optional()
+      .describe("input-gradient (Jacobian) matching in the student step (src/distill/jacobian.ts): on some rows of each batch the student also matches the direction of the teacher's input gradient of its top-2 margin (the teacher's top two classes), the change of the image that would move the sample across the teacher's nearest boundary. Costs a teacher backward on those rows and a double backward through the student. Student losses l1 and kl only"),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();

@@ -25,6 +25,7 @@ import { BNStatsHook, type BNLossOptions } from '../bn-hook';
 import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
 import { selectBatch } from '../selection';
+import { withJacobianMatch } from '../jacobian';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
 import { GENERATOR_DEFAULTS } from '../config-schema';
@@ -271,6 +272,16 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       if (mix) ({ x, t } = this.mixTail(x, t, Math.max(1, Math.round(x.shape[0] * mix)), reuse));
       return { x: this.augment(x), t: reuse ? t : undefined, log };
     });
+  }
+
+  /** With tadfkd.jacobian the student's logit loss plus input-gradient matching (src/distill/jacobian.ts). */
+  protected override studentLoss(x: Tensor, t: Tensor, tBlocks?: Tensor[]): { loss: Tensor; log: StepLog } {
+    const j = this.cfg.tadfkd?.jacobian;
+    if (!j) return super.studentLoss(x, t, tBlocks);
+    const c = this.cfg;
+    if (c.studentLoss === 'kl+at') throw new Error("tadfkd.jacobian: studentLoss 'kl+at' is not supported (use 'l1' or 'kl')");
+    const logitLoss = c.studentLoss === 'kl' ? (s: Tensor, tt: Tensor) => L.klTemperature(s, tt, c.temperature) : L.l1Logits;
+    return withJacobianMatch(this.student, this.teacher, x, t, j, logitLoss);
   }
 
   /**
