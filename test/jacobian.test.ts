@@ -13,7 +13,8 @@ import { resolveConfig } from '../src/distill/config';
 import { l1Logits } from '../src/distill/losses';
 import { tensor, tidy, manualSeed, randn, noGrad } from '../src/tensor';
 import { buildModel } from '../src/models';
-import { TINY } from './helpers/distill-fixtures';
+import { TINY, tinyTeacher, tmpDir } from './helpers/distill-fixtures';
+import { runDistill } from '../src/distill/run';
 import { assertChangesRunAndResumesExactly } from './helpers/resume';
 
 const TINY_TA = TINY.tadfkd as Record<string, unknown>;
@@ -67,6 +68,10 @@ test('withJacobianMatch: zero term when the student is the teacher; otherwise a 
 test('tadfkd.jacobian is validated, changes the run, logs its term and resumes bit-identically', async () => {
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jacobian: { weight: 0, rows: 8 } } }), /tadfkd\.jacobian\.weight/);
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jacobian: { weight: 1, rows: 0 } } }), /tadfkd\.jacobian\.rows/);
+  await assert.rejects(
+    runDistill({ teacherDir: tinyTeacher('lenet5'), studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: { ...TINY, studentLoss: 'kl+at', tadfkd: { ...TINY_TA, jacobian: { weight: 1, rows: 8 } } }, out: path.join(tmpDir('jac-klat'), 'run'), onWarn: () => undefined }),
+    /tadfkd\.jacobian works with studentLoss 'l1' or 'kl', got 'kl\+at'/,
+  );
   const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, jacobian: { weight: 1, rows: 8 } } }, 'ta-jacobian');
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   for (const l of lines) assert.ok(l.losses.jacobian > 0 && l.losses.jacobian <= 4, `logged term ${l.losses.jacobian}`);

@@ -26,6 +26,7 @@ import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
 import { selectBatch } from '../selection';
 import { withJacobianMatch } from '../jacobian';
+import { DfkdError } from '../../errors';
 import * as L from '../losses';
 import { tidy } from '../../tensor';
 import { GENERATOR_DEFAULTS } from '../config-schema';
@@ -90,6 +91,9 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   constructor(ctx: MethodContext) {
     super(ctx);
     const ta = this.cfg.tadfkd;
+    if (ta?.jacobian && this.cfg.studentLoss === 'kl+at') {
+      throw new DfkdError("distill config: tadfkd.jacobian works with studentLoss 'l1' or 'kl', got 'kl+at'", 'ECONFIG');
+    }
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter || (ta?.anchors && ta.anchors.augment)) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
     this.shape = { channels: ctx.channels, imageSize: ctx.imageSize, numClasses: ctx.numClasses, device: ctx.device };
     this.teacherImages = ctx.teacherImages;
@@ -279,7 +283,6 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     const j = this.cfg.tadfkd?.jacobian;
     if (!j) return super.studentLoss(x, t, tBlocks);
     const c = this.cfg;
-    if (c.studentLoss === 'kl+at') throw new Error("tadfkd.jacobian: studentLoss 'kl+at' is not supported (use 'l1' or 'kl')");
     const logitLoss = c.studentLoss === 'kl' ? (s: Tensor, tt: Tensor) => L.klTemperature(s, tt, c.temperature) : L.l1Logits;
     return withJacobianMatch(this.student, this.teacher, x, t, j, logitLoss);
   }
