@@ -6,7 +6,7 @@ import * as childProcess from 'child_process';
 import { randn, manualSeed, tensor, tidy } from '../src/tensor';
 import { roll2d } from '../src/distill/inversion';
 import { loadTeacher } from '../src/train/teacher';
-import { synthesizeProbe, probeSignals, PROBE_DEFAULTS } from '../src/distill/probe';
+import { synthesizeProbe, probeSignals, PROBE_DEFAULTS, partnerProbs, boundaryTargets } from '../src/distill/probe';
 import { runDistill } from '../src/distill/run';
 import { tinyTeacher, tmpDir, TINY } from './helpers/distill-fixtures';
 
@@ -99,4 +99,33 @@ test('dfkd trust scores a finished run, caches the probe in the teacher director
   const bad = childProcess.spawnSync(process.execPath, [BIN, 'trust', '--model', teacher], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /is not a finished distillation run \(no student\.json\)/);
+});
+
+test('boundary anchors: partners by last-layer similarity, soft two-class targets, a seeded inversion that differs from the one-hot one', () => {
+  tidy(() => {
+    // Rows (1,0), (1,1), (-1,0): class 0's only positive neighbour is 1 and 1's is 0; 2 has none (uniform).
+    const fake = { featureLayer: { weight: tensor([1, 0, 1, 1, -1, 0], [3, 2]) } } as unknown as Parameters<typeof partnerProbs>[0];
+    const p = partnerProbs(fake, 3);
+    assert.deepEqual(p.map((r) => r.map((v) => Math.round(v * 1000) / 1000)), [[0, 1, 0], [1, 0, 0], [0.5, 0.5, 0]]);
+    manualSeed(2);
+    const y = boundaryTargets(Int32Array.from([0, 1, 2, 0, 1, 2]), 4, p).toFloat32Array();
+    for (let i = 0; i < 6; i++) {
+      const row = Array.from(y.subarray(i * 3, i * 3 + 3));
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6, `row ${i} sums to 1: ${row}`);
+      const a = i % 3;
+      if (i >= 4) assert.deepEqual(row, [0, 1, 2].map((c) => (c === a ? 1 : 0)), `row ${i} one-hot`);
+      else {
+        assert.ok(row[a] >= 0.5 && row[a] < 1, `row ${i}: lambda ${row[a]} on its class`);
+        const b = row.findIndex((v, c) => c !== a && v > 0);
+        assert.ok(p[a][b] > 0, `row ${i}: partner ${b} has probability ${p[a][b]}`);
+      }
+    }
+  });
+  const { model: teacher } = loadTeacher(tinyTeacher());
+  const o = { n: 20, steps: 5, batchSize: 20, jitter: 0 };
+  const hard = synthesizeProbe(teacher, SHAPE, o).toFloat32Array();
+  const soft = synthesizeProbe(teacher, SHAPE, { ...o, boundary: 0.5 }).toFloat32Array();
+  assert.deepEqual(synthesizeProbe(teacher, SHAPE, { ...o, boundary: 0.5 }).toFloat32Array(), soft, 'seeded');
+  assert.ok(soft.some((v, i) => v !== hard[i]), 'soft targets change the images');
+  teacher.dispose();
 });

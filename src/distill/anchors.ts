@@ -16,10 +16,12 @@ export interface AnchorSpec {
   steps?: number;
   seed?: number;
   lrSchedule?: InversionSchedule;
+  /** Share of the anchors inverted toward two-class soft targets (probe.ts, ProbeOptions.boundary). */
+  boundary?: number;
 }
 
 /** What the anchors ask of an image cache (the teacher's `anchors-<hash>.safetensors`). */
-export type AnchorImageRequest = { n: number; steps?: number; seed: number; lrSchedule?: InversionSchedule };
+export type AnchorImageRequest = { n: number; steps?: number; seed: number; lrSchedule?: InversionSchedule; boundary?: number };
 
 export class AnchorSet {
   private constructor(
@@ -40,7 +42,7 @@ export class AnchorSet {
     cached?: (o: AnchorImageRequest) => Tensor,
   ): AnchorSet {
     const t0 = nowSeconds();
-    const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1, lrSchedule: spec.lrSchedule };
+    const o = { n: spec.n, steps: spec.steps, seed: spec.seed ?? 1, lrSchedule: spec.lrSchedule, boundary: spec.boundary };
     const x = cached ? cached(o) : synthesizeProbe(teacher, shape, { ...o, device: shape.device });
     const wasTraining = teacher.training;
     teacher.eval();

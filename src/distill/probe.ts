@@ -14,7 +14,7 @@
  * statistics, with small total-variation and L2 priors. It needs the teacher only: no real data. It is seeded and does not disturb the caller's
  * random state.
  */
-import { Tensor, Device, tidy, noGrad, randn, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
+import { Tensor, Device, tidy, noGrad, randn, rand, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { BNStatsHook } from './bn-hook';
 import { invertImages, type InversionSchedule } from './inversion';
@@ -37,6 +37,12 @@ export interface ProbeOptions {
   flip?: boolean;
   /** The inversion's learning-rate schedule (default constant). */
   lrSchedule?: InversionSchedule;
+  /**
+   * Share of each batch (its first rows) inverted toward a two-class soft target instead of a one-hot one:
+   * lambda on the image's class a (i mod K) and 1 - lambda on a neighbouring class b, lambda uniform in
+   * [0.5, 1), b drawn by the similarity of the teacher's last-layer weights (boundaryTargets). Absent: none.
+   */
+  boundary?: number;
   /** Where the images are made (the teacher's device); default the CPU. */
   device?: Device;
 }
@@ -65,12 +71,15 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
   teacher.eval();
   const hook = new BNStatsHook(teacher);
   const parts: Tensor[] = [];
+  let partners: number[][] | undefined;
   try {
     manualSeed(opts.seed);
     for (let start = 0; start < opts.n; start += opts.batchSize) {
       const b = Math.min(opts.batchSize, opts.n - start);
       const x = keep(randn([b, shape.channels, shape.imageSize, shape.imageSize], 'float32', dev).requiresGrad_(true));
-      const y = keep(tensor(Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses), [b], 'int64', dev));
+      const labels = Int32Array.from({ length: b }, (_, i) => (start + i) % shape.numClasses);
+      const soft = opts.boundary ? Math.round(opts.boundary * b) : 0;
+      const y = keep(soft > 0 ? boundaryTargets(labels, soft, partners ??= partnerProbs(teacher, shape.numClasses), dev) : tensor(labels, [b], 'int64', dev));
       try {
         const weights = { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight };
         invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip, lrSchedule: opts.lrSchedule });
@@ -88,6 +97,53 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
     setRngState(saved);
     if (savedDev) setRngState(savedDev, dev);
   }
+}
+
+/**
+ * For each class a, the probability of each other class b as its boundary partner: proportional to the
+ * positive part of the cosine similarity of the teacher's last-layer weight rows w_a, w_b (classes the
+ * teacher separates with similar directions), uniform over b != a when no similarity is positive or the
+ * teacher's last layer has no weight [K, D].
+ */
+export function partnerProbs(teacher: Classifier, k: number): number[][] {
+  const w = (teacher.featureLayer as { weight?: Tensor }).weight;
+  const rows: Float32Array[] | undefined =
+    w && w.shape.length === 2 && w.shape[0] === k ? (() => {
+      const a = noGrad(() => w.toFloat32Array());
+      const d = w.shape[1];
+      return Array.from({ length: k }, (_, i) => a.subarray(i * d, (i + 1) * d));
+    })() : undefined;
+  const cos = (u: Float32Array, v: Float32Array): number => {
+    let uv = 0, uu = 0, vv = 0;
+    for (let j = 0; j < u.length; j++) { uv += u[j] * v[j]; uu += u[j] * u[j]; vv += v[j] * v[j]; }
+    return uv / Math.sqrt(uu * vv + 1e-30);
+  };
+  return Array.from({ length: k }, (_, a) => {
+    const sim = Array.from({ length: k }, (_, b) => (b === a ? 0 : rows ? Math.max(0, cos(rows[a], rows[b])) : 1));
+    const total = sim.reduce((x, y) => x + y, 0);
+    return total > 0 ? sim.map((v) => v / total) : sim.map((_, b) => (b === a ? 0 : 1 / (k - 1)));
+  });
+}
+
+/**
+ * Probability targets [N, K] for an inversion batch: the first `soft` rows lambda on their class and
+ * 1 - lambda on a partner class (lambda uniform in [0.5, 1), the partner drawn from `partners`), the
+ * others one-hot. Draws 2 x soft uniforms from the engine RNG.
+ */
+export function boundaryTargets(labels: Int32Array, soft: number, partners: number[][], device?: Device): Tensor {
+  const k = partners.length;
+  const u = noGrad(() => rand([2, soft]).toFloat32Array());
+  const y = new Float32Array(labels.length * k);
+  labels.forEach((a, i) => {
+    if (i >= soft) return void (y[i * k + a] = 1);
+    const lambda = 0.5 + 0.5 * u[i];
+    let b = 0;
+    for (let acc = partners[a][0]; acc <= u[soft + i] && b < k - 1; acc += partners[a][++b]);
+    if (b === a) b = (a + 1) % k;
+    y[i * k + a] += lambda;
+    y[i * k + b] += 1 - lambda;
+  });
+  return tensor(y, [labels.length, k], 'float32', device);
 }
 
 export interface ProbeSignals {

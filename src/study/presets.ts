@@ -314,6 +314,13 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: 'experiment: ta-dfkd+jac1 at weight 0.3',
   },
   {
+    id: 'ta-dfkd+anchors-boundary',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, boundary: 0.5 } } },
+    experiment: true,
+    description: "experiment: TA-DFKD with half of the anchors inverted toward two-class soft targets (tadfkd.anchors.boundary 0.5: their class and a neighbour by the teacher's last-layer weights), so that they sit near the teacher's boundaries between similar classes: the converged ResNet-8 students send real shirts and coats to pullover",
+  },
+  {
     id: 'ta-dfkd+ema',
     method: 'ta-dfkd',
     overrides: { studentEma: { decay: 0.999 } },

@@ -81,6 +81,12 @@ const AnchorsSection = z
       .enum(['constant', 'cosine'])
       .optional()
       .describe("learning rate of the inversion's Adam steps: 'cosine' decays it from 0.1 to 0 over the steps, 'constant' keeps 0.1 (absent: constant, the probe set's)"),
+    boundary: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("share of the anchors (the first rows of each inversion batch) inverted toward a two-class soft target instead of their one-hot class: lambda on their class a and 1 - lambda on a neighbouring class b (lambda uniform in [0.5, 1); b drawn in proportion to the positive cosine similarity of the teacher's last-layer weights of a and b), so that some anchors sit near the teacher's boundaries between similar classes, where its logits show how it separates them (ZSKD's soft data impressions, with two classes). Absent: none"),
     augment: z
       .union([z.literal(false), CropFlipSection])
       .optional()
