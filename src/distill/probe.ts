@@ -106,23 +106,33 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
  * teacher's last layer has no weight [K, D].
  */
 export function partnerProbs(teacher: Classifier, k: number): number[][] {
-  const w = (teacher.featureLayer as { weight?: Tensor }).weight;
-  const rows: Float32Array[] | undefined =
-    w && w.shape.length === 2 && w.shape[0] === k ? (() => {
-      const a = noGrad(() => w.toFloat32Array());
-      const d = w.shape[1];
-      return Array.from({ length: k }, (_, i) => a.subarray(i * d, (i + 1) * d));
-    })() : undefined;
-  const cos = (u: Float32Array, v: Float32Array): number => {
-    let uv = 0, uu = 0, vv = 0;
-    for (let j = 0; j < u.length; j++) { uv += u[j] * v[j]; uu += u[j] * u[j]; vv += v[j] * v[j]; }
-    return uv / Math.sqrt(uu * vv + 1e-30);
-  };
+  const rows = lastLayerRows(teacher, k);
   return Array.from({ length: k }, (_, a) => {
-    const sim = Array.from({ length: k }, (_, b) => (b === a ? 0 : rows ? Math.max(0, cos(rows[a], rows[b])) : 1));
+    const sim = Array.from({ length: k }, (_, b) => (b === a ? 0 : rows ? Math.max(0, cosine(rows[a], rows[b])) : 1));
     const total = sim.reduce((x, y) => x + y, 0);
     return total > 0 ? sim.map((v) => v / total) : sim.map((_, b) => (b === a ? 0 : 1 / (k - 1)));
   });
+}
+
+/** The rows of the teacher's last-layer weight [K, D], or undefined when its last layer has none of that shape. */
+function lastLayerRows(teacher: Classifier, k: number): Float32Array[] | undefined {
+  const w = (teacher.featureLayer as { weight?: Tensor }).weight;
+  if (!w || w.shape.length !== 2 || w.shape[0] !== k) return undefined;
+  const all = noGrad(() => w.toFloat32Array());
+  const d = w.shape[1];
+  return Array.from({ length: k }, (_, i) => all.subarray(i * d, (i + 1) * d));
+}
+
+function cosine(u: Float32Array, v: Float32Array): number {
+  let uv = 0;
+  let uu = 0;
+  let vv = 0;
+  for (let j = 0; j < u.length; j++) {
+    uv += u[j] * v[j];
+    uu += u[j] * u[j];
+    vv += v[j] * v[j];
+  }
+  return uv / Math.sqrt(uu * vv + 1e-30);
 }
 
 /**
@@ -137,13 +147,23 @@ export function boundaryTargets(labels: Int32Array, soft: number, partners: numb
   labels.forEach((a, i) => {
     if (i >= soft) return void (y[i * k + a] = 1);
     const lambda = 0.5 + 0.5 * u[i];
-    let b = 0;
-    for (let acc = partners[a][0]; acc <= u[soft + i] && b < k - 1; acc += partners[a][++b]);
-    if (b === a) b = (a + 1) % k;
+    const b = drawIndex(partners[a], u[soft + i]);
     y[i * k + a] += lambda;
     y[i * k + b] += 1 - lambda;
   });
   return tensor(y, [labels.length, k], 'float32', device);
+}
+
+/** The index that a uniform u in [0, 1) draws from the distribution p: the first whose cumulative sum exceeds u (by rounding, else the last with mass). */
+function drawIndex(p: number[], u: number): number {
+  let acc = 0;
+  for (let b = 0; b < p.length; b++) {
+    acc += p[b];
+    if (u < acc) return b;
+  }
+  let last = p.length - 1;
+  while (last > 0 && p[last] === 0) last--;
+  return last;
 }
 
 export interface ProbeSignals {
