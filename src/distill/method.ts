@@ -176,15 +176,19 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
     return { logits: result, features: features[0] };
   }
 
+  /** The logit loss of cfg.studentLoss 'l1' or 'kl' between student logits s and teacher logits t. */
+  protected logitLoss(s: Tensor, t: Tensor): Tensor {
+    const cfg = this.cfg;
+    if (cfg.studentLoss === 'l1') return L.l1Logits(s, t);
+    if (cfg.studentLoss === 'kl') return L.klTemperature(s, t, cfg.temperature);
+    throw new Error(`logitLoss: studentLoss '${cfg.studentLoss}' is not a logit loss`);
+  }
+
   /** The student objective named by cfg.studentLoss on a batch x with teacher logits t. */
   protected studentLoss(x: Tensor, t: Tensor, tBlocks?: Tensor[]): { loss: Tensor; log: StepLog } {
     const cfg = this.cfg;
-    if (cfg.studentLoss === 'l1') {
-      const loss = L.l1Logits(this.student.call(x), t);
-      return { loss, log: { loss_s: loss.item() } };
-    }
-    if (cfg.studentLoss === 'kl') {
-      const loss = L.klTemperature(this.student.call(x), t, cfg.temperature);
+    if (cfg.studentLoss !== 'kl+at') {
+      const loss = this.logitLoss(this.student.call(x), t);
       return { loss, log: { loss_s: loss.item() } };
     }
     const { result: s, features: sBlocks } = this.studentBlocks!.capture(() => this.student.call(x));

@@ -282,9 +282,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   protected override studentLoss(x: Tensor, t: Tensor, tBlocks?: Tensor[]): { loss: Tensor; log: StepLog } {
     const j = this.cfg.tadfkd?.jacobian;
     if (!j) return super.studentLoss(x, t, tBlocks);
-    const c = this.cfg;
-    const logitLoss = c.studentLoss === 'kl' ? (s: Tensor, tt: Tensor) => L.klTemperature(s, tt, c.temperature) : L.l1Logits;
-    return withJacobianMatch(this.student, this.teacher, x, t, j, logitLoss);
+    return withJacobianMatch(this.student, this.teacher, x, t, j, (s, tt) => this.logitLoss(s, tt));
   }
 
   /**
