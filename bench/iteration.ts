@@ -21,6 +21,7 @@ import { PHASES } from './iteration/profile';
 import { Generator, buildModel } from '../src/models';
 import type { Classifier } from '../src/models/registry';
 import type { MemoryFormat } from '../src/nn';
+import { PRECISIONS, type Precision } from '../src/distill/precision';
 
 const ARCHS = ['lenet5', 'resnet8', 'vgg5'];
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -40,6 +41,8 @@ interface Opts {
   dfkdTargets?: string;
   memoryFormat?: string;
   torchMemoryFormat?: string;
+  precision?: string;
+  torchPrecision?: string;
   torchMalloc: string;
   studentThreads?: string;
   work?: string;
@@ -63,6 +66,8 @@ function parseArgs(): Opts {
     .option('--dfkd-targets <mode>', 'dfkd side: selection.targets reuse or recompute (default: the config default)')
     .option('--memory-format <fmt>', 'memoryFormat of the teacher and generator on both sides: contiguous or channels-last (default: the config default)')
     .option('--torch-memory-format <fmt>', 'PyTorch side only: contiguous or channels-last (default: as --memory-format)')
+    .option('--precision <p>', "the config's precision on both sides: float32 or bf16-forwards (no-grad forwards under bfloat16 autocast; default: the config default)")
+    .option('--torch-precision <p>', 'PyTorch side only: float32 or bf16-forwards (default: as --precision)')
     .option('--torch-malloc <mode>', "PyTorch side's glibc malloc: tuned (MALLOC_* env = the addon's mallopt settings) or glibc (defaults)", 'tuned')
     .option('--student-threads <n>', "experiment: dfkd side runs the student's forward/backward with this many threads")
     .option('--python <path>', 'python with torch (default: /usr/bin/python3, then python3)')
@@ -100,13 +105,14 @@ function torchEnv(malloc: string): NodeJS.ProcessEnv {
   return malloc === 'tuned' ? { ...process.env, ...TUNED_MALLOC_ENV } : { ...process.env };
 }
 
-function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string; memoryFormat: string; anchors?: string }): SideResult & Record<string, unknown> {
+function runTorchSide(py: string, a: { arch: string; weights: string; init: { student: string; generator: string }; cfgFile: string; warmup: number; iterations: number; threads: number; seed: number; targets: string; malloc: string; memoryFormat: string; precision?: string; anchors?: string }): SideResult & Record<string, unknown> {
   const args = [
     path.join(__dirname, '..', '..', 'bench', 'torch_iteration.py'),
     '--arch', a.arch, '--teacher-weights', a.weights, '--student-init', a.init.student, '--generator-init', a.init.generator,
     '--config', a.cfgFile, '--warmup', String(a.warmup), '--iterations', String(a.iterations), '--threads', String(a.threads),
     '--seed', String(a.seed), '--targets', a.targets, '--memory-format', a.memoryFormat,
     ...(a.anchors ? ['--anchors', a.anchors] : []),
+    ...(a.precision ? ['--precision', a.precision] : []),
   ];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 16 << 20, env: torchEnv(a.malloc) });
   if (r.status !== 0) throw new Error(`bench/torch_iteration.py failed (exit ${r.status}):\n${r.stderr}`);
@@ -161,6 +167,9 @@ function settings(o: Opts): Settings {
   }
   for (const [flag, v] of [['--memory-format', o.memoryFormat], ['--torch-memory-format', o.torchMemoryFormat]]) {
     if (v !== undefined && !['contiguous', 'channels-last'].includes(v)) throw new Error(`${flag}: expected contiguous or channels-last, got '${v}'`);
+  }
+  for (const [flag, v] of [['--precision', o.precision], ['--torch-precision', o.torchPrecision]]) {
+    if (v !== undefined && !(PRECISIONS as readonly string[]).includes(v)) throw new Error(`${flag}: expected ${PRECISIONS.join(' or ')}, got '${v}'`);
   }
   if (!['tuned', 'glibc'].includes(o.torchMalloc)) throw new Error(`--torch-malloc: expected tuned or glibc, got '${o.torchMalloc}'`);
   const archs = o.teachers.split(',').map((s) => s.trim()).filter(Boolean);
@@ -220,7 +229,7 @@ function benchArch(arch: string, c: RunContext): Record<string, unknown> {
       dr.push(runDfkdSide(t.model, cfg, { warmup: s.warmup, iterations: s.iterations, evalPass: o.eval && r === 0, init, studentThreads: s.studentThreads, teacherImages: anchors.images }));
       if (c.python) {
         log(`${arch}: round ${r + 1}/${s.rounds}: PyTorch side`);
-        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc, memoryFormat: torchMemoryFormat(c), anchors: anchors.file };
+        const a = { arch, weights: t.weightsFile, init, cfgFile: c.cfgFile, warmup: s.warmup, iterations: s.iterations, threads: s.threads, seed: s.seed, targets: o.targets, malloc: o.torchMalloc, memoryFormat: torchMemoryFormat(c), precision: o.torchPrecision, anchors: anchors.file };
         trs.push(runTorchSide(c.python, a));
       }
     }
@@ -249,7 +258,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(work, { recursive: true });
   const torchPy = o.torch ? findTorchPython(o.python) : { why: 'skipped (--no-torch)' };
   if (torchPy.why) log(`PyTorch side: ${torchPy.why}`);
-  const cfg = benchConfig(s.seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined, o.memoryFormat as MemoryFormat | undefined);
+  const cfg = benchConfig(s.seed, o.dfkdTargets as 'reuse' | 'recompute' | undefined, o.memoryFormat as MemoryFormat | undefined, o.precision as Precision | undefined);
   const cfgFile = path.join(work, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
   const loadStart = os.loadavg();

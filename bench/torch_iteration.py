@@ -138,6 +138,8 @@ class Generator(nn.Module):
 
 
 TEACHERS = {'lenet5': LeNet5, 'resnet8': ResNet8, 'vgg5': VGG5}
+# Each teacher's last Linear layer (dfkd's featureLayer), whose output is the logits.
+HEADS = {'lenet5': lambda m: m.classifier[2], 'resnet8': lambda m: m.linear, 'vgg5': lambda m: m.classifier}
 
 
 def load_safetensors(path):
@@ -259,6 +261,7 @@ class Bench:
         self.nz = g['nz']
         self.teacher = load_into(TEACHERS[a.arch](), a.teacher_weights).eval()
         self.teacher.requires_grad_(False)
+        self.head = HEADS[a.arch](self.teacher)
         self.student = load_into(LeNet5((3, 8, 60, 42)), a.student_init).train()
         self.gen = load_into(Generator(g['nz'], g['width'], 28, 1), a.generator_init).train()
         if a.memory_format == 'channels-last':  # dfkd's memoryFormat: teacher and generator weights in NHWC
@@ -269,6 +272,9 @@ class Bench:
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=g['lr'], betas=(g['beta1'], g['beta2']))
         self.bns = [m for m in self.teacher.modules() if isinstance(m, nn.BatchNorm2d)]
         self.reuse = a.targets == 'reuse'
+        # dfkd's precision 'bf16-forwards': the no-grad forwards that make student batches under bfloat16
+        # autocast, their results as float32 (src/distill/precision.ts).
+        self.precision = a.precision or cfg.get('precision') or 'float32'
         self.expected_rate = 1.0
         self.rates = []
         self.t = dict.fromkeys(PHASES, 0.0)
@@ -289,6 +295,27 @@ class Bench:
             with torch.no_grad():
                 self.anchor_t = self.teacher(self.anchors)  # dfkd's AnchorSet keeps the teacher's logits, made once
             self.black = -MEAN / STD  # a black pixel, normalised: the crop's padding
+
+    def fwd(self, f):
+        """f() (a no-grad forward that makes a student batch) in the run's precision, as float32."""
+        if self.precision != 'bf16-forwards':
+            return f()
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            return f().float()
+
+    def logits(self, x):
+        """The teacher's logits for the student, as dfkd's teacherLogitsIn: with bf16-forwards the teacher
+        under autocast up to its last Linear, whose input is taken to float32 and the layer applied in float32."""
+        if self.precision != 'bf16-forwards':
+            return self.teacher(x)
+        feats = []
+        h = self.head.register_forward_hook(lambda _m, inp, _out: feats.append(inp[0]))
+        try:
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                self.teacher(x)
+        finally:
+            h.remove()
+        return F.linear(feats[0].float(), self.head.weight, self.head.bias)
 
     def _tick(self, phase, t0):
         t1 = time.perf_counter()
@@ -358,7 +385,7 @@ class Bench:
                     xa = torch.where(torch.randint(0, 2, (m, 1, 1, 1)) == 1, xa.flip(3), xa)
             t0 = self._tick('draw_other', t0)
             if aug and self.reuse:
-                ta = self.teacher(xa)
+                ta = self.logits(xa)
                 self.c['teacher_nograd'] += m
                 self._tick('teacher_select', t0)
             return torch.cat([xa, x], 0), torch.cat([ta, t], 0)
@@ -378,7 +405,7 @@ class Bench:
             x = mixed if m == n else torch.cat([x[:n - m], mixed], 0)
             t0 = self._tick('draw_other', t0)
             if self.reuse:
-                tm = self.teacher(mixed)
+                tm = self.logits(mixed)
                 self.c['teacher_nograd'] += m
                 t = tm if m == n else torch.cat([t[:n - m], tm], 0)
                 self._tick('teacher_select', t0)
@@ -392,9 +419,9 @@ class Bench:
                 want = n - have
                 size = max(8, min(2 * n, math.ceil(want / max(self.expected_rate, 0.05) * 1.1)))
                 t0 = time.perf_counter()
-                _, x = self.generate(size)
+                x = self.fwd(lambda: self.generate(size)[1])
                 t0 = self._tick('gen_forward_draws', t0)
-                t = self.teacher(x)
+                t = self.logits(x)
                 t0 = self._tick('teacher_select', t0)
                 idx, rate, gmm = self.select(t)
                 self.t['gmm_fit'] += gmm
@@ -412,7 +439,7 @@ class Bench:
                 self._tick('draw_other', t0)
             t0 = time.perf_counter()
             if have == 0:
-                _, x = self.generate(n)
+                x = self.fwd(lambda: self.generate(n)[1])
                 self.c['gen_nograd'] += n
                 return x, None, draws
             x = xs[0] if len(xs) == 1 else torch.cat(xs, 0)
@@ -431,7 +458,7 @@ class Bench:
         t0 = time.perf_counter()
         if t is None or not self.reuse:
             with torch.no_grad():
-                t = self.teacher(x)
+                t = self.logits(x)
             self.c['teacher_nograd'] += x.shape[0]
             t0 = self._tick('teacher_targets', t0)
         loss = F.l1_loss(self.student(x), t)
@@ -539,6 +566,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--targets', choices=['reuse', 'recompute'], default='reuse')
     ap.add_argument('--memory-format', choices=['contiguous', 'channels-last'], default='contiguous')
+    ap.add_argument('--precision', choices=['float32', 'bf16-forwards'], help="no-grad forwards' precision (default: the config's precision, else float32)")
     ap.add_argument('--no-sgemm', action='store_true')
     ap.add_argument('--anchors', help="tadfkd.anchors: the anchor images dfkd made (safetensors, key 'anchors')")
     a = ap.parse_args()
@@ -572,6 +600,7 @@ def main():
         'selectionRate': float(np.mean(rates)) if rates else float('nan'),
         'targets': a.targets,
         'memoryFormat': a.memory_format,
+        'precision': b.precision,
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
         'numpy': np.__version__,

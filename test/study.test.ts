@@ -383,6 +383,12 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.throws(() => applyStudyOverrides({ ...fm, methods: [{ ...methodVariant('dfad'), maxSeeds: 0 }] }, {}), /method 'dfad': maxSeeds must be a positive integer, got 0/);
   assert.throws(() => applyStudyOverrides(fm, { methods: ['nope'] }), /unknown study method 'nope' \(known: ta-dfkd/);
   assert.throws(() => applyStudyOverrides(fm, { teachers: ['vgg19'] }), /has no teacher 'vgg19'/);
+  // --precision enters every cell's config (and so its identity); float32 leaves the preset as it is.
+  const bf = applyStudyOverrides(fm, { precision: 'bf16-forwards' });
+  assert.equal(resolveConfig('dafl', 'fashion-mnist', {}, cellOverrides(bf, methodVariant('dafl'), 0)).precision, 'bf16-forwards');
+  assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(bf, methodVariant('ta-dfkd'), 1)).precision, 'bf16-forwards');
+  assert.match(bf.description, /\[run with --precision bf16-forwards\]/);
+  assert.deepEqual(applyStudyOverrides(fm, { precision: 'float32' }).budget, fm.budget);
   assert.throws(() => getPreset('nope'), /unknown study preset 'nope'/);
 });
 

@@ -12,6 +12,7 @@ import { buildModel } from '../../src/models';
 import type { Classifier } from '../../src/models/registry';
 import { resolveConfig, DistillConfig, PartialConfig } from '../../src/distill/config';
 import type { MemoryFormat } from '../../src/nn';
+import type { Precision } from '../../src/distill/precision';
 import type { TaDfkdConfig } from '../../src/distill/methods/ta-dfkd';
 import { Normalizer } from '../../src/distill/synthesizer';
 import { createMethod, TADFKD } from '../../src/distill/methods';
@@ -69,9 +70,9 @@ export function mergeRounds<T extends SideResult>(rounds: T[]): T & { roundsMedi
   };
 }
 
-export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute', memoryFormat?: MemoryFormat): TaDfkdConfig {
+export function benchConfig(seed = 0, targets?: 'reuse' | 'recompute', memoryFormat?: MemoryFormat, precision?: Precision): TaDfkdConfig {
   // (cast: selection.targets is optional in the schema, and absent in configs older than it)
-  const over = { seed, ...(targets ? { selection: { targets } } : {}), ...(memoryFormat ? { memoryFormat } : {}) };
+  const over = { seed, ...(targets ? { selection: { targets } } : {}), ...(memoryFormat ? { memoryFormat } : {}), ...(precision ? { precision } : {}) };
   return resolveConfig('ta-dfkd', DATASET, {}, over as PartialConfig) as TaDfkdConfig;
 }
 

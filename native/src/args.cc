@@ -104,7 +104,8 @@ at::ScalarType parseDtype(const std::string& s) {
   if (s == "int32") return at::kInt;
   if (s == "uint8") return at::kByte;
   if (s == "bool") return at::kBool;
-  throw std::invalid_argument("unknown dtype '" + s + "' (expected float32, float64, int64, int32, uint8 or bool)");
+  if (s == "bfloat16") return at::kBFloat16;
+  throw std::invalid_argument("unknown dtype '" + s + "' (expected float32, float64, int64, int32, uint8, bool or bfloat16)");
 }
 
 std::string dtypeName(at::ScalarType t) {
@@ -115,6 +116,7 @@ std::string dtypeName(at::ScalarType t) {
     case at::kInt: return "int32";
     case at::kByte: return "uint8";
     case at::kBool: return "bool";
+    case at::kBFloat16: return "bfloat16";
     default: return std::string(c10::toString(t));
   }
 }

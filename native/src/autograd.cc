@@ -1,6 +1,7 @@
 // Tensor metadata (shape, dtype, device) and autograd: requires-grad flags, .grad, backward, grad mode.
 #include "common.h"
 #include <torch/csrc/autograd/autograd.h>
+#include <ATen/autocast_mode.h>
 
 namespace dfkd {
 
@@ -129,6 +130,28 @@ static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   })
 }
 
+// autocastCpuEnter() -> whether it was on; autocastCpuExit(wasOn): a scope of CPU autocast to bfloat16 (like
+// torch.autocast('cpu', dtype=torch.bfloat16)): convolutions and matrix products run in bfloat16 and
+// return bfloat16. runtime.ts autocast() pairs them; leaving the outermost scope clears the weight-cast cache.
+static Napi::Value AutocastCpuEnter(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("autocastCpuEnter", {
+    bool prev = at::autocast::is_cpu_enabled();
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::increment_nesting();
+    return Napi::Boolean::New(info.Env(), prev);
+  })
+}
+
+static Napi::Value AutocastCpuExit(const Napi::CallbackInfo& info) {
+  DFKD_GUARD("autocastCpuExit", {
+    bool prev = argBool(info, 0, "autocastCpuExit");
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(prev);
+    return info.Env().Undefined();
+  })
+}
+
 static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
 }
@@ -148,6 +171,8 @@ void registerAutograd(Napi::Env env, Napi::Object exports) {
   REG("autogradGrad", AutogradGrad);
   REG("setGradEnabled", SetGradEnabled);
   REG("isGradEnabled", IsGradEnabled);
+  REG("autocastCpuEnter", AutocastCpuEnter);
+  REG("autocastCpuExit", AutocastCpuExit);
 #undef REG
 }
 

@@ -7,6 +7,7 @@ import { onStopSignals } from '../distill/stop-signals';
 import { checkResumeFlags } from './resume-flags';
 import { checkFlagConfig } from './flag-config';
 import { DfkdError } from '../errors';
+import { PRECISIONS } from '../distill/precision';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
 
@@ -29,6 +30,7 @@ const DistillFlags = z.object({
   dataPath: z.string().optional(),
   device: z.string(),
   onNan: z.enum(['stop', 'rollback']).optional(),
+  precision: z.enum(PRECISIONS).optional(),
 });
 type DistillFlags = z.infer<typeof DistillFlags>;
 
@@ -51,6 +53,7 @@ export function registerDistillCommand(program: Command): void {
     .option('--selection-criterion <name>', 'loss (paper), entropy, margin or energy')
     .option('--stop-when-stable', 'data-free stopping rule: end the run when teacher-student agreement on fresh synthetic samples plateaus (tune with stopWhenStable in --config)')
     .option('--data-path <dir>', 'location of the real test set (used only to report accuracy)')
+    .option('--precision <p>', "float32 (default) or bf16-forwards: the generator's draws and the teacher's logits for the student under bfloat16 autocast (faster on CPUs with AVX-512 BF16; changes results; docs/methods.md)")
     .option('--device <name>', `${DEVICE_HELP}; a run may be resumed on another device`, 'cpu')
     .option('--on-nan <policy>', 'on a non-finite loss or weight: stop (default) or rollback (restore the last checkpoint, lower the learning rates; config nan.*)', parseOnNan)
     .action((raw, cmd: Command) =>
@@ -76,6 +79,7 @@ function flagOverrides(o: DistillFlags): PartialConfig {
       criterion: o.selectionCriterion,
     },
     nan: o.onNan ? { policy: o.onNan } : undefined,
+    precision: o.precision,
   } as PartialConfig;
 }
 

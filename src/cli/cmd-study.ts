@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { DfkdError } from '../errors';
+import { PRECISIONS } from '../distill/precision';
 import { STUDY_PRESETS, METHOD_VARIANTS, StudyPreset, methodSeeds } from '../study/presets';
 import type { StudyEvent } from '../study/run';
 import { createProgress, fmt, Progress } from './progress';
@@ -70,6 +71,7 @@ const StudyOptions = z.object({
   seeds: z.array(z.number().int()).optional(),
   teachers: z.array(z.string()).optional(),
   iterations: z.number().int().optional(),
+  precision: z.enum(PRECISIONS).optional(),
   threshold: z.number().optional(),
   dataPath: z.string().optional(),
   probe: z.boolean(),
@@ -95,6 +97,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--seeds <n>', 'number of seeds (0..N-1), a comma-separated list, or one seed with a trailing comma (3,)', parseSeeds)
     .option('--teachers <ids>', "comma-separated teacher ids of the preset (see --list-presets)", parseList('--teachers'))
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
+    .option('--precision <p>', "every cell's precision: float32 (default) or bf16-forwards (the student's batches made under bfloat16 autocast: cheaper cells on CPUs with AVX-512 BF16; changes results; docs/methods.md)")
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
     .option('--no-probe', 'skip the probe trust score of each cell (computed at the end; one probe inversion per teacher)')
@@ -142,8 +145,8 @@ async function studyCommand(o: StudyOptions): Promise<void> {
   const runCell = jobs > 1 ? (await import('../study/fork-runner')).forkCellRunner(Math.max(1, Math.floor(os.cpus().length / jobs))) : undefined;
   try {
     const run = queueUrl ? (a: Parameters<typeof runStudy>[0]) => runStudyOnQueue({ ...a, queue: queueUrl, onRemoteDone: (r) => display.where.set(cellId(r.cell), `on ${r.host}${r.resumed ? ', continued from a checkpoint' : ''}`) }) : runStudy;
-    const { preset, dataPath, device, methods, seeds, teachers, iterations, threshold, onNan } = o;
-    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, threshold, probe, onNan, concurrency: jobs, runCell, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
+    const { preset, dataPath, device, methods, seeds, teachers, iterations, precision, threshold, onNan } = o;
+    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, precision, threshold, probe, onNan, concurrency: jobs, runCell, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
     display.stopBar();
     printStudyResult(res, out, queueUrl);
   } finally {

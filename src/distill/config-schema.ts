@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { STABLE_SIGNALS } from './stopping';
 import { MEMORY_FORMATS } from '../nn/memory-format';
+import { PRECISIONS } from './precision';
 
 export const Weights = z
   .object({
@@ -72,6 +73,12 @@ export const commonShape = {
     .strict()
     .optional()
     .describe("evaluate and deliver an exponential moving average of the student's weights (and BN statistics) instead of its last weights"),
+  // Optional (absent = float32, so existing configs and their hashes are unchanged). Part of a run's identity:
+  // bfloat16 changes the samples' and the targets' values well beyond the last bits.
+  precision: z
+    .enum(PRECISIONS)
+    .optional()
+    .describe("arithmetic of the no-grad forwards that make the student's batches (the generator's draws and the teacher's logits on them): float32, or bf16-forwards (CPU autocast to bfloat16, fast on CPUs with AVX-512 BF16 or AMX; training steps, the generator step and evaluation stay float32)"),
   // Optional: absent = contiguous, the order of runs made before the option. Not part of a run's identity
   // (see identityView). New runs get channels-last from COMMON_DEFAULTS.
   memoryFormat: z

@@ -14,6 +14,7 @@ import { Normalizer, GeneratorSynthesizer } from './synthesizer';
 import { BNStatsHook, BNLossOptions } from './bn-hook';
 import { FeatureRecorder } from './features';
 import * as L from './losses';
+import { checkPrecision, forwardIn, teacherLogitsIn } from './precision';
 
 /** Scalars a step reports for logging (loss terms, selection rate...). */
 export type StepLog = Record<string, number>;
@@ -61,6 +62,7 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
     this.teacher.requiresGrad_(false);
     // Set either way: a teacher object reused by another run gets this run's memory order, not the last one's.
     setMemoryFormat(this.teacher, ctx.cfg.memoryFormat ?? 'contiguous');
+    checkPrecision(ctx.cfg.precision, ctx.device);
     const s = ctx.cfg.student;
     this.studentOpt =
       s.optimizer === 'adam'
@@ -107,6 +109,19 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
    */
   warmup(): StepLog | undefined {
     return undefined;
+  }
+
+  /**
+   * A no-grad forward that makes a student batch (a generator draw, the teacher's logits on it) in the
+   * run's precision: float32, or under bfloat16 autocast with the result as float32 (precision.ts).
+   */
+  protected batchForward(fn: () => Tensor): Tensor {
+    return forwardIn(this.cfg.precision, fn);
+  }
+
+  /** The teacher's logits of x for the student (no grad), in the run's precision (teacherLogitsIn). */
+  protected teacherLogits(x: Tensor): Tensor {
+    return teacherLogitsIn(this.cfg.precision, this.teacher, x);
   }
 
   /** One optimiser update of the student from a scalar loss. */
@@ -201,9 +216,9 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
   /** Teacher logits (and block features for attention transfer) of x, without gradients. */
   protected teacherTargets(x: Tensor): { t: Tensor; blocks?: Tensor[] } {
     return noGrad(() => {
-      if (!this.teacherBlocks) return { t: this.teacher.call(x) };
-      const { result, features } = this.teacherBlocks.capture(() => this.teacher.call(x));
-      return { t: result, blocks: features };
+      if (!this.teacherBlocks) return { t: this.teacherLogits(x) };
+      const { result, features } = this.teacherBlocks.capture(() => this.teacherLogits(x));
+      return { t: result, blocks: features.map((f) => (f.dtype === 'bfloat16' ? f.to('float32') : f)) };
     });
   }
 
@@ -213,7 +228,7 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
    * grad), so that the student step does not run the teacher a second time on the same samples.
    */
   protected studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    return { x: this.synth.sample(n), log: {} };
+    return { x: this.batchForward(() => this.synth.sample(n)), log: {} };
   }
 
   studentStep(): StepLog {

@@ -34,6 +34,7 @@ import { hasBatchNorm } from './bn-hook';
 import { teacherProbe } from './probe-trust';
 import { definedOnly } from './probe';
 import type { AnchorImageRequest } from './anchors';
+import { cpuHasBf16 } from './precision';
 
 export type { EvalPoint } from './trainer';
 export { NumericalFault } from './callbacks';
@@ -192,6 +193,9 @@ function planRun(opts: DistillOptions, tRec: TeacherRecord, teacher: Classifier)
   getModel(opts.studentArch);
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const cfg = bnPriorOffWithoutBatchNorm(distillConfigFor(opts, tRec.dataset), teacher, opts.teacherDir, warn);
+  if (cfg.precision === 'bf16-forwards' && cpuHasBf16() === false) {
+    warn("precision 'bf16-forwards': this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo); it is emulated and may be slower than float32");
+  }
   const configHash = runConfigHash(cfg, tRec.weightsSha256, opts.studentArch);
   const dir = checkRunDir(opts.out, configHash, opts.resume ?? false);
   return { cfg, configHash, dir };

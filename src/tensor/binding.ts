@@ -63,6 +63,8 @@ export interface NativeBinding
   autogradGrad(output: H, inputs: H[], gradOutput: OptH, createGraph: boolean, retainGraph: boolean): H[];
   setGradEnabled(v: boolean): boolean;
   isGradEnabled(): boolean;
+  autocastCpuEnter(): boolean;
+  autocastCpuExit(wasOn: boolean): void;
   // runtime
   setNumThreads(n: number): void;
   getNumThreads(): number;
@@ -140,7 +142,7 @@ export interface NativeBinding
 /** Every op name of NativeBinding (the compiler checks this list against the interface, both ways). */
 const OWN = [
   'dispose', 'isDisposed', 'memoryStats', 'emptyCpuCache', 'fromArray', 'toArray', 'item', 'full', 'arange', 'randint', 'randperm',
-  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'memoryFormat', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'autogradGrad', 'setGradEnabled', 'isGradEnabled',
+  'shape', 'dtype', 'device', 'requiresGrad', 'isLeaf', 'memoryFormat', 'setRequiresGrad', 'grad', 'clearGrad', 'backward', 'autogradGrad', 'setGradEnabled', 'isGradEnabled', 'autocastCpuEnter', 'autocastCpuExit',
   'setNumThreads', 'getNumThreads', 'manualSeed', 'getRngState', 'setRngState', 'cudaAvailable', 'cudaDeviceCount', 'synchronize', 'setCudnn', 'info',
   'equal', 'add_', 'mul_', 'div_', 'addcmul_', 'addcdiv_', 'copy_', 'zero_', 'fill_', 'clamp_', 'leakyRelu_', 'uniform_', 'normal_',
   'logsumexp', 'var', 'std', 'norm', 'max', 'min', 'argmax', 'argmin', 'topk', 'sort', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'flip',

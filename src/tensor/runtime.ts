@@ -34,6 +34,20 @@ export function grad(output: Tensor, inputs: Tensor[], o: { gradOutput?: Tensor;
   const handles = native.autogradGrad(output.handle, inputs.map((t) => t.handle), o.gradOutput?.handle, create, o.retainGraph ?? create) as NativeHandle[];
   return handles.map((h) => wrap(h));
 }
+/**
+ * Runs `fn` under CPU autocast to bfloat16 (like `torch.autocast('cpu', dtype=torch.bfloat16)`):
+ * convolutions and matrix products run in bfloat16 and return bfloat16 tensors, which the ops after them
+ * take as they come (convert results with `.to('float32')`). Fast on CPUs with AVX-512 BF16 or AMX
+ * (`bf16Support()`); it changes results beyond the last bits. CUDA tensors are not affected.
+ */
+export function autocast<T>(fn: () => T): T {
+  const was = native.autocastCpuEnter() as boolean;
+  try {
+    return fn();
+  } finally {
+    native.autocastCpuExit(was);
+  }
+}
 export function isGradEnabled(): boolean {
   return native.isGradEnabled() as boolean;
 }

@@ -7,7 +7,8 @@
 import { native, NativeHandle, NumericArray } from './native';
 import { track, keep } from './scope';
 
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
+/** Element types; 'bfloat16' tensors come from autocast (runtime.ts) and convert with `.to('float32')`. */
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool' | 'bfloat16';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export type Reduction = 'mean' | 'sum' | 'none';
 /** A tensor or a plain number where an op accepts either. */

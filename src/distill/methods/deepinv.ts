@@ -67,7 +67,7 @@ export class DeepInversion extends DistillMethod<DeepInversionConfig> {
     return tidy(() => {
       this.student.train();
       const x = this.pool.sample(this.cfg.batchSize);
-      const t = noGrad(() => this.teacher.call(x));
+      const t = noGrad(() => this.teacherLogits(x));
       const loss = L.klTemperature(this.student.call(x), t, this.cfg.temperature);
       this.optimizeStudent(loss);
       return { loss_s: loss.item() };
