@@ -126,7 +126,7 @@ test('creation errors: shape/array length mismatch, unknown dtype, bad shapes an
   throwsMsg(() => tensor(['a'] as unknown as number[]), /tensor: data must contain only numbers/, 'non-numeric data');
   throwsMsg(() => zeros([2, -1]), /zeros: shape must be an array of non-negative integers/, 'negative dimension');
   throwsMsg(() => ones([1.5]), /ones: shape must be an array of non-negative integers/, 'fractional dimension');
-  throwsMsg(() => zeros([2], 'float16' as DType), /zeros: unknown dtype 'float16' \(expected float32, float64, int64, int32, uint8 or bool\)/, 'unknown dtype in zeros');
+  throwsMsg(() => zeros([2], 'float16' as DType), /zeros: unknown dtype 'float16' \(expected float32, float64, int64, int32, uint8, bool or bfloat16\)/, 'unknown dtype in zeros');
   throwsMsg(() => tensor([1], undefined, 'half' as DType), /unknown dtype 'half'/, 'unknown dtype in tensor()');
   throwsMsg(() => full([2], 1, 'complex64' as DType), /unknown dtype 'complex64'/, 'unknown dtype in full');
   throwsMsg(() => ones([2]).to('half' as DType), /to: 'half' is neither a dtype .* nor a device/, 'unknown dtype in to()');
