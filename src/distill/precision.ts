@@ -34,12 +34,15 @@ export function teacherLogitsIn(p: Precision | undefined, teacher: Classifier, x
   const hook = head.registerForwardHook((_m, input) => {
     features = input;
   });
+  let logits: Tensor;
   try {
-    autocast(() => teacher.call(x));
+    logits = autocast(() => teacher.call(x));
   } finally {
     hook.remove();
   }
-  return F.linear(features!.to('float32'), head.weight, head.bias);
+  // A forward that never reached its featureLayer (not a zoo classifier) keeps its autocast logits.
+  if (!features) return logits.to('float32');
+  return F.linear(features.to('float32'), head.weight, head.bias);
 }
 
 /** Refuses 'bf16-forwards' where it would do nothing: CPU autocast leaves CUDA tensors alone. */
