@@ -5,6 +5,8 @@
  * a safetensors file with a `probe` tensor of normalised inputs), 1, 5 and 20 passes in batches of 128 at the
  * student's BN momentum from reset statistics, and prints the real test accuracy as saved and after each.
  *   node scripts/tadfkd-ablation/bn-recal.js RUN_DIR TEACHER_DIR/anchors-HASH.safetensors
+ * With `real` instead of a file: the 60,000 real training images, without labels (a reference only: real data,
+ * never part of a method).
  */
 const path = require('path');
 const fs = require('fs');
@@ -19,7 +21,7 @@ const { tidy, noGrad } = require(`${D}/tensor`);
 
 const [dir, file] = process.argv.slice(2);
 if (!dir || !file) {
-  console.error('usage: bn-recal.js RUN_DIR IMAGES.safetensors');
+  console.error('usage: bn-recal.js RUN_DIR IMAGES.safetensors|real');
   process.exit(2);
 }
 const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
@@ -27,7 +29,7 @@ const { record: tr } = loadTeacher(cfg.teacher.dir);
 const test = toTensors(loadDataset(tr.dataset, 'test'), getDatasetInfo(tr.dataset));
 const pct = (m) => (100 * evaluate(m, test, tr.numClasses).accuracy).toFixed(2);
 console.log(`${dir}: as saved ${pct(loadStudent(dir).model)}%`);
-const images = loadTensors(file).tensors.get('probe');
+const images = file === 'real' ? toTensors(loadDataset(tr.dataset, 'train'), getDatasetInfo(tr.dataset)).x : loadTensors(file).tensors.get('probe');
 if (!images) throw new Error(`${file}: no 'probe' tensor`);
 for (const passes of [1, 5, 20]) {
   const { model } = loadStudent(dir);
@@ -39,5 +41,5 @@ for (const passes of [1, 5, 20]) {
   noGrad(() => {
     for (let p = 0; p < passes; p++) for (let i = 0; i + 128 <= images.shape[0]; i += 128) tidy(() => void model.call(images.slice(0, i, i + 128)));
   });
-  console.log(`  BN statistics re-estimated on ${path.basename(file)}, ${passes} pass(es): ${pct(model)}%`);
+  console.log(`  BN statistics re-estimated on ${file === 'real' ? 'the real training images' : path.basename(file)}, ${passes} pass(es): ${pct(model)}%`);
 }
