@@ -111,14 +111,6 @@ export abstract class DistillMethod<C extends BaseConfig = BaseConfig> {
     return undefined;
   }
 
-  /**
-   * A no-grad forward that makes a student batch (a generator draw, the teacher's logits on it) in the
-   * run's precision: float32, or under bfloat16 autocast with the result as float32 (precision.ts).
-   */
-  protected batchForward(fn: () => Tensor): Tensor {
-    return forwardIn(this.cfg.precision, fn);
-  }
-
   /** The teacher's logits of x for the student (no grad), in the run's precision (teacherLogitsIn). */
   protected teacherLogits(x: Tensor): Tensor {
     return teacherLogitsIn(this.cfg.precision, this.teacher, x);
@@ -228,7 +220,15 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
    * grad), so that the student step does not run the teacher a second time on the same samples.
    */
   protected studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
-    return { x: this.batchForward(() => this.synth.sample(n)), log: {} };
+    return { x: this.drawSamples(n), log: {} };
+  }
+
+  /**
+   * n fresh samples of `synth` (no grad) for a student batch, in the run's precision: float32, or made under
+   * bfloat16 autocast and returned as float32 (precision.ts).
+   */
+  protected drawSamples(n: number, synth: GeneratorSynthesizer = this.synth): Tensor {
+    return forwardIn(this.cfg.precision, () => synth.sample(n));
   }
 
   studentStep(): StepLog {

@@ -218,7 +218,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     while (have < n && draws < this.cfg.selection.maxDraws) {
       const want = n - have;
       const size = Math.max(8, Math.min(2 * n, Math.ceil((want / Math.max(src.expectedRate, 0.05)) * 1.1)));
-      const x = this.batchForward(() => src.synth.sample(size));
+      const x = this.drawSamples(size, src.synth);
       const t = this.teacherLogits(x);
       const { index, rate } = this.select(t);
       src.expectedRate = 0.8 * src.expectedRate + 0.2 * rate;
@@ -244,7 +244,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    */
   protected override studentBatch(n: number): { x: Tensor; t?: Tensor; log: StepLog } {
     const ta = this.cfg.tadfkd;
-    if (!this.cfg.selection.enabled && !this.replay && !this.companion && !ta?.mixup && !ta?.anchors) return { x: this.augment(this.batchForward(() => this.synth.sample(n))), log: {} };
+    if (!this.cfg.selection.enabled && !this.replay && !this.companion && !ta?.mixup && !ta?.anchors) return { x: this.augment(this.drawSamples(n)), log: {} };
     const anchors = this.anchors();
     return noGrad(() => {
       const r = ta?.replay;
@@ -255,7 +255,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       const nFresh = r ? Math.min(rest, Math.max(1, Math.round(n * r.fresh))) : rest;
       const fromBuffer = this.replay && this.replay.count >= rest - nFresh ? rest - nFresh : 0;
       const fresh = this.freshClean(fromBuffer > 0 ? nFresh : rest);
-      if (!fresh.x) return { x: this.augment(this.batchForward(() => this.synth.sample(n))), log: { draws: fresh.draws } };
+      if (!fresh.x) return { x: this.augment(this.drawSamples(n)), log: { draws: fresh.draws } };
       let { x, t } = fresh;
       if (fromBuffer > 0) {
         const old = this.replay!.sample(fromBuffer);
@@ -324,7 +324,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   /** n fresh samples of one generator: the selection's kept ones, or all of a draw when selection is off. */
   private freshFrom(src: Source, n: number): FreshSamples {
     if (this.cfg.selection.enabled) return this.drawClean(src, n);
-    const x = this.batchForward(() => src.synth.sample(n));
+    const x = this.drawSamples(n, src.synth);
     return { x, t: this.teacherLogits(x), draws: 1 };
   }
 
