@@ -254,6 +254,96 @@ export interface MatchedWeights {
   renames: Rename[];
 }
 
+/** The notes that say which prefixes and torchvision names the mapping changed. */
+function mappingNotes(mapping: NameMapping): string[] {
+  const notes: string[] = [];
+  for (const [p, n] of mapping.stripped) notes.push(`stripped the '${p}' prefix from ${n} tensor name(s)`);
+  const tv = mapping.renames.filter((r) => r.rule === 'torchvision');
+  if (tv.length > 0) {
+    const fc = tv.filter((r) => r.to.startsWith('linear.')).length;
+    const ds = tv.length - fc;
+    const parts = [fc > 0 ? `fc.* -> linear.* (${fc})` : '', ds > 0 ? `*.downsample.{0,1}.* -> *.shortcut.{0,1}.* (${ds})` : ''].filter(Boolean);
+    notes.push(`renamed torchvision-style ResNet names to dfkd's CIFAR ResNet names: ${parts.join(', ')}`);
+  }
+  return notes;
+}
+
+/** The model's tensors matched one by one against the mapped source tensors. */
+interface TensorMatch {
+  out: Map<string, NamedArray>;
+  /** Mis-shaped and wrongly typed tensors, in the model's order. */
+  problems: string[];
+  missing: string[];
+  /** The source shape of each mis-shaped tensor. */
+  mis: Map<string, number[]>;
+  /** num_batches_tracked buffers the source lacks, filled with 0. */
+  filled: number;
+  /** Counts of dtype conversions, by 'written -> wanted'. */
+  converted: Map<string, number>;
+}
+
+function matchTensors(
+  expectedShape: Map<string, number[]>,
+  expectedType: Map<string, STDType>,
+  mapping: NameMapping,
+  source: Record<string, NamedArray>,
+  writtenDtypes: Map<string, string> | undefined,
+): TensorMatch {
+  const m: TensorMatch = { out: new Map(), problems: [], missing: [], mis: new Map(), filled: 0, converted: new Map() };
+  const renamedFrom = (name: string): string => {
+    const src = mapping.targets.get(name)!;
+    return src !== name ? ` (from '${src}')` : '';
+  };
+  for (const [name, shape] of expectedShape) {
+    const want = expectedType.get(name)!;
+    const src = mapping.targets.get(name);
+    if (src === undefined) {
+      if (name.endsWith('num_batches_tracked')) {
+        m.out.set(name, { dtype: 'I64', shape, data: new BigInt64Array(shape.reduce((a, b) => a * b, 1)) });
+        m.filled++;
+      } else m.missing.push(`missing tensor '${name}' (expected shape ${fmtShape(shape)})`);
+      continue;
+    }
+    const a = source[src];
+    if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
+      m.problems.push(`tensor '${name}'${renamedFrom(name)} has shape ${fmtShape(a.shape)}, expected ${fmtShape(shape)}`);
+      m.mis.set(name, a.shape);
+      continue;
+    }
+    const written = writtenDtypes?.get(src) ?? a.dtype;
+    const c = convert(a, want);
+    if (!c) {
+      m.problems.push(`tensor '${name}'${renamedFrom(name)} has dtype ${written}, expected ${want}`);
+      continue;
+    }
+    if (written !== want) m.converted.set(`${written} -> ${want}`, (m.converted.get(`${written} -> ${want}`) ?? 0) + 1);
+    m.out.set(name, c);
+  }
+  return m;
+}
+
+/** The error listing every problem of a state dict that does not fit the model, with hints at the likely cause. */
+function mismatchError(
+  c: { model: Classifier; arch: string; source: Record<string, NamedArray>; mapping: NameMapping; expectedShape: Map<string, number[]>; origin: string },
+  problems: string[],
+  counts: string,
+  notes: string[],
+  mis: Map<string, number[]>,
+): DfkdError {
+  const { model, arch, source, mapping, expectedShape } = c;
+  const explain = stemExplanation(model, arch, new Map([...mapping.targets].map(([k, s]) => [k, source[s]])));
+  const hints = [...(explain ? [explain] : []), ...shapeHints(mis, expectedShape)];
+  const common = [...mapping.targets.keys()].filter((k) => expectedShape.has(k)).length;
+  if (common === 0) hints.push(`none of the ${mapping.targets.size} tensor names is one of ${arch}'s: the weights are probably of another architecture (check --arch; 'dfkd models' lists them)`);
+  return new DfkdError(
+    `weights file '${c.origin}' does not match architecture '${arch}' (${describeModel(model)}): ` +
+      `${problems.length} problem(s) (${counts}):\n  - ${problems.join('\n  - ')}` +
+      (hints.length > 0 ? `\n${hints.map((h) => `hint: ${h}`).join('\n')}` : '') +
+      (notes.length > 0 ? `\n(mapping applied before the check: ${notes.join('; ')})` : ''),
+    'EWEIGHTS',
+  );
+}
+
 /**
  * Maps and validates a decoded PyTorch state dict against `model`. Throws one DfkdError listing
  * every missing, unexpected, mis-shaped and wrongly typed tensor.
@@ -271,56 +361,8 @@ export function matchStateDict(
     expectedType.set(k, ST_OF[t.dtype] ?? 'F32');
   }
   const mapping = mapNames(Object.keys(source), new Set(expectedShape.keys()));
-  const problems: string[] = [...mapping.collisions];
-  const notes: string[] = [];
-  for (const [p, n] of mapping.stripped) notes.push(`stripped the '${p}' prefix from ${n} tensor name(s)`);
-  const tv = mapping.renames.filter((r) => r.rule === 'torchvision');
-  if (tv.length > 0) {
-    const fc = tv.filter((r) => r.to.startsWith('linear.')).length;
-    const ds = tv.length - fc;
-    const parts = [fc > 0 ? `fc.* -> linear.* (${fc})` : '', ds > 0 ? `*.downsample.{0,1}.* -> *.shortcut.{0,1}.* (${ds})` : ''].filter(Boolean);
-    notes.push(`renamed torchvision-style ResNet names to dfkd's CIFAR ResNet names: ${parts.join(', ')}`);
-  }
-
-  const out = new Map<string, NamedArray>();
-  const renamedFrom = (name: string): string => {
-    const src = mapping.targets.get(name)!;
-    return src !== name ? ` (from '${src}')` : '';
-  };
-  const mis = new Map<string, number[]>();
-  const missing: string[] = [];
-  let filled = 0;
-  const converted = new Map<string, number>();
-  for (const [name, shape] of expectedShape) {
-    const want = expectedType.get(name)!;
-    const src = mapping.targets.get(name);
-    if (src === undefined) {
-      if (name.endsWith('num_batches_tracked')) {
-        out.set(name, { dtype: 'I64', shape, data: new BigInt64Array(shape.reduce((a, b) => a * b, 1)) });
-        filled++;
-        continue;
-      }
-      missing.push(`missing tensor '${name}' (expected shape ${fmtShape(shape)})`);
-      continue;
-    }
-    const a = source[src];
-    if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
-      problems.push(`tensor '${name}'${renamedFrom(name)} has shape ${fmtShape(a.shape)}, expected ${fmtShape(shape)}`);
-      mis.set(name, a.shape);
-      continue;
-    }
-    const c = convert(a, want);
-    if (!c) {
-      problems.push(`tensor '${name}'${renamedFrom(name)} has dtype ${opts.writtenDtypes?.get(src) ?? a.dtype}, expected ${want}`);
-      continue;
-    }
-    const written = opts.writtenDtypes?.get(src) ?? a.dtype;
-    if (written !== want) {
-      const key = `${written} -> ${want}`;
-      converted.set(key, (converted.get(key) ?? 0) + 1);
-    }
-    out.set(name, c);
-  }
+  const notes = mappingNotes(mapping);
+  const m = matchTensors(expectedShape, expectedType, mapping, source, opts.writtenDtypes);
   const unexpected: string[] = [];
   for (const [name, src] of mapping.targets) {
     if (!expectedShape.has(name)) {
@@ -328,24 +370,14 @@ export function matchStateDict(
       unexpected.push(`unexpected tensor '${src}'${src !== name ? ` (as '${name}')` : ''} (shape ${fmtShape(a.shape)} dtype ${opts.writtenDtypes?.get(src) ?? a.dtype})`);
     }
   }
-  problems.push(...missing, ...unexpected);
+  const problems = [...mapping.collisions, ...m.problems, ...m.missing, ...unexpected];
   if (problems.length > 0) {
-    const explain = stemExplanation(model, arch, new Map([...mapping.targets].map(([k, s]) => [k, source[s]])));
-    const hints = [...(explain ? [explain] : []), ...shapeHints(mis, expectedShape)];
-    const common = [...mapping.targets.keys()].filter((k) => expectedShape.has(k)).length;
-    if (common === 0) hints.push(`none of the ${mapping.targets.size} tensor names is one of ${arch}'s: the weights are probably of another architecture (check --arch; 'dfkd models' lists them)`);
-    const counts = `${missing.length} missing, ${unexpected.length} unexpected, ${problems.length - missing.length - unexpected.length} mis-shaped or mistyped`;
-    throw new DfkdError(
-      `weights file '${opts.origin}' does not match architecture '${arch}' (${describeModel(model)}): ` +
-        `${problems.length} problem(s) (${counts}):\n  - ${problems.join('\n  - ')}` +
-        (hints.length > 0 ? `\n${hints.map((h) => `hint: ${h}`).join('\n')}` : '') +
-        (notes.length > 0 ? `\n(mapping applied before the check: ${notes.join('; ')})` : ''),
-      'EWEIGHTS',
-    );
+    const counts = `${m.missing.length} missing, ${unexpected.length} unexpected, ${problems.length - m.missing.length - unexpected.length} mis-shaped or mistyped`;
+    throw mismatchError({ model, arch, source, mapping, expectedShape, origin: opts.origin }, problems, counts, notes, m.mis);
   }
-  if (filled > 0) notes.push(`filled ${filled} missing num_batches_tracked buffer(s) with 0 (they only count training batches; older PyTorch versions do not save them)`);
-  for (const [k, n] of converted) notes.push(`converted ${n} tensor(s) ${k}`);
-  return { tensors: out, notes, renames: mapping.renames };
+  if (m.filled > 0) notes.push(`filled ${m.filled} missing num_batches_tracked buffer(s) with 0 (they only count training batches; older PyTorch versions do not save them)`);
+  for (const [k, n] of m.converted) notes.push(`converted ${n} tensor(s) ${k}`);
+  return { tensors: m.out, notes, renames: mapping.renames };
 }
 
 /** The model an import builds: architecture, dataset, channels, classes, checked before any file is read. */

@@ -43,17 +43,25 @@ function isPosInt(v: number): boolean {
   return Number.isInteger(v) && v >= 1;
 }
 
-/**
- * Lay out `n` images of shape [c, h, w] (NCHW, c = 1 gray or 3 RGB) in a grid
- * of `nrow` columns, torchvision style: image k sits at row floor(k / nrow),
- * column k % nrow, top-left pixel (padding + row * (h + padding),
- * padding + col * (w + padding)) before scaling. Returns an opaque RGBA PNG.
- */
-export function imageGrid(
-  images: Float32Array,
-  shape: [number, number, number, number],
-  opts: ImageGridOptions = {},
-): PNG {
+/** The grid's options with their defaults, checked against the images. */
+interface GridLayout {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  cols: number;
+  /** Grid width and height in pixels before scaling. */
+  gw: number;
+  gh: number;
+  padding: number;
+  scale: number;
+  lo: number;
+  hi: number;
+  padValue: number;
+  marks: Uint8Array | undefined;
+}
+
+function gridLayout(images: Float32Array, shape: [number, number, number, number], opts: ImageGridOptions): GridLayout {
   if (!Array.isArray(shape) || shape.length !== 4) fail(`shape must be [n, c, h, w], got ${JSON.stringify(shape)}`);
   const [n, c, h, w] = shape;
   if (![n, h, w].every(isPosInt)) fail(`n, h and w must be integers >= 1, got shape [${shape.join(', ')}]`);
@@ -73,87 +81,111 @@ export function imageGrid(
   if (!(padValue >= 0 && padValue <= 1)) fail(`padValue must be in [0, 1], got ${padValue}`);
   const marks = opts.marks;
   if (marks !== undefined && marks.length !== n) fail(`marks has ${marks.length} entries for ${n} images`);
-
   const cols = Math.min(nrow, n);
   const rows = Math.ceil(n / cols);
-  const gw = cols * (w + padding) + padding;
-  const gh = rows * (h + padding) + padding;
-  const rgba = Buffer.alloc(gw * gh * 4);
-  const pad = Math.round(padValue * 255);
-  for (let p = 0; p < gw * gh; p++) {
-    rgba[4 * p] = pad;
-    rgba[4 * p + 1] = pad;
-    rgba[4 * p + 2] = pad;
-    rgba[4 * p + 3] = 255;
-  }
+  return { n, c, h, w, cols, gw: cols * (w + padding) + padding, gh: rows * (h + padding) + padding, padding, scale, lo, hi, padValue, marks };
+}
 
-  const span = hi - lo;
+/** Writes image k of `images` into the grid's RGBA buffer with its top-left pixel at (ox, oy). */
+function drawImage(rgba: Buffer, g: GridLayout, images: Float32Array, k: number, ox: number, oy: number): void {
+  const { c, h, w, gw, lo } = g;
+  const span = g.hi - lo;
   const toByte = (v: number): number => {
     if (Number.isNaN(v)) return 0;
     const t = (v - lo) / span;
     return t <= 0 ? 0 : t >= 1 ? 255 : Math.round(t * 255);
   };
   const plane = h * w;
-  for (let k = 0; k < n; k++) {
-    const oy = padding + Math.floor(k / cols) * (h + padding);
-    const ox = padding + (k % cols) * (w + padding);
-    const base = k * c * plane;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const p = ((oy + y) * gw + ox + x) * 4;
-        const q = base + y * w + x;
-        if (c === 1) {
-          const g = toByte(images[q]);
-          rgba[p] = g;
-          rgba[p + 1] = g;
-          rgba[p + 2] = g;
-        } else {
-          rgba[p] = toByte(images[q]);
-          rgba[p + 1] = toByte(images[q + plane]);
-          rgba[p + 2] = toByte(images[q + 2 * plane]);
-        }
-      }
-    }
-    if (marks !== undefined) {
-      const rgb = marks[k] ? SELECTED_RGB : REJECTED_RGB;
-      // Frame rectangle [fx0, fx1) x [fy0, fy1) and its thickness.
-      const bw = Math.floor(padding / 2);
-      const t = bw >= 1 ? bw : 1;
-      const fx0 = bw >= 1 ? ox - bw : ox;
-      const fy0 = bw >= 1 ? oy - bw : oy;
-      const fx1 = bw >= 1 ? ox + w + bw : ox + w;
-      const fy1 = bw >= 1 ? oy + h + bw : oy + h;
-      for (let y = fy0; y < fy1; y++) {
-        for (let x = fx0; x < fx1; x++) {
-          const inner = x >= fx0 + t && x < fx1 - t && y >= fy0 + t && y < fy1 - t;
-          if (inner) continue;
-          const p = (y * gw + x) * 4;
-          rgba[p] = rgb[0];
-          rgba[p + 1] = rgb[1];
-          rgba[p + 2] = rgb[2];
-        }
+  const base = k * c * plane;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = ((oy + y) * gw + ox + x) * 4;
+      const q = base + y * w + x;
+      if (c === 1) {
+        const v = toByte(images[q]);
+        rgba[p] = v;
+        rgba[p + 1] = v;
+        rgba[p + 2] = v;
+      } else {
+        rgba[p] = toByte(images[q]);
+        rgba[p + 1] = toByte(images[q + plane]);
+        rgba[p + 2] = toByte(images[q + 2 * plane]);
       }
     }
   }
+}
 
+/** Draws the selected/rejected frame of the image at (ox, oy): in the padding ring, or over its outermost pixels when padding < 2. */
+function drawFrame(rgba: Buffer, g: GridLayout, rgb: readonly [number, number, number], ox: number, oy: number): void {
+  // Frame rectangle [fx0, fx1) x [fy0, fy1) and its thickness.
+  const bw = Math.floor(g.padding / 2);
+  const t = bw >= 1 ? bw : 1;
+  const fx0 = bw >= 1 ? ox - bw : ox;
+  const fy0 = bw >= 1 ? oy - bw : oy;
+  const fx1 = bw >= 1 ? ox + g.w + bw : ox + g.w;
+  const fy1 = bw >= 1 ? oy + g.h + bw : oy + g.h;
+  for (let y = fy0; y < fy1; y++) {
+    for (let x = fx0; x < fx1; x++) {
+      const inner = x >= fx0 + t && x < fx1 - t && y >= fy0 + t && y < fy1 - t;
+      if (inner) continue;
+      const p = (y * g.gw + x) * 4;
+      rgba[p] = rgb[0];
+      rgba[p + 1] = rgb[1];
+      rgba[p + 2] = rgb[2];
+    }
+  }
+}
+
+/** The grid's RGBA pixels as a PNG, upscaled by nearest neighbour. */
+function scaledPng(rgba: Buffer, g: GridLayout): PNG {
+  const { gw, gh, scale } = g;
   const png = new PNG({ width: gw * scale, height: gh * scale });
   if (scale === 1) {
     rgba.copy(png.data);
-  } else {
-    const W = gw * scale;
-    for (let y = 0; y < gh * scale; y++) {
-      const sy = Math.floor(y / scale);
-      for (let x = 0; x < W; x++) {
-        const s = (sy * gw + Math.floor(x / scale)) * 4;
-        const d = (y * W + x) * 4;
-        png.data[d] = rgba[s];
-        png.data[d + 1] = rgba[s + 1];
-        png.data[d + 2] = rgba[s + 2];
-        png.data[d + 3] = rgba[s + 3];
-      }
+    return png;
+  }
+  const W = gw * scale;
+  for (let y = 0; y < gh * scale; y++) {
+    const sy = Math.floor(y / scale);
+    for (let x = 0; x < W; x++) {
+      const s = (sy * gw + Math.floor(x / scale)) * 4;
+      const d = (y * W + x) * 4;
+      png.data[d] = rgba[s];
+      png.data[d + 1] = rgba[s + 1];
+      png.data[d + 2] = rgba[s + 2];
+      png.data[d + 3] = rgba[s + 3];
     }
   }
   return png;
+}
+
+/**
+ * Lay out `n` images of shape [c, h, w] (NCHW, c = 1 gray or 3 RGB) in a grid
+ * of `nrow` columns, torchvision style: image k sits at row floor(k / nrow),
+ * column k % nrow, top-left pixel (padding + row * (h + padding),
+ * padding + col * (w + padding)) before scaling. Returns an opaque RGBA PNG.
+ */
+export function imageGrid(
+  images: Float32Array,
+  shape: [number, number, number, number],
+  opts: ImageGridOptions = {},
+): PNG {
+  const g = gridLayout(images, shape, opts);
+  const rgba = Buffer.alloc(g.gw * g.gh * 4);
+  const pad = Math.round(g.padValue * 255);
+  for (let p = 0; p < g.gw * g.gh; p++) {
+    rgba[4 * p] = pad;
+    rgba[4 * p + 1] = pad;
+    rgba[4 * p + 2] = pad;
+    rgba[4 * p + 3] = 255;
+  }
+  for (let k = 0; k < g.n; k++) {
+    const oy = g.padding + Math.floor(k / g.cols) * (g.h + g.padding);
+    const ox = g.padding + (k % g.cols) * (g.w + g.padding);
+    drawImage(rgba, g, images, k, ox, oy);
+    if (g.marks !== undefined) drawFrame(rgba, g, g.marks[k] ? SELECTED_RGB : REJECTED_RGB, ox, oy);
+  }
+  return scaledPng(rgba, g);
 }
 
 /** Encode a PNG object to bytes. */

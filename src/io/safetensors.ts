@@ -206,6 +206,23 @@ interface HeaderEntry {
  * overlapping, non-contiguous or trailing data.
  */
 export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
+  const { header, dataStart } = readHeader(buf, source);
+  const dataLen = buf.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
+    if (name === METADATA_KEY) Object.assign(metadata, parseMetadata(raw, source));
+    else entries.push(parseEntry(name, raw, dataLen, source));
+  }
+  checkCoverage(entries, dataLen, source);
+  const tensors: Record<string, NamedArray> = {};
+  for (const e of entries) tensors[e.name] = decodeEntry(buf.subarray(dataStart + e.begin, dataStart + e.end), e);
+  return { tensors, metadata };
+}
+
+/** The JSON header of a safetensors buffer and where its data section starts. */
+function readHeader(buf: Buffer, source: string): { header: Record<string, unknown>; dataStart: number } {
   if (buf.length < 8) {
     fail(source, `file is ${buf.length} bytes, too short to hold the 8-byte header length`);
   }
@@ -219,8 +236,6 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
     fail(source, `header length is ${headerLen}, expected at least 2 bytes of JSON`);
   }
   const dataStart = 8 + headerLen;
-  const dataLen = buf.length - dataStart;
-
   let header: unknown;
   try {
     header = JSON.parse(buf.toString('utf8', 8, dataStart));
@@ -230,50 +245,54 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     fail(source, `header must be a JSON object, got ${Array.isArray(header) ? 'array' : header === null ? 'null' : typeof header}`);
   }
+  return { header: header as Record<string, unknown>, dataStart };
+}
 
-  const metadata: Record<string, string> = {};
-  const entries: HeaderEntry[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
-    if (name === METADATA_KEY) {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-        fail(source, `'${METADATA_KEY}' must be an object of string values, got ${JSON.stringify(raw)}`);
-      }
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (k === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
-        if (typeof v !== 'string') fail(source, `metadata field '${k}' must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      fail(source, `tensor '${name}' header entry must be an object, got ${JSON.stringify(raw)}`);
-    }
-    const e = raw as Record<string, unknown>;
-    const dtype = e.dtype;
-    if (typeof dtype !== 'string' || !(isSTDType(dtype) || Object.prototype.hasOwnProperty.call(READ_ONLY_DTYPES, dtype))) {
-      fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}, expected one of ${supportedDtypesText()}`);
-    }
-    if (!isValidShape(e.shape)) {
-      fail(source, `tensor '${name}' has invalid shape ${JSON.stringify(e.shape)}, expected an array of non-negative integers`);
-    }
-    const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
-      fail(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}, expected [begin, end] with 0 <= begin <= end`);
-    }
-    const [begin, end] = offs as [number, number];
-    const elemSize = isSTDType(dtype) ? DTYPES[dtype].size : READ_ONLY_DTYPES[dtype];
-    const want = numel(e.shape) * elemSize;
-    if (end - begin !== want) {
-      fail(source, `tensor '${name}' data_offsets [${begin},${end}] span ${end - begin} bytes, expected ${want} (${dtype} × shape ${fmtShape(e.shape)})`);
-    }
-    if (end > dataLen) {
-      fail(source, `tensor '${name}' data_offsets [${begin},${end}] extend past the end of the data section (${dataLen} bytes after the header); the file is truncated`);
-    }
-    entries.push({ name, dtype, shape: e.shape, begin, end });
+/** The header's `__metadata__` entry: an object of string values. */
+function parseMetadata(raw: unknown, source: string): Record<string, string> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    fail(source, `'${METADATA_KEY}' must be an object of string values, got ${JSON.stringify(raw)}`);
   }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (k === '__proto__') fail(source, `the name '__proto__' is not allowed for a tensor or metadata field`);
+    if (typeof v !== 'string') fail(source, `metadata field '${k}' must be a string, got ${JSON.stringify(v)}`);
+    metadata[k] = v;
+  }
+  return metadata;
+}
 
-  // The data section must be covered exactly once, in order, with no gaps, overlaps or trailing bytes.
+/** One tensor's header entry, checked: a known dtype, a valid shape, and offsets that fit dtype x shape and the data section. */
+function parseEntry(name: string, raw: unknown, dataLen: number, source: string): HeaderEntry {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    fail(source, `tensor '${name}' header entry must be an object, got ${JSON.stringify(raw)}`);
+  }
+  const e = raw as Record<string, unknown>;
+  const dtype = e.dtype;
+  if (typeof dtype !== 'string' || !(isSTDType(dtype) || Object.prototype.hasOwnProperty.call(READ_ONLY_DTYPES, dtype))) {
+    fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}, expected one of ${supportedDtypesText()}`);
+  }
+  if (!isValidShape(e.shape)) {
+    fail(source, `tensor '${name}' has invalid shape ${JSON.stringify(e.shape)}, expected an array of non-negative integers`);
+  }
+  const offs = e.data_offsets;
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
+    fail(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}, expected [begin, end] with 0 <= begin <= end`);
+  }
+  const [begin, end] = offs as [number, number];
+  const elemSize = isSTDType(dtype) ? DTYPES[dtype].size : READ_ONLY_DTYPES[dtype];
+  const want = numel(e.shape) * elemSize;
+  if (end - begin !== want) {
+    fail(source, `tensor '${name}' data_offsets [${begin},${end}] span ${end - begin} bytes, expected ${want} (${dtype} × shape ${fmtShape(e.shape)})`);
+  }
+  if (end > dataLen) {
+    fail(source, `tensor '${name}' data_offsets [${begin},${end}] extend past the end of the data section (${dataLen} bytes after the header); the file is truncated`);
+  }
+  return { name, dtype, shape: e.shape, begin, end };
+}
+
+/** The data section must be covered exactly once, in order, with no gaps, overlaps or trailing bytes. */
+function checkCoverage(entries: HeaderEntry[], dataLen: number, source: string): void {
   const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expectedBegin = 0;
   let prev: HeaderEntry | undefined;
@@ -288,29 +307,26 @@ export function decodeSafetensors(buf: Buffer, source: string = DEFAULT_SOURCE):
   if (expectedBegin !== dataLen) {
     fail(source, `data section is ${dataLen} bytes but the tensors cover ${expectedBegin} bytes (${dataLen - expectedBegin} trailing bytes)`);
   }
+}
 
-  const tensors: Record<string, NamedArray> = {};
-  for (const e of entries) {
-    const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
-    const n = numel(e.shape);
-    if (e.dtype === 'F16' || e.dtype === 'BF16') {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        const h = bytes[2 * i] | (bytes[2 * i + 1] << 8);
-        out[i] = e.dtype === 'F16' ? halfToFloat(h) : bf16ToFloat(h);
-      }
-      tensors[e.name] = { dtype: 'F32', shape: e.shape, data: out };
-      continue;
+/** A tensor's bytes copied into a fresh (aligned) typed array; F16 and BF16 become F32. */
+function decodeEntry(bytes: Buffer, e: HeaderEntry): NamedArray {
+  const n = numel(e.shape);
+  if (e.dtype === 'F16' || e.dtype === 'BF16') {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const h = bytes[2 * i] | (bytes[2 * i + 1] << 8);
+      out[i] = e.dtype === 'F16' ? halfToFloat(h) : bf16ToFloat(h);
     }
-    const dtype = e.dtype as STDType;
-    const spec = DTYPES[dtype];
-    const data = new spec.ctor(n);
-    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    view.set(bytes);
-    if (!IS_LE) swapBytes(view, spec.size);
-    tensors[e.name] = { dtype, shape: e.shape, data };
+    return { dtype: 'F32', shape: e.shape, data: out };
   }
-  return { tensors, metadata };
+  const dtype = e.dtype as STDType;
+  const spec = DTYPES[dtype];
+  const data = new spec.ctor(n);
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  view.set(bytes);
+  if (!IS_LE) swapBytes(view, spec.size);
+  return { dtype, shape: e.shape, data };
 }
 
 const bf16Scratch = new DataView(new ArrayBuffer(4));

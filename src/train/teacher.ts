@@ -14,8 +14,9 @@ import { Device, manualSeed, tensor, tidy, F, resolveDevice } from '../tensor';
 import { SGD, CosineLR } from '../optim';
 import { buildModel, getModel } from '../models';
 import type { Classifier } from '../models/registry';
-import { getDatasetInfo, loadDataset } from '../data/registry';
-import { toTensors, augmentedBatch, disposeTensors } from '../data/tensors';
+import { getDatasetInfo, loadDataset, type DatasetInfo } from '../data/registry';
+import type { RawImages } from '../data/raw';
+import { toTensors, augmentedBatch, disposeTensors, type DatasetTensors } from '../data/tensors';
 import { mulberry32, shuffledIndices } from '../data/rng';
 import { saveModule, loadModule, sha256File } from '../io/weights';
 import { writeJsonAtomic, writeFileAtomic } from '../io/atomic';
@@ -128,26 +129,113 @@ export function loadTeacher(dir: string, device?: Device): { model: Classifier; 
   return { model, record };
 }
 
+/**
+ * The teacher already in `out` when it was trained from the same recipe and `reuse` allows it (its weights
+ * are validated); undefined when `out` is free to train into. Throws when `out` holds another recipe's
+ * teacher or files that are not a teacher's.
+ */
+function reusableTeacher(out: string, recipeHash: string, reuse: boolean | undefined): TeacherRecord | undefined {
+  const recFile = path.join(out, TEACHER_RECORD);
+  if (fs.existsSync(recFile)) {
+    const prev = readTeacherRecord(out);
+    if (prev.recipeHash === recipeHash && reuse !== false) {
+      loadTeacher(out).model.dispose(); // validates the weights
+      return prev;
+    }
+    if (prev.recipeHash !== recipeHash) {
+      throw new DfkdError(`output directory '${out}' already holds a teacher trained from a different recipe (hash ${prev.recipeHash}, this one ${recipeHash}); choose another --out or delete it`, 'EEXIST');
+    }
+  }
+  checkOutputDir(out);
+  if (!fs.existsSync(recFile)) assertOwnOrEmpty(out, (n) => n === 'train-log.jsonl', 'a dfkd teacher');
+  fs.mkdirSync(out, { recursive: true });
+  return undefined;
+}
+
+/** What one teacher training run works on. */
+interface TrainingRun {
+  recipe: TeacherRecipe;
+  model: Classifier;
+  opt: SGD;
+  sched: CosineLR;
+  trainRaw: RawImages;
+  train: DatasetTensors;
+  info: DatasetInfo;
+  rng: () => number;
+  onDevice: Device | undefined;
+  stepsPerEpoch: number;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** One SGD step of the teacher on the batch of training rows `idx` (augmented when the recipe says so); returns its loss. */
+function trainStep(r: TrainingRun, idx: Int32Array): number {
+  const { recipe, info } = r;
+  return tidy(() => {
+    const { x, y } =
+      recipe.augment.crop > 0 || recipe.augment.flip
+        ? augmentedBatch(r.trainRaw, idx, info, recipe.augment, r.rng, r.onDevice)
+        : (() => {
+            const it = tensor(idx, [idx.length], 'int64', r.onDevice);
+            return { x: r.train.x.indexSelect(0, it), y: r.train.y.indexSelect(0, it) };
+          })();
+    const l = F.crossEntropy(r.model.call(x), y, { labelSmoothing: recipe.labelSmoothing });
+    r.opt.zeroGrad();
+    l.backward();
+    r.opt.step();
+    return l.item();
+  });
+}
+
+/** One epoch over a fresh shuffle of the training set; returns the mean training loss. */
+function trainEpoch(r: TrainingRun, epoch: number): number {
+  const { recipe, stepsPerEpoch } = r;
+  r.model.train();
+  const perm = shuffledIndices(r.train.n, r.rng);
+  let lossSum = 0;
+  for (let s = 0; s < stepsPerEpoch; s++) {
+    const loss = trainStep(r, perm.subarray(s * recipe.batchSize, (s + 1) * recipe.batchSize));
+    if (!Number.isFinite(loss)) throw new DfkdError(`teacher training diverged: loss is ${loss} at epoch ${epoch}, step ${s + 1}; lower lr (now ${recipe.lr})`, 'ENAN');
+    r.sched.step();
+    lossSum += loss;
+    r.onProgress?.({ epoch, epochs: recipe.epochs, step: s + 1, stepsPerEpoch, loss });
+  }
+  return lossSum / stepsPerEpoch;
+}
+
+/** The record of a teacher just trained and saved to `wfile`. */
+function trainedRecord(r: TrainingRun, recipeHash: string, numClasses: number, final: EvalResult, wfile: string, wallTimeSec: number, device: string): TeacherRecord {
+  const { recipe, trainRaw } = r;
+  return {
+    kind: 'dfkd-teacher',
+    recipe,
+    recipeHash,
+    arch: recipe.arch,
+    dataset: recipe.dataset,
+    numClasses,
+    inChannels: trainRaw.channels,
+    imageSize: trainRaw.height,
+    parameters: r.model.numParameters(),
+    testAccuracy: final.accuracy,
+    perClassAccuracy: final.perClassAccuracy,
+    ece: final.ece,
+    meanConfidence: final.meanConfidence,
+    wallTimeSec,
+    device,
+    weightsFile: TEACHER_WEIGHTS,
+    weightsSha256: sha256File(wfile),
+    versions: versions(),
+    createdAt: new Date().toISOString(),
+  };
+}
+
 /** Trains a teacher from `recipe` into `opts.out` (or reuses one trained from the same recipe). */
 export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): TeacherRecord {
   const recipe = parseRecipe(recipeInput);
   const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
   const onDevice: Device | undefined = device === 'cpu' ? undefined : device;
   const recipeHash = contentHash(recipe);
-  const recFile = path.join(opts.out, TEACHER_RECORD);
-  if (fs.existsSync(recFile)) {
-    const prev = readTeacherRecord(opts.out);
-    if (prev.recipeHash === recipeHash && opts.reuse !== false) {
-      loadTeacher(opts.out).model.dispose(); // validates the weights
-      return prev;
-    }
-    if (prev.recipeHash !== recipeHash) {
-      throw new DfkdError(`output directory '${opts.out}' already holds a teacher trained from a different recipe (hash ${prev.recipeHash}, this one ${recipeHash}); choose another --out or delete it`, 'EEXIST');
-    }
-  }
-  checkOutputDir(opts.out);
-  if (!fs.existsSync(recFile)) assertOwnOrEmpty(opts.out, (n) => n === 'train-log.jsonl', 'a dfkd teacher');
-  fs.mkdirSync(opts.out, { recursive: true });
+  const reused = reusableTeacher(opts.out, recipeHash, opts.reuse);
+  if (reused) return reused;
   const info = getDatasetInfo(recipe.dataset);
   const t0 = nowSeconds();
   const trainRaw = loadDataset(recipe.dataset, 'train', { path: opts.dataPath });
@@ -161,68 +249,24 @@ export function trainTeacher(recipeInput: unknown, opts: TrainTeacherOptions): T
   if (onDevice) model.to(onDevice); // initialised on the CPU, moved before the optimiser exists
   const opt = new SGD(model.parameters(), { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay, nesterov: false });
   const stepsPerEpoch = Math.floor(train.n / recipe.batchSize);
-  const sched = new CosineLR(opt, recipe.epochs * stepsPerEpoch);
-  const augment = recipe.augment.crop > 0 || recipe.augment.flip;
+  const run: TrainingRun = { recipe, model, opt, sched: new CosineLR(opt, recipe.epochs * stepsPerEpoch), trainRaw, train, info, rng, onDevice, stepsPerEpoch, onProgress: opts.onProgress };
   const logFile = path.join(opts.out, 'train-log.jsonl');
   const logLines: string[] = [];
   writeFileAtomic(logFile, '');
   let last: EvalResult | undefined;
   try {
     for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
-      model.train();
-      const perm = shuffledIndices(train.n, rng);
-      let lossSum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const idx = perm.subarray(s * recipe.batchSize, (s + 1) * recipe.batchSize);
-        const loss = tidy(() => {
-          const { x, y } = augment
-            ? augmentedBatch(trainRaw, idx, info, recipe.augment, rng, onDevice)
-            : (() => {
-                const it = tensor(idx, [idx.length], 'int64', onDevice);
-                return { x: train.x.indexSelect(0, it), y: train.y.indexSelect(0, it) };
-              })();
-          const l = F.crossEntropy(model.call(x), y, { labelSmoothing: recipe.labelSmoothing });
-          opt.zeroGrad();
-          l.backward();
-          opt.step();
-          return l.item();
-        });
-        if (!Number.isFinite(loss)) throw new DfkdError(`teacher training diverged: loss is ${loss} at epoch ${epoch}, step ${s + 1}; lower lr (now ${recipe.lr})`, 'ENAN');
-        sched.step();
-        lossSum += loss;
-        opts.onProgress?.({ epoch, epochs: recipe.epochs, step: s + 1, stepsPerEpoch, loss });
-      }
+      const trainLoss = trainEpoch(run, epoch);
       last = evaluate(model, test, numClasses);
-      const line = { epoch, trainLoss: lossSum / stepsPerEpoch, testAccuracy: last.accuracy, lr: opt.lr, time: nowSeconds() - t0 };
+      const line = { epoch, trainLoss, testAccuracy: last.accuracy, lr: opt.lr, time: nowSeconds() - t0 };
       logLines.push(JSON.stringify(line) + '\n');
       writeFileAtomic(logFile, logLines.join(''));
       opts.onEpoch?.(epoch, line.trainLoss, last);
     }
     const wfile = path.join(opts.out, TEACHER_WEIGHTS);
     saveModule(wfile, model, { arch: recipe.arch, dataset: recipe.dataset, format: 'pt' });
-    const final = last!;
-    const record: TeacherRecord = {
-      kind: 'dfkd-teacher',
-      recipe,
-      recipeHash,
-      arch: recipe.arch,
-      dataset: recipe.dataset,
-      numClasses,
-      inChannels: trainRaw.channels,
-      imageSize: trainRaw.height,
-      parameters: model.numParameters(),
-      testAccuracy: final.accuracy,
-      perClassAccuracy: final.perClassAccuracy,
-      ece: final.ece,
-      meanConfidence: final.meanConfidence,
-      wallTimeSec: nowSeconds() - t0,
-      device,
-      weightsFile: TEACHER_WEIGHTS,
-      weightsSha256: sha256File(wfile),
-      versions: versions(),
-      createdAt: new Date().toISOString(),
-    };
-    writeJsonAtomic(recFile, record);
+    const record = trainedRecord(run, recipeHash, numClasses, last!, wfile, nowSeconds() - t0, device);
+    writeJsonAtomic(path.join(opts.out, TEACHER_RECORD), record);
     return record;
   } finally {
     opt.dispose();

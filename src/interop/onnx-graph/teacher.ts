@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DfkdError } from '../../errors';
 import { Device, noGrad, tidy, zeros } from '../../tensor';
-import { getDatasetInfo, loadDataset } from '../../data/registry';
+import { getDatasetInfo, loadDataset, type DatasetInfo } from '../../data/registry';
 import type { RawImages } from '../../data/raw';
 import { toTensors, disposeTensors } from '../../data/tensors';
 import { evaluate } from '../../train/evaluate';
@@ -148,6 +148,92 @@ function countOps(g: ParsedGraph): Record<string, number> {
   return ops;
 }
 
+/** Fails when the graph's input does not fit the dataset's images (channels and size). */
+function checkInputFits(opts: OnnxImportOptions, info: DatasetInfo, shape: { channels: number; height: number; width: number }): void {
+  if (info.channels !== shape.channels && !(opts.dataset === 'imagefolder' && (shape.channels === 1 || shape.channels === 3))) {
+    throw new DfkdError(`'${opts.onnx}' takes ${shape.channels}-channel input but dataset '${opts.dataset}' has ${info.channels}-channel images`, 'ESHAPE');
+  }
+  if (shape.height !== info.size || shape.width !== info.size) {
+    throw new DfkdError(`'${opts.onnx}' takes ${shape.height}x${shape.width} input but dfkd gives dataset '${opts.dataset}' as ${info.size}x${info.size} images`, 'ESHAPE');
+  }
+}
+
+/** The import note that says which input normalisation the model gets and where it came from. */
+function normalisationNote(norm: OnnxNormalisation, renormalised: boolean): string {
+  return norm.source === 'dataset'
+    ? `no normalisation in the model's metadata_props (mean/std): assuming the dataset's (mean [${norm.mean.join(', ')}], std [${norm.std.join(', ')}]); pass --mean/--std if the model was trained with another`
+    : `the model expects mean [${norm.mean.join(', ')}], std [${norm.std.join(', ')}] (${norm.source})${renormalised ? `; dfkd's inputs (the dataset's normalisation) are converted before the graph` : ', the same as the dataset'}`;
+}
+
+/** The teacher's accuracy on the dataset's test split; undefined (with a warning) when the split cannot be loaded or opts.testAccuracy is false. */
+function measureAccuracy(opts: OnnxImportOptions, model: OnnxGraphModule, channels: number, numClasses: number, warn: (m: string) => void): ReturnType<typeof evaluate> | undefined {
+  if (opts.testAccuracy === false) return undefined;
+  let raw: RawImages | undefined;
+  try {
+    raw = loadDataset(opts.dataset, 'test', { path: opts.dataPath, channels: channels === 1 ? 1 : 3 });
+  } catch (e) {
+    warn(`test accuracy not measured (recorded as null): the ${opts.dataset} test split cannot be loaded: ${(e as Error).message}`);
+    return undefined;
+  }
+  const data = toTensors(raw, datasetNorm(opts.dataset, channels));
+  try {
+    return evaluate(model, data, numClasses);
+  } finally {
+    disposeTensors(data);
+  }
+}
+
+/** What an ONNX import knows when it writes the teacher record. */
+interface ImportedTeacher {
+  g: ParsedGraph;
+  model: OnnxGraphModule;
+  numClasses: number;
+  shape: { channels: number; height: number };
+  norm: OnnxNormalisation;
+  notes: string[];
+  acc: ReturnType<typeof evaluate> | undefined;
+  sourceSha256: string;
+  wfile: string;
+  t0: number;
+}
+
+function onnxTeacherRecord(opts: OnnxImportOptions, t: ImportedTeacher): OnnxTeacherRecord {
+  const { g, model, norm, acc, sourceSha256 } = t;
+  return {
+    kind: 'dfkd-teacher',
+    format: 'onnx',
+    recipe: {
+      imported: true,
+      format: 'onnx',
+      sourceFile: path.resolve(opts.onnx),
+      sourceSha256,
+      opset: g.opset,
+      producer: g.producer,
+      nodes: g.nodes.length,
+      operators: countOps(g),
+      batchNorms: model.batchNorms,
+      normalisation: norm,
+      mappings: t.notes,
+    },
+    recipeHash: contentHash({ format: 'onnx', dataset: opts.dataset, sourceSha256, norm }),
+    arch: `onnx:${path.basename(opts.onnx).replace(/\.onnx$/i, '')}`,
+    dataset: opts.dataset,
+    numClasses: t.numClasses,
+    inChannels: t.shape.channels,
+    imageSize: t.shape.height,
+    parameters: model.numParameters(),
+    testAccuracy: acc ? acc.accuracy : null,
+    perClassAccuracy: acc ? acc.perClassAccuracy : null,
+    ece: acc ? acc.ece : null,
+    meanConfidence: acc ? acc.meanConfidence : null,
+    wallTimeSec: nowSeconds() - t.t0,
+    weightsFile: ONNX_TEACHER_FILE,
+    weightsSha256: sha256File(t.wfile),
+    versions: versions(),
+    createdAt: new Date().toISOString(),
+  };
+}
+
 /** Imports an ONNX classifier as a dfkd teacher directory. */
 export function importOnnxTeacher(opts: OnnxImportOptions): { record: OnnxTeacherRecord; dir: string; notes: string[]; warnings: string[] } {
   const warnings: string[] = [];
@@ -162,21 +248,11 @@ export function importOnnxTeacher(opts: OnnxImportOptions): { record: OnnxTeache
   const bytes = readOnnx(opts.onnx);
   const g = parseOnnx(bytes, opts.onnx, SUPPORTED_ONNX_OPS);
   const shape = resolveInputShape(g, opts.onnx, { channels: opts.channels, imageSize: opts.imageSize });
-  if (info.channels !== shape.channels && !(opts.dataset === 'imagefolder' && (shape.channels === 1 || shape.channels === 3))) {
-    throw new DfkdError(`'${opts.onnx}' takes ${shape.channels}-channel input but dataset '${opts.dataset}' has ${info.channels}-channel images`, 'ESHAPE');
-  }
-  if (shape.height !== info.size || shape.width !== info.size) {
-    throw new DfkdError(`'${opts.onnx}' takes ${shape.height}x${shape.width} input but dfkd gives dataset '${opts.dataset}' as ${info.size}x${info.size} images`, 'ESHAPE');
-  }
+  checkInputFits(opts, info, shape);
   const dsNorm = datasetNorm(opts.dataset, shape.channels);
   const norm = modelNormalisation(g, opts.onnx, shape.channels, dsNorm, opts);
   const renorm = renormalisation(norm, dsNorm);
-  const notes: string[] = [`ONNX opset ${g.opset}${g.producer ? ` from ${g.producer}` : ''}: ${g.nodes.length} nodes`];
-  notes.push(
-    norm.source === 'dataset'
-      ? `no normalisation in the model's metadata_props (mean/std): assuming the dataset's (mean [${norm.mean.join(', ')}], std [${norm.std.join(', ')}]); pass --mean/--std if the model was trained with another`
-      : `the model expects mean [${norm.mean.join(', ')}], std [${norm.std.join(', ')}] (${norm.source})${renorm ? `; dfkd's inputs (the dataset's normalisation) are converted before the graph` : ', the same as the dataset'}`,
-  );
+  const notes: string[] = [`ONNX opset ${g.opset}${g.producer ? ` from ${g.producer}` : ''}: ${g.nodes.length} nodes`, normalisationNote(norm, renorm !== undefined)];
   const { model, numClasses } = buildChecked(g, opts.onnx, shape, renorm);
   try {
     if (opts.numClasses !== undefined && numClasses !== opts.numClasses) throw new DfkdError(`'${opts.onnx}' outputs ${numClasses} classes, but --classes is ${opts.numClasses}`, 'ECLASSES');
@@ -187,61 +263,12 @@ export function importOnnxTeacher(opts: OnnxImportOptions): { record: OnnxTeache
           'If the model has BatchNorm layers, the exporter folded them into the convolutions: re-export with model.eval() and torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE)',
       );
     } else notes.push(`${model.batchNorms} BatchNormalization node(s), each hooked for the BN-statistics loss`);
-
-    let acc: ReturnType<typeof evaluate> | undefined;
-    if (opts.testAccuracy !== false) {
-      let raw: RawImages | undefined;
-      try {
-        raw = loadDataset(opts.dataset, 'test', { path: opts.dataPath, channels: shape.channels === 1 ? 1 : 3 });
-      } catch (e) {
-        warn(`test accuracy not measured (recorded as null): the ${opts.dataset} test split cannot be loaded: ${(e as Error).message}`);
-      }
-      if (raw) {
-        const data = toTensors(raw, dsNorm);
-        try {
-          acc = evaluate(model, data, numClasses);
-        } finally {
-          disposeTensors(data);
-        }
-      }
-    }
+    const acc = measureAccuracy(opts, model, shape.channels, numClasses, warn);
     const sourceSha256 = crypto.createHash('sha256').update(bytes).digest('hex');
     fs.mkdirSync(opts.out, { recursive: true });
     const wfile = path.join(opts.out, ONNX_TEACHER_FILE);
     writeFileAtomic(wfile, bytes);
-    const record: OnnxTeacherRecord = {
-      kind: 'dfkd-teacher',
-      format: 'onnx',
-      recipe: {
-        imported: true,
-        format: 'onnx',
-        sourceFile: path.resolve(opts.onnx),
-        sourceSha256,
-        opset: g.opset,
-        producer: g.producer,
-        nodes: g.nodes.length,
-        operators: countOps(g),
-        batchNorms: model.batchNorms,
-        normalisation: norm,
-        mappings: notes,
-      },
-      recipeHash: contentHash({ format: 'onnx', dataset: opts.dataset, sourceSha256, norm }),
-      arch: `onnx:${path.basename(opts.onnx).replace(/\.onnx$/i, '')}`,
-      dataset: opts.dataset,
-      numClasses,
-      inChannels: shape.channels,
-      imageSize: shape.height,
-      parameters: model.numParameters(),
-      testAccuracy: acc ? acc.accuracy : null,
-      perClassAccuracy: acc ? acc.perClassAccuracy : null,
-      ece: acc ? acc.ece : null,
-      meanConfidence: acc ? acc.meanConfidence : null,
-      wallTimeSec: nowSeconds() - t0,
-      weightsFile: ONNX_TEACHER_FILE,
-      weightsSha256: sha256File(wfile),
-      versions: versions(),
-      createdAt: new Date().toISOString(),
-    };
+    const record = onnxTeacherRecord(opts, { g, model, numClasses, shape, norm, notes, acc, sourceSha256, wfile, t0 });
     writeJsonAtomic(recFile, record);
     return { record, dir: opts.out, notes, warnings };
   } finally {
