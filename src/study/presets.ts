@@ -352,6 +352,20 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "experiment: TA-DFKD delivering an average of the student's weights over about its last 3,300 steps (studentEma decay 0.9997)",
   },
   {
+    id: 'ta-dfkd+twin',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { companion: { share: 0.5, bn: 10 } } },
+    experiment: true,
+    description: "experiment: TA-DFKD with two generators of the same settings (tadfkd.companion with the main generator's BN weight 10, no jitter), each making half of every batch's fresh samples: two independently initialised generators settle on different samples of a class, where one generator's samples of shirts and coats miss what separates them",
+  },
+  {
+    id: 'ta-dfkd+gwidth64',
+    method: 'ta-dfkd',
+    overrides: { generator: { width: 64 } },
+    experiment: true,
+    description: 'experiment: TA-DFKD with a generator of width 64 instead of the preset\'s 32 (about four times its convolution cost): room for finer detail within a class',
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },
