@@ -194,3 +194,28 @@ test('an output directory holding a different run is refused', async () => {
 
 void noGrad;
 void randn;
+
+test("studentLoss 'l1-centered' ignores each logit vector's offset and otherwise is the L1 of the centred logits", () => {
+  const s = [0.5, -1, 2, 0.25, 3, -2];
+  const t = [1, 0, -1, 4, 4, 1];
+  const ref = (a: number[], b: number[]): number => {
+    let sum = 0;
+    for (let r = 0; r < 2; r++) {
+      const row = (v: number[]): number[] => v.slice(3 * r, 3 * r + 3);
+      const ma = row(a).reduce((x, y) => x + y) / 3;
+      const mb = row(b).reduce((x, y) => x + y) / 3;
+      for (let k = 0; k < 3; k++) sum += Math.abs(row(a)[k] - ma - (row(b)[k] - mb));
+    }
+    return sum / 6;
+  };
+  tidy(() => {
+    const got = losses.l1CenteredLogits(tensor(s, [2, 3]), tensor(t, [2, 3])).item();
+    assert.ok(Math.abs(got - ref(s, t)) < 1e-6, `got ${got}, expected ${ref(s, t)}`);
+    // A per-row shift of the teacher's logits changes plain L1 but not the centred one.
+    const shifted = t.map((v, i) => v + (i < 3 ? 5 : -7));
+    assert.ok(Math.abs(losses.l1CenteredLogits(tensor(s, [2, 3]), tensor(shifted, [2, 3])).item() - got) < 1e-6);
+    assert.ok(losses.l1Logits(tensor(s, [2, 3]), tensor(shifted, [2, 3])).item() > got + 1);
+  });
+  assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', { studentLoss: 'l1-centered' }).studentLoss, 'l1-centered');
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { studentLoss: 'l1c' }), /studentLoss/);
+});

@@ -70,7 +70,7 @@ test('tadfkd.jacobian is validated, changes the run, logs its term and resumes b
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { jacobian: { weight: 1, rows: 0 } } }), /tadfkd\.jacobian\.rows/);
   await assert.rejects(
     runDistill({ teacherDir: tinyTeacher('lenet5'), studentArch: 'lenet5-half', method: 'ta-dfkd', userConfig: { ...TINY, studentLoss: 'kl+at', tadfkd: { ...TINY_TA, jacobian: { weight: 1, rows: 8 } } }, out: path.join(tmpDir('jac-klat'), 'run'), onWarn: () => undefined }),
-    /tadfkd\.jacobian works with studentLoss 'l1' or 'kl', got 'kl\+at'/,
+    /tadfkd\.jacobian works with studentLoss 'l1', 'l1-centered' or 'kl', got 'kl\+at'/,
   );
   const full = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, jacobian: { weight: 1, rows: 8 } } }, 'ta-jacobian');
   const lines = fs.readFileSync(path.join(full, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -43,7 +43,7 @@ export const commonShape = {
     })
     .strict(),
   weights: Weights,
-  studentLoss: z.enum(['l1', 'kl', 'kl+at']).describe('l1 on logits, KL with temperature, or KL + attention transfer'),
+  studentLoss: z.enum(['l1', 'l1-centered', 'kl', 'kl+at']).describe("l1 on logits, l1 on logits centred per sample (the softmax-invisible offset of the teacher's logits is not matched), KL with temperature, or KL + attention transfer"),
   temperature: z.number().positive().describe('KD temperature of the student loss (kl)'),
   eval: z
     .object({

@@ -10,6 +10,15 @@ export function l1Logits(student: Tensor, teacher: Tensor): Tensor {
 }
 
 /**
+ * L1 distance between logits each centred on its own mean over the classes, mean over batch and classes.
+ * A softmax does not see a logit vector's offset, so the teacher's per-sample offset is no knowledge;
+ * plain L1 still asks the student to reproduce it. Equal to l1Logits when both means are equal.
+ */
+export function l1CenteredLogits(student: Tensor, teacher: Tensor): Tensor {
+  return F.l1Loss(student.sub(student.mean(1, true)), teacher.sub(teacher.mean(1, true)), 'mean');
+}
+
+/**
  * KL(softmax(t/T) || softmax(s/T)) * T^2, averaged over the batch (Hinton KD; DAFL uses T=1,
  * DFQ/DeepInversion KD a higher T).
  */

@@ -183,10 +183,11 @@ export abstract class GeneratorMethod<C extends GeneratorConfig = GeneratorConfi
     return { logits: result, features: features[0] };
   }
 
-  /** The logit loss of cfg.studentLoss 'l1' or 'kl' between student logits s and teacher logits t. */
+  /** The logit loss of cfg.studentLoss 'l1', 'l1-centered' or 'kl' between student logits s and teacher logits t. */
   protected logitLoss(s: Tensor, t: Tensor): Tensor {
     const cfg = this.cfg;
     if (cfg.studentLoss === 'l1') return L.l1Logits(s, t);
+    if (cfg.studentLoss === 'l1-centered') return L.l1CenteredLogits(s, t);
     if (cfg.studentLoss === 'kl') return L.klTemperature(s, t, cfg.temperature);
     throw new Error(`logitLoss: studentLoss '${cfg.studentLoss}' is not a logit loss`);
   }

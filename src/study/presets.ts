@@ -366,6 +366,13 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: 'experiment: TA-DFKD with a generator of width 64 instead of the preset\'s 32 (about four times its convolution cost): room for finer detail within a class',
   },
   {
+    id: 'ta-dfkd+l1c',
+    method: 'ta-dfkd',
+    overrides: { studentLoss: 'l1-centered' },
+    experiment: true,
+    description: "experiment: TA-DFKD whose student matches the teacher's logits centred per sample (studentLoss 'l1-centered'): the logits' offset, which no softmax sees, is not a target, so the small student spends nothing on it",
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },

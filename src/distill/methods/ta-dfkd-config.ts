@@ -164,7 +164,7 @@ export const TadfkdSection = z
       })
       .strict()
       .optional()
-      .describe("input-gradient (Jacobian) matching in the student step (src/distill/jacobian.ts): on some rows of each batch the student also matches the direction of the teacher's input gradient of its top-2 margin (the teacher's top two classes), the change of the image that would move the sample across the teacher's nearest boundary. Costs a teacher backward on those rows and a double backward through the student. Student losses l1 and kl only"),
+      .describe("input-gradient (Jacobian) matching in the student step (src/distill/jacobian.ts): on some rows of each batch the student also matches the direction of the teacher's input gradient of its top-2 margin (the teacher's top two classes), the change of the image that would move the sample across the teacher's nearest boundary. Costs a teacher backward on those rows and a double backward through the student. Student losses l1, l1-centered and kl only"),
     jitter: CropFlipSection.optional().describe("DeepInversion's input jitter in the generator step: the teacher (BN term, selection) and the student (adversarial term) see random crop + flip views of the generated batch, so that evidence tied to exact pixel positions does not pay"),
   })
   .strict();

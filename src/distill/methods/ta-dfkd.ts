@@ -92,7 +92,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     super(ctx);
     const ta = this.cfg.tadfkd;
     if (ta?.jacobian && this.cfg.studentLoss === 'kl+at') {
-      throw new DfkdError("distill config: tadfkd.jacobian works with studentLoss 'l1' or 'kl', got 'kl+at'", 'ECONFIG');
+      throw new DfkdError("distill config: tadfkd.jacobian works with studentLoss 'l1', 'l1-centered' or 'kl', got 'kl+at'", 'ECONFIG');
     }
     if (ta?.augment || ta?.jitter || ta?.companion?.jitter || (ta?.anchors && ta.anchors.augment)) this.black = keep(ctx.norm.apply(zeros([1, ctx.channels, 1, 1], 'float32', ctx.device)));
     this.shape = { channels: ctx.channels, imageSize: ctx.imageSize, numClasses: ctx.numClasses, device: ctx.device };
