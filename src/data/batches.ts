@@ -36,6 +36,34 @@ export function normalizeBatch(
   rng?: () => number,
 ): FloatBatch {
   const { channels: c, height: h, width: w } = raw;
+  const { pad, flip } = checkedAugment(raw, info, augment, rng);
+  const n = indices.length;
+  const per = c * h * w;
+  const data = new Float32Array(n * per);
+  const labels = new Int32Array(n);
+  const scale = info.std.map((s) => 1 / (255 * s));
+  const shift = info.mean.map((m, ch) => (0 - m) / info.std[ch]); // value of a zero pixel (no -0)
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
+    if (!Number.isInteger(j) || j < 0 || j >= raw.n) {
+      throw new DfkdError(`normalizeBatch: index ${j} at position ${i} is out of range, expected an integer in [0, ${raw.n - 1}]`);
+    }
+    labels[i] = raw.labels[j];
+    let dy = 0;
+    let dx = 0;
+    if (pad > 0) {
+      dy = Math.floor(rng!() * (2 * pad + 1)) - pad;
+      dx = Math.floor(rng!() * (2 * pad + 1)) - pad;
+    }
+    const doFlip = flip && rng!() < 0.5;
+    writeView(raw, j * per, data, i * per, { dy, dx, flip: doFlip, scale, shift });
+  }
+  return { data, labels, shape: [n, c, h, w] };
+}
+
+/** The crop padding and flip of `augment`, after checking them and the normalisation against the images. */
+function checkedAugment(raw: RawImages, info: Pick<DatasetInfo, 'mean' | 'std'>, augment: AugmentOptions | undefined, rng: (() => number) | undefined): { pad: number; flip: boolean } {
+  const c = raw.channels;
   if (info.mean.length !== c || info.std.length !== c) {
     throw new DfkdError(`normalizeBatch: mean/std have ${info.mean.length}/${info.std.length} entries, expected ${c} (one per image channel)`);
   }
@@ -50,49 +78,33 @@ export function normalizeBatch(
   if ((pad > 0 || flip) && rng === undefined) {
     throw new DfkdError('normalizeBatch: augmentation (crop/flip) requested but no rng given; pass e.g. mulberry32(seed)');
   }
+  return { pad, flip };
+}
 
-  const n = indices.length;
+/**
+ * Writes one image (at `src` of raw.images) to `dst` of `data`, normalised per channel (pixel * scale + shift),
+ * shifted by (dy, dx) and optionally flipped; pixels shifted in from outside are a zero pixel's value.
+ */
+function writeView(raw: RawImages, src: number, data: Float32Array, dst: number, v: { dy: number; dx: number; flip: boolean; scale: number[]; shift: number[] }): void {
+  const { channels: c, height: h, width: w } = raw;
   const plane = h * w;
-  const per = c * plane;
-  const data = new Float32Array(n * per);
-  const labels = new Int32Array(n);
-  const scale = info.std.map((s) => 1 / (255 * s));
-  const shift = info.mean.map((m, ch) => (0 - m) / info.std[ch]); // value of a zero pixel (no -0)
-
-  for (let i = 0; i < n; i++) {
-    const j = indices[i];
-    if (!Number.isInteger(j) || j < 0 || j >= raw.n) {
-      throw new DfkdError(`normalizeBatch: index ${j} at position ${i} is out of range, expected an integer in [0, ${raw.n - 1}]`);
-    }
-    labels[i] = raw.labels[j];
-    let dy = 0;
-    let dx = 0;
-    if (pad > 0) {
-      dy = Math.floor(rng!() * (2 * pad + 1)) - pad;
-      dx = Math.floor(rng!() * (2 * pad + 1)) - pad;
-    }
-    const doFlip = flip && rng!() < 0.5;
-    const src = j * per;
-    const dst = i * per;
-    for (let ch = 0; ch < c; ch++) {
-      const a = scale[ch];
-      const b = shift[ch];
-      const sp = src + ch * plane;
-      const dp = dst + ch * plane;
-      for (let y = 0; y < h; y++) {
-        const sy = y + dy;
-        const rowOut = dp + y * w;
-        if (sy < 0 || sy >= h) {
-          data.fill(b, rowOut, rowOut + w);
-          continue;
-        }
-        const rowIn = sp + sy * w;
-        for (let x = 0; x < w; x++) {
-          const sx = (doFlip ? w - 1 - x : x) + dx;
-          data[rowOut + x] = sx < 0 || sx >= w ? b : raw.images[rowIn + sx] * a + b;
-        }
+  for (let ch = 0; ch < c; ch++) {
+    const a = v.scale[ch];
+    const b = v.shift[ch];
+    const sp = src + ch * plane;
+    const dp = dst + ch * plane;
+    for (let y = 0; y < h; y++) {
+      const sy = y + v.dy;
+      const rowOut = dp + y * w;
+      if (sy < 0 || sy >= h) {
+        data.fill(b, rowOut, rowOut + w);
+        continue;
+      }
+      const rowIn = sp + sy * w;
+      for (let x = 0; x < w; x++) {
+        const sx = (v.flip ? w - 1 - x : x) + v.dx;
+        data[rowOut + x] = sx < 0 || sx >= w ? b : raw.images[rowIn + sx] * a + b;
       }
     }
   }
-  return { data, labels, shape: [n, c, h, w] };
 }

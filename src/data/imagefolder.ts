@@ -54,15 +54,9 @@ function listDir(dir: string): fs.Dirent[] {
   }
 }
 
-/**
- * Read an image-folder dataset into NCHW uint8 images. RGB is converted to grayscale with
- * ITU-R BT.601 luma weights (0.299 R + 0.587 G + 0.114 B) when `channels` is 1; alpha is ignored.
- * Throws a DfkdError naming the offending file if an image's size differs from the expected one.
- */
-export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImages & { classNames: string[] } {
-  const channels = opts.channels;
-  if (channels !== 1 && channels !== 3) {
-    throw new DfkdError(`readImageFolder: option 'channels' must be 1 or 3, got ${String(channels)}`);
+function checkOptions(opts: ImageFolderOptions): void {
+  if (opts.channels !== 1 && opts.channels !== 3) {
+    throw new DfkdError(`readImageFolder: option 'channels' must be 1 or 3, got ${String(opts.channels)}`);
   }
   if (opts.size !== undefined) {
     const s = opts.size;
@@ -70,6 +64,10 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImage
       throw new DfkdError(`readImageFolder: option 'size' must be [height, width] with positive integers, got ${JSON.stringify(s)}`);
     }
   }
+}
+
+/** The class subfolders (sorted) and every image file in them, labelled by its folder's index. */
+function listImages(dir: string): { classNames: string[]; files: { file: string; label: number }[] } {
   const classNames = listDir(dir)
     .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
     .map((d) => d.name)
@@ -88,7 +86,32 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImage
   if (files.length === 0) {
     throw new DfkdError(`image folder '${dir}' contains no .png/.jpg/.jpeg images in its ${classNames.length} class subfolder(s) (${classNames.join(', ')})`);
   }
+  return { classNames, files };
+}
 
+/** Writes an RGBA image's pixels at `base` of the NCHW buffer: gray by BT.601 luma, or the three colour planes. */
+function writePixels(images: Uint8Array, base: number, rgba: Uint8Array, plane: number, channels: 1 | 3): void {
+  for (let p = 0; p < plane; p++) {
+    const r = rgba[4 * p], g = rgba[4 * p + 1], b = rgba[4 * p + 2];
+    if (channels === 1) {
+      images[base + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    } else {
+      images[base + p] = r;
+      images[base + plane + p] = g;
+      images[base + 2 * plane + p] = b;
+    }
+  }
+}
+
+/**
+ * Read an image-folder dataset into NCHW uint8 images. RGB is converted to grayscale with
+ * ITU-R BT.601 luma weights (0.299 R + 0.587 G + 0.114 B) when `channels` is 1; alpha is ignored.
+ * Throws a DfkdError naming the offending file if an image's size differs from the expected one.
+ */
+export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImages & { classNames: string[] } {
+  checkOptions(opts);
+  const channels = opts.channels;
+  const { classNames, files } = listImages(dir);
   const n = files.length;
   let height = opts.size?.[0] ?? -1;
   let width = opts.size?.[1] ?? -1;
@@ -108,18 +131,7 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): RawImage
     const plane = height * width;
     if (!images) checkFolderBytes(dir, n, channels, height, width);
     images ??= new Uint8Array(n * channels * plane);
-    const base = i * channels * plane;
-    const rgba = img.rgba;
-    for (let p = 0; p < plane; p++) {
-      const r = rgba[4 * p], g = rgba[4 * p + 1], b = rgba[4 * p + 2];
-      if (channels === 1) {
-        images[base + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-      } else {
-        images[base + p] = r;
-        images[base + plane + p] = g;
-        images[base + 2 * plane + p] = b;
-      }
-    }
+    writePixels(images, i * channels * plane, img.rgba, plane, channels);
     labels[i] = label;
   }
   return { images: images ?? new Uint8Array(0), labels, n, channels, height, width, classNames };

@@ -113,59 +113,21 @@ function ctorName(data: unknown): string {
  * Throws DfkdError if a tensor's dtype, shape or data array is inconsistent.
  */
 export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?: Record<string, string>): Buffer {
-  const where = 'safetensors encode';
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
-
-  if (metadata !== undefined) {
-    const meta: Record<string, string> = {};
-    for (const k of Object.keys(metadata).sort()) {
-      const v = metadata[k];
-      if (typeof v !== 'string') {
-        throw new DfkdError(`${where}: metadata field '${k}' must be a string, got ${typeof v}`);
-      }
-      meta[k] = v;
-    }
-    if (Object.keys(meta).length > 0) header[METADATA_KEY] = meta;
-  }
-
+  const meta = metadata === undefined ? {} : checkedMetadata(metadata);
+  if (Object.keys(meta).length > 0) header[METADATA_KEY] = meta;
   let offset = 0;
   for (const name of names) {
-    if (name === METADATA_KEY || name === '__proto__' || name.length === 0) {
-      throw new DfkdError(`${where}: invalid tensor name '${name}'`);
-    }
-    const t = tensors[name];
-    if (!isSTDType(t?.dtype)) {
-      throw new DfkdError(`${where}: tensor '${name}' has dtype '${String(t?.dtype)}', expected one of ${Object.keys(DTYPES).join(', ')}`);
-    }
-    const spec = DTYPES[t.dtype];
-    if (!isValidShape(t.shape)) {
-      throw new DfkdError(`${where}: tensor '${name}' has invalid shape ${JSON.stringify(t.shape)}, expected an array of non-negative integers`);
-    }
-    if (!(t.data instanceof spec.ctor)) {
-      throw new DfkdError(`${where}: tensor '${name}' has dtype ${t.dtype} but its data is a ${ctorName(t.data)}, expected ${spec.ctor.name}`);
-    }
-    const n = numel(t.shape);
-    if (t.data.length !== n) {
-      throw new DfkdError(`${where}: tensor '${name}' has shape ${fmtShape(t.shape)} (${n} elements) but its data has ${t.data.length} elements`);
-    }
-    if (t.dtype === 'BOOL') {
-      const d = t.data as Uint8Array;
-      for (let i = 0; i < d.length; i++) {
-        if (d[i] > 1) throw new DfkdError(`${where}: BOOL tensor '${name}' has value ${d[i]} at index ${i}, expected 0 or 1`);
-      }
-    }
-    const nbytes = n * spec.size;
-    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + nbytes] };
+    const nbytes = checkedByteLength(name, tensors[name]);
+    header[name] = { dtype: tensors[name].dtype, shape: [...tensors[name].shape], data_offsets: [offset, offset + nbytes] };
     offset += nbytes;
   }
-
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded !== json.length) {
     json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
   }
-
   const out = Buffer.alloc(8 + json.length + offset);
   out.writeBigUInt64LE(BigInt(json.length), 0);
   json.copy(out, 8);
@@ -178,6 +140,49 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata?
     pos += src.length;
   }
   return out;
+}
+
+const ENCODE = 'safetensors encode';
+
+/** The metadata in key order, each value checked to be a string. */
+function checkedMetadata(metadata: Record<string, string>): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const k of Object.keys(metadata).sort()) {
+    const v = metadata[k];
+    if (typeof v !== 'string') {
+      throw new DfkdError(`${ENCODE}: metadata field '${k}' must be a string, got ${typeof v}`);
+    }
+    meta[k] = v;
+  }
+  return meta;
+}
+
+/** The byte length of tensor `name`, after checking its name, dtype, shape, data array and (BOOL) values. */
+function checkedByteLength(name: string, t: NamedArray): number {
+  if (name === METADATA_KEY || name === '__proto__' || name.length === 0) {
+    throw new DfkdError(`${ENCODE}: invalid tensor name '${name}'`);
+  }
+  if (!isSTDType(t?.dtype)) {
+    throw new DfkdError(`${ENCODE}: tensor '${name}' has dtype '${String(t?.dtype)}', expected one of ${Object.keys(DTYPES).join(', ')}`);
+  }
+  const spec = DTYPES[t.dtype];
+  if (!isValidShape(t.shape)) {
+    throw new DfkdError(`${ENCODE}: tensor '${name}' has invalid shape ${JSON.stringify(t.shape)}, expected an array of non-negative integers`);
+  }
+  if (!(t.data instanceof spec.ctor)) {
+    throw new DfkdError(`${ENCODE}: tensor '${name}' has dtype ${t.dtype} but its data is a ${ctorName(t.data)}, expected ${spec.ctor.name}`);
+  }
+  const n = numel(t.shape);
+  if (t.data.length !== n) {
+    throw new DfkdError(`${ENCODE}: tensor '${name}' has shape ${fmtShape(t.shape)} (${n} elements) but its data has ${t.data.length} elements`);
+  }
+  if (t.dtype === 'BOOL') {
+    const d = t.data as Uint8Array;
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] > 1) throw new DfkdError(`${ENCODE}: BOOL tensor '${name}' has value ${d[i]} at index ${i}, expected 0 or 1`);
+    }
+  }
+  return n * spec.size;
 }
 
 /** IEEE 754 binary16 bits -> number. */
