@@ -72,6 +72,29 @@ export interface ImportedRecordFields {
   createdAt: string;
 }
 
+/**
+ * The fields every imported teacher's record ends with: its accuracy on the test split (null when it was not
+ * measured), the import's time, the weights file and its SHA-256, versions and date.
+ */
+export function importedTail(
+  acc: { accuracy: number; perClassAccuracy: number[]; ece: number; meanConfidence: number } | undefined,
+  t0: number,
+  weightsFile: string,
+  wfile: string,
+): Pick<ImportedRecordFields, 'testAccuracy' | 'perClassAccuracy' | 'ece' | 'meanConfidence' | 'wallTimeSec' | 'weightsFile' | 'weightsSha256' | 'versions' | 'createdAt'> {
+  return {
+    testAccuracy: acc ? acc.accuracy : null,
+    perClassAccuracy: acc ? acc.perClassAccuracy : null,
+    ece: acc ? acc.ece : null,
+    meanConfidence: acc ? acc.meanConfidence : null,
+    wallTimeSec: nowSeconds() - t0,
+    weightsFile,
+    weightsSha256: sha256File(wfile),
+    versions: versions(),
+    createdAt: new Date().toISOString(),
+  };
+}
+
 export interface ImportedTeacherRecord extends ImportedRecordFields {
   recipe: ImportRecipe;
 }
@@ -474,15 +497,7 @@ function writeImportedTeacher(model: Classifier, opts: ImportOptions, t: ImportT
     inChannels,
     imageSize,
     parameters: model.numParameters(),
-    testAccuracy: acc ? acc.accuracy : null,
-    perClassAccuracy: acc ? acc.perClassAccuracy : null,
-    ece: acc ? acc.ece : null,
-    meanConfidence: acc ? acc.meanConfidence : null,
-    wallTimeSec: nowSeconds() - src.t0,
-    weightsFile: TEACHER_WEIGHTS,
-    weightsSha256: sha256File(wfile),
-    versions: versions(),
-    createdAt: new Date().toISOString(),
+    ...importedTail(acc, src.t0, TEACHER_WEIGHTS, wfile),
   };
   writeJsonAtomic(path.join(opts.out, TEACHER_RECORD), record);
   return record;

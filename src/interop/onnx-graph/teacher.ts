@@ -16,12 +16,10 @@ import { getDatasetInfo, loadDataset, type DatasetInfo } from '../../data/regist
 import type { RawImages } from '../../data/raw';
 import { toTensors, disposeTensors } from '../../data/tensors';
 import { evaluate } from '../../train/evaluate';
-import { sha256File } from '../../io/weights';
 import { writeJsonAtomic, writeFileAtomic } from '../../io/atomic';
-import { versions } from '../../versions';
 import { contentHash, nowSeconds } from '../../util';
 import { parseOnnx, resolveInputShape, ParsedGraph } from './parse';
-import type { ImportedRecordFields } from '../import';
+import { importedTail, type ImportedRecordFields } from '../import';
 import { OnnxGraphModule, SUPPORTED_ONNX_OPS } from './model';
 
 const RECORD = 'teacher.json';
@@ -222,15 +220,7 @@ function onnxTeacherRecord(opts: OnnxImportOptions, t: ImportedTeacher): OnnxTea
     inChannels: t.shape.channels,
     imageSize: t.shape.height,
     parameters: model.numParameters(),
-    testAccuracy: acc ? acc.accuracy : null,
-    perClassAccuracy: acc ? acc.perClassAccuracy : null,
-    ece: acc ? acc.ece : null,
-    meanConfidence: acc ? acc.meanConfidence : null,
-    wallTimeSec: nowSeconds() - t.t0,
-    weightsFile: ONNX_TEACHER_FILE,
-    weightsSha256: sha256File(t.wfile),
-    versions: versions(),
-    createdAt: new Date().toISOString(),
+    ...importedTail(acc, t.t0, ONNX_TEACHER_FILE, t.wfile),
   };
 }
 
