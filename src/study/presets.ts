@@ -373,6 +373,13 @@ const ABLATIONS: readonly StudyMethod[] = [
     description: "experiment: TA-DFKD whose student matches the teacher's logits centred per sample (studentLoss 'l1-centered'): the logits' offset, which no softmax sees, is not a target, so the small student spends nothing on it",
   },
   {
+    id: 'ta-dfkd+aug2',
+    method: 'ta-dfkd',
+    overrides: { tadfkd: { augment: { crop: 2, flip: true } } },
+    experiment: true,
+    description: "experiment: TA-DFKD whose student sees a random crop 2 + flip view of every batch row, with the teacher's logits recomputed on the view (tadfkd.augment; at 200 iterations on the old defaults it cost 4 points, never run at the converged budget)",
+  },
+  {
     id: 'ta-dfkd-no-anchors',
     method: 'ta-dfkd',
     overrides: { tadfkd: { anchors: false } },
