@@ -36,7 +36,7 @@ export function normalizeBatch(
   rng?: () => number,
 ): FloatBatch {
   const { channels: c, height: h, width: w } = raw;
-  const { pad, flip } = checkedAugment(raw, info, augment, rng);
+  const { pad, flip } = checkedBatchArgs(raw, info, augment, rng);
   const n = indices.length;
   const per = c * h * w;
   const data = new Float32Array(n * per);
@@ -61,8 +61,8 @@ export function normalizeBatch(
   return { data, labels, shape: [n, c, h, w] };
 }
 
-/** The crop padding and flip of `augment`, after checking them and the normalisation against the images. */
-function checkedAugment(raw: RawImages, info: Pick<DatasetInfo, 'mean' | 'std'>, augment: AugmentOptions | undefined, rng: (() => number) | undefined): { pad: number; flip: boolean } {
+/** The crop padding and flip of `augment`, after checking them, the normalisation against the images and that an rng comes with augmentation. */
+function checkedBatchArgs(raw: RawImages, info: Pick<DatasetInfo, 'mean' | 'std'>, augment: AugmentOptions | undefined, rng: (() => number) | undefined): { pad: number; flip: boolean } {
   const c = raw.channels;
   if (info.mean.length !== c || info.std.length !== c) {
     throw new DfkdError(`normalizeBatch: mean/std have ${info.mean.length}/${info.std.length} entries, expected ${c} (one per image channel)`);

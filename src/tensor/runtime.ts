@@ -38,7 +38,7 @@ export function grad(output: Tensor, inputs: Tensor[], o: { gradOutput?: Tensor;
  * Runs `fn` under CPU autocast to bfloat16 (like `torch.autocast('cpu', dtype=torch.bfloat16)`):
  * convolutions and matrix products run in bfloat16 and return bfloat16 tensors, which the ops after them
  * take as they come (convert results with `.to('float32')`). Fast on CPUs with AVX-512 BF16 or AMX
- * (`bf16Support()`); it changes results beyond the last bits. CUDA tensors are not affected.
+ * (`cpuHasBf16()` in src/distill/precision.ts tells); it changes results beyond the last bits. CUDA tensors are not affected.
  */
 export function autocast<T>(fn: () => T): T {
   const was = native.autocastCpuEnter() as boolean;
