@@ -259,6 +259,77 @@ test('AnchorSet: the same seed gives the same images, another seed others; sampl
   });
 });
 
+test('AnchorSet.refresh inverts the next rows further (without wrapping), keeps the others, takes their logits again and restores from its state', () => {
+  tidy(() => {
+    manualSeed(0);
+    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    teacher.eval();
+    const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 12, steps: 2, seed: 3 });
+    const rowsOf = (s: AnchorSet) => {
+      const x = s.state('a.').tensors.get('a.x')!;
+      const per = x.shape[1] * x.shape[2] * x.shape[3];
+      const all = x.toFloat32Array();
+      return Array.from({ length: x.shape[0] }, (_, i) => all.subarray(i * per, (i + 1) * per));
+    };
+    try {
+      const before = rowsOf(set);
+      student.train();
+      const log = set.refresh(teacher, student, 10, { every: 1, rows: 8, steps: 2, weight: 1 });
+      assert.equal(student.training, true, "the student's mode is restored");
+      assert.ok(log.anchors_refresh_sec >= 0 && log.anchors_refresh_adi >= 0 && log.anchors_refresh_adi <= 1, JSON.stringify(log));
+      const after = rowsOf(set);
+      for (let i = 0; i < 12; i++) assert.equal(after[i].every((v, j) => v === before[i][j]), i >= 8, `row ${i} ${i < 8 ? 'changes' : 'stays'}`);
+      assert.deepEqual(set.state('a.').meta, { 'a.cursor': 8 });
+      // The next refresh takes rows 8..11 only (a refresh does not wrap), then the ring starts again at 0.
+      set.refresh(teacher, student, 10, { every: 1, rows: 8, steps: 1, weight: 1 });
+      assert.deepEqual(set.state('a.').meta, { 'a.cursor': 0 });
+      const { tensors, meta } = set.state('a.');
+      const t = noGrad(() => teacher.call(tensors.get('a.x')!));
+      assert.ok(t.sub(tensors.get('a.t')!).abs().max().item() < 1e-5, "the stored logits are the teacher's on the refreshed images");
+      const back = AnchorSet.restore(tensors, { ...meta, 'a.cursor': 4 }, 'a.', 12)!;
+      assert.deepEqual(rowsOf(back), rowsOf(set));
+      assert.deepEqual(back.state('a.').meta, { 'a.cursor': 4 });
+      back.dispose();
+      assert.throws(() => AnchorSet.restore(tensors, meta, 'a.', 16), /tadfkd\.anchors\.n = 16/);
+      assert.equal(AnchorSet.restore(new Map(), {}, 'a.', 12), undefined, 'a checkpoint without refreshed anchors gives none');
+    } finally {
+      set.dispose();
+    }
+  });
+});
+
+test("the competition term pulls refreshed anchors toward the student's disagreement: 1 - JS falls with its weight", () => {
+  tidy(() => {
+    manualSeed(0);
+    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    teacher.eval();
+    const adi = (weight: number) => {
+      const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 16, steps: 2, seed: 3 });
+      try {
+        manualSeed(1);
+        return set.refresh(teacher, student, 10, { every: 1, rows: 16, steps: 20, weight }).anchors_refresh_adi;
+      } finally {
+        set.dispose();
+      }
+    };
+    const [none, strong] = [adi(0), adi(100)];
+    assert.ok(strong < none, `weight 100 ends with 1 - JS ${strong}, below weight 0's ${none}`);
+  });
+});
+
+test('anchor refreshes (tadfkd.anchors.refresh) are validated, logged, change the run, are in checkpoints and resume bit-identically', async () => {
+  const anchors = { n: 20, share: 0.25, steps: 3 };
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { ...anchors, refresh: { every: 0, rows: 8, steps: 2, weight: 1 } } } }), /tadfkd\.anchors\.refresh\.every/);
+  assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { ...anchors, refresh: { every: 1, rows: 8, steps: 2, weight: -1 } } } }), /tadfkd\.anchors\.refresh\.weight/);
+  // Every iteration refreshes 8 of the 20 anchors: the checkpoint after iteration 2 holds a changed set and the cursor 16.
+  const refresh = { every: 1, rows: 8, steps: 2, weight: 1 };
+  const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, refresh } } }, 'ta-anchor-refresh', { ...TINY, tadfkd: { ...TINY_TA, anchors } });
+  const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.every((l) => l.losses.anchors_refresh_sec >= 0 && Number.isFinite(l.losses.anchors_refresh_adi)), 'each evaluation logs the refreshes');
+});
+
 test('mixupTail keeps the head rows and makes each tail row a convex mix of itself and one row of the batch', () => {
   tidy(() => {
     // Row i is the i-th unit vector (as a 1x2x4 image), so a mix's support names the rows it came from.

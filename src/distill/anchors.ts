@@ -5,10 +5,12 @@
  * from it, so the student sees every class the teacher knows in every batch, whichever classes the
  * generator happens to find.
  */
-import { Tensor, Device, keep, noGrad, randint, tidy } from '../tensor';
+import { Tensor, Device, cat, keep, noGrad, randint, tidy, tensor } from '../tensor';
 import type { Classifier } from '../models/registry';
-import { synthesizeProbe } from './probe';
-import type { InversionSchedule } from './inversion';
+import { synthesizeProbe, PROBE_DEFAULTS } from './probe';
+import { BNStatsHook } from './bn-hook';
+import { invertImages, type InversionSchedule } from './inversion';
+import { DfkdError } from '../errors';
 import { nowSeconds } from '../util';
 
 export interface AnchorSpec {
@@ -20,13 +22,29 @@ export interface AnchorSpec {
   boundary?: number;
 }
 
+/**
+ * tadfkd.anchors.refresh: every so many iterations the next `rows` anchors (a ring over the set) are
+ * inverted further, from where they are, with DeepInversion's adaptive competition (ADI) added to the
+ * probe recipe: weight x (1 - JS(S(x), T(x))), so they move toward images of their class on which the
+ * student still disagrees with the teacher.
+ */
+export interface AnchorRefresh {
+  every: number;
+  rows: number;
+  steps: number;
+  weight: number;
+}
+
 /** What the anchors ask of an image cache (the teacher's `anchors-<hash>.safetensors`). */
 export type AnchorImageRequest = { n: number; steps?: number; seed: number; lrSchedule?: InversionSchedule; boundary?: number };
 
 export class AnchorSet {
+  /** Next anchor row a refresh starts at (a ring over the set). */
+  private cursor = 0;
+
   private constructor(
-    private readonly x: Tensor,
-    private readonly t: Tensor,
+    private x: Tensor,
+    private t: Tensor,
     /** What making the set cost and how well the inversion hit its targets (logged once). */
     readonly log: Record<string, number>,
   ) {}
@@ -59,6 +77,76 @@ export class AnchorSet {
     } finally {
       teacher.train(wasTraining);
     }
+  }
+
+  /** The set as a checkpoint holds it once refreshes have changed it: images, logits and the ring's cursor. */
+  state(prefix: string): { tensors: Map<string, Tensor>; meta: Record<string, number> } {
+    return { tensors: new Map([[`${prefix}x`, this.x], [`${prefix}t`, this.t]]), meta: { [`${prefix}cursor`]: this.cursor } };
+  }
+
+  /** The set of a checkpoint (copied: the caller disposes its own tensors); undefined when it holds none. */
+  static restore(tensors: Map<string, Tensor>, meta: Record<string, number | boolean>, prefix: string, n: number): AnchorSet | undefined {
+    const x = tensors.get(`${prefix}x`);
+    const t = tensors.get(`${prefix}t`);
+    if (!x && !t) return undefined;
+    if (!x || !t || x.shape[0] !== n || t.shape[0] !== n) {
+      const rows = (v: Tensor | undefined): string => (v ? String(v.shape[0]) : 'missing');
+      throw new DfkdError(`checkpoint: refreshed anchors '${prefix}x' / '${prefix}t' have ${rows(x)} / ${rows(t)} rows, the config says tadfkd.anchors.n = ${n}`, 'ECORRUPT');
+    }
+    const set = new AnchorSet(keep(x.clone()), keep(t.clone()), {});
+    set.cursor = Number(meta[`${prefix}cursor`] ?? 0) % n;
+    return set;
+  }
+
+  /**
+   * One refresh (AnchorRefresh): rows cursor.. of the set inverted `o.steps` more Adam steps against the
+   * teacher (cross-entropy to their classes i mod K, BN statistics, the probe's priors and jitter) plus
+   * the competition with `student` (in eval mode), then their logits taken again. Returns what it logs.
+   */
+  refresh(teacher: Classifier, student: Classifier, numClasses: number, o: AnchorRefresh): Record<string, number> {
+    const t0 = nowSeconds();
+    // A refresh never wraps: the one after the set's last rows starts again at row 0.
+    const start = this.cursor;
+    const m = Math.min(o.rows, this.size - start);
+    this.cursor = (start + m) % this.size;
+    const y = keep(tensor(Int32Array.from({ length: m }, (_, i) => (start + i) % numClasses), [m], 'int64', this.x.device as Device));
+    const x = keep(noGrad(() => this.x.narrow(0, start, m).clone()).requiresGrad_(true));
+    const modes = [teacher.training, student.training];
+    teacher.eval();
+    student.eval();
+    const hook = new BNStatsHook(teacher);
+    try {
+      const p = PROBE_DEFAULTS;
+      const weights = { ce: 1, bn: p.bnWeight, tv: p.tvWeight, l2: p.l2Weight };
+      const log = invertImages(teacher, hook, x, y, { steps: o.steps, lr: p.lr, weights, jitter: p.jitter, flip: p.flip, competition: { student, weight: o.weight } });
+      this.replaceRows(start, x, teacher);
+      return { anchors_refresh_sec: nowSeconds() - t0, ...(log ? { anchors_refresh_ce: log.ce, anchors_refresh_adi: log.adi ?? NaN } : {}) };
+    } finally {
+      hook.remove();
+      teacher.train(modes[0]);
+      student.train(modes[1]);
+      y.dispose();
+      x.dispose();
+    }
+  }
+
+  /** The set with the rows from `start` replaced by `x` and their logits by the teacher's on it. */
+  private replaceRows(start: number, x: Tensor, teacher: Classifier): void {
+    const m = x.shape[0];
+    const splice = (all: Tensor, part: Tensor): Tensor => {
+      const pieces = [all.narrow(0, 0, start), part, all.narrow(0, start + m, all.shape[0] - start - m)];
+      return cat(pieces.filter((v) => v.shape[0] > 0), 0);
+    };
+    const next = tidy(() =>
+      noGrad(() => {
+        const xs = x.detach();
+        return { x: keep(splice(this.x, xs)), t: keep(splice(this.t, teacher.call(xs))) };
+      }),
+    );
+    this.x.dispose();
+    this.t.dispose();
+    this.x = next.x;
+    this.t = next.t;
   }
 
   get size(): number {

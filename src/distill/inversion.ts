@@ -29,6 +29,12 @@ export interface InversionOptions {
   flip?: boolean;
   /** 'cosine': the learning rate decays from `lr` to 0 over the steps (DeepInversion's cosine policy, without its warm-up); default constant. */
   lrSchedule?: InversionSchedule;
+  /**
+   * DeepInversion's adaptive competition (ADI): weight x (1 - JS(S(x), T(x))) on the same view, the JS of
+   * the temperature-3 softmaxes summed over classes and averaged over the batch, with `student` frozen in
+   * its current mode. Pushes the images toward where the student disagrees with the teacher. Absent: none.
+   */
+  competition?: { student: Classifier; weight: number };
 }
 
 /** `x` [N,C,H,W] rolled by (dy, dx) pixels (wrapping around), as torch.roll on dims 2 and 3. */
@@ -55,6 +61,8 @@ export interface InversionLog {
   ce: number;
   bn: number;
   tv: number;
+  /** The competition term (1 - JS) when there is one. */
+  adi?: number;
 }
 
 /**
@@ -70,16 +78,20 @@ export function invertImages(teacher: Classifier, hook: BNStatsHook, x: Tensor, 
   try {
     for (let k = 0; k < o.steps; k++) {
       tidy(() => {
-        const { result: t, loss: bn } = hook.capture(() => teacher.call(jittered(x, o)));
+        const view = jittered(x, o);
+        const { result: t, loss: bn } = hook.capture(() => teacher.call(view));
         const ce = F.crossEntropy(t, y);
         const tv = L.totalVariation(x);
         const l2 = L.l2Prior(x);
-        const loss = ce.mul(w.ce).add(bn.mul(w.bn)).add(tv.mul(w.tv)).add(l2.mul(w.l2));
+        let loss = ce.mul(w.ce).add(bn.mul(w.bn)).add(tv.mul(w.tv)).add(l2.mul(w.l2));
+        const c = o.competition;
+        const adi = c ? L.jsAdversarial(c.student.call(view), t, 3, 'batchmean') : undefined;
+        if (c && adi) loss = loss.add(adi.mul(c.weight));
         opt.zeroGrad();
         loss.backward();
         opt.step();
         sched?.step();
-        if (k === o.steps - 1) log = { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item() };
+        if (k === o.steps - 1) log = { loss_g: loss.item(), ce: ce.item(), bn: bn.item(), tv: tv.item(), ...(adi ? { adi: adi.item() } : {}) };
       });
     }
   } finally {

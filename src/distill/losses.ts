@@ -31,16 +31,17 @@ export function klTemperature(student: Tensor, teacher: Tensor, temperature = 1)
 /**
  * The clamped Jensen-Shannon "competition" term of DeepInversion used as TA-DFKD's adversarial loss:
  * P = softmax(s/T), Q = softmax(t/T), M = (P+Q)/2, all clamped to [0.01, 0.99];
- * JS = 0.5 KL(M||P) + 0.5 KL(M||Q) averaged over batch*classes; returns 1 - clamp(JS, 0, 1).
+ * JS = 0.5 KL(M||P) + 0.5 KL(M||Q) averaged over batch*classes (`reduction` 'mean'; 'batchmean': summed
+ * over classes and averaged over the batch, as DeepInversion's ADI term); returns 1 - clamp(JS, 0, 1).
  * The generator minimises it, i.e. maximises teacher-student disagreement.
  */
-export function jsAdversarial(student: Tensor, teacher: Tensor, temperature = 3): Tensor {
+export function jsAdversarial(student: Tensor, teacher: Tensor, temperature = 3, reduction: 'mean' | 'batchmean' = 'mean'): Tensor {
   const p = student.div(temperature).softmax(1);
   const q = teacher.div(temperature).softmax(1);
   const m = p.add(q).mul(0.5).clamp(0.01, 0.99);
   const pc = p.clamp(0.01, 0.99);
   const qc = q.clamp(0.01, 0.99);
-  const js = F.klDiv(pc.log(), m, { reduction: 'mean' }).mul(0.5).add(F.klDiv(qc.log(), m, { reduction: 'mean' }).mul(0.5));
+  const js = F.klDiv(pc.log(), m, { reduction }).mul(0.5).add(F.klDiv(qc.log(), m, { reduction }).mul(0.5));
   return js.clamp(0, 1).rsub(1);
 }
 

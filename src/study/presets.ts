@@ -323,6 +323,13 @@ const ABLATIONS: readonly StudyMethod[] = [
     experiment: true,
     description: "experiment: TA-DFKD with half of the anchors inverted toward two-class soft targets (tadfkd.anchors.boundary 0.5: their class and a neighbour by the teacher's last-layer weights), so that they sit near the teacher's boundaries between similar classes: the converged ResNet-8 students send real shirts and coats to pullover",
   },
+  ...[30, 100].map((weight) => ({
+    id: `ta-dfkd+anchors-adi${weight}`,
+    method: 'ta-dfkd' as const,
+    overrides: { tadfkd: { anchors: { ...DEFAULT_ANCHORS, refresh: { every: 25, rows: 128, steps: 50, weight } } } },
+    experiment: true,
+    description: `experiment: TA-DFKD whose anchors are inverted further during the run against the current student (tadfkd.anchors.refresh: every 25 iterations the next 128 anchors take 50 more steps with DeepInversion's competition term at weight ${weight}), so that they move toward images of their class the student still gets wrong: the converged ResNet-8 students agree with their teacher on only 57% of its anchors and miss real shirts`,
+  })),
   {
     id: 'ta-dfkd+adv100-slr01',
     method: 'ta-dfkd',

@@ -87,6 +87,16 @@ const AnchorsSection = z
       .max(1)
       .optional()
       .describe("share of the anchors (the first rows of each inversion batch) inverted toward a two-class soft target instead of their one-hot class: lambda on their class a and 1 - lambda on a neighbouring class b (lambda uniform in [0.5, 1); b drawn in proportion to the positive cosine similarity of the teacher's last-layer weights of a and b), so that some anchors sit near the teacher's boundaries between similar classes, where its logits show how it separates them (ZSKD's soft data impressions, with two classes). Absent: none"),
+    refresh: z
+      .object({
+        every: z.number().int().positive().describe('iterations between two refreshes (one after the generator step of every that many iterations)'),
+        rows: z.number().int().positive().describe('anchors inverted further per refresh, the next rows of the set in turn'),
+        steps: z.number().int().positive().describe('Adam steps of each refresh, starting from the anchors as they are'),
+        weight: z.number().min(0).describe("weight of the competition term 1 - JS(student, teacher) (DeepInversion's ADI; JS summed over classes, averaged over the batch)"),
+      })
+      .strict()
+      .optional()
+      .describe("re-invert the anchors during the run with DeepInversion's adaptive competition: every `every` iterations the next `rows` anchors take `steps` more inversion steps (their class, BN statistics, priors, jitter) plus weight x (1 - JS(S(x), T(x))) against the current student, so that they move toward images of their class on which the student still disagrees with the teacher; the teacher's logits are taken again. The set then changes during a run, so checkpoints hold it. Absent: the anchors stay as inverted"),
     augment: z
       .union([z.literal(false), CropFlipSection])
       .optional()

@@ -52,6 +52,8 @@ interface Source {
 
 /** Prefix of the companion generator's checkpoint tensors and meta. */
 const COMPANION = 'companion.';
+/** Prefix of the refreshed anchors' checkpoint tensors and meta (tadfkd.anchors.refresh). */
+const ANCHORS = 'anchors.';
 function prefixKeys<V>(p: string, r: Record<string, V>): Record<string, V> {
   return Object.fromEntries(Object.entries(r).map(([k, v]) => [p + k, v]));
 }
@@ -180,6 +182,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     if (c) for (const [k, v] of Object.entries(this.optimizeGenerator(c.synth, () => this.lossOf(c)))) log[`c_${k}`] = v;
     if (this.warming) return log;
     this.generatorSteps += 1;
+    Object.assign(log, this.refreshAnchors());
     const every = this.cfg.tadfkd?.restartEvery;
     if (every && this.generatorSteps % (every * this.cfg.generatorSteps) === 0) {
       this.synth.reinit();
@@ -188,6 +191,17 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
       log.restart = 1;
     }
     return log;
+  }
+
+  /**
+   * tadfkd.anchors.refresh: after the last generator step of every `every` iterations, the next anchors
+   * inverted further against the current student (AnchorSet.refresh). Returns what it logs.
+   */
+  private refreshAnchors(): StepLog {
+    const a = this.cfg.tadfkd?.anchors;
+    const r = a ? a.refresh : undefined;
+    if (!r || this.generatorSteps % (r.every * this.cfg.generatorSteps) !== 0) return {};
+    return this.anchors()!.refresh(this.teacher, this.student, this.shape.numClasses, r);
   }
 
   /** The student's view of a synthetic batch: augmented when tadfkd.augment is set, else x itself. */
@@ -422,6 +436,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   override synthState(): Map<string, Tensor> {
     const m = this.synthWeights();
     if (this.replay) for (const [k, v] of this.replay.state('replay.')) m.set(k, v);
+    if (this.anchorsRefreshed()) for (const [k, v] of this.anchorSet!.state(ANCHORS).tensors) m.set(k, v);
     return m;
   }
   /** The generators and their optimisers, without the replay buffer's stored samples. */
@@ -436,18 +451,36 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' ? { generatorSteps: this.generatorSteps } : {};
     const c = this.companion;
     const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
-    return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...steps, ...this.replay?.meta('replay.'), ...companion };
+    const anchors = this.anchorsRefreshed() ? this.anchorSet!.state(ANCHORS).meta : {};
+    return { ...super.synthMeta(), expectedRate: this.main.expectedRate, ...steps, ...this.replay?.meta('replay.'), ...companion, ...anchors };
   }
   override loadSynthState(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
     super.loadSynthState(t, meta);
     if (typeof meta.expectedRate === 'number') this.main.expectedRate = meta.expectedRate;
     if (typeof meta.generatorSteps === 'number') this.generatorSteps = meta.generatorSteps;
     this.replay?.load(t, meta, 'replay.');
+    this.loadAnchors(t, meta);
     const c = this.companion;
     if (!c) return;
     const cMeta = stripKeys(COMPANION, meta);
     c.synth.load(new Map([...t].filter(([k]) => k.startsWith(COMPANION)).map(([k, v]) => [k.slice(COMPANION.length), v])), cMeta);
     if (typeof cMeta.expectedRate === 'number') c.expectedRate = cMeta.expectedRate;
+  }
+
+  /** With tadfkd.anchors.refresh, once the set exists: it changes during the run, so checkpoints hold it. */
+  private anchorsRefreshed(): boolean {
+    const a = this.cfg.tadfkd?.anchors;
+    return !!(a && a.refresh && this.anchorSet);
+  }
+
+  /** The refreshed anchor set of a checkpoint, in place of the one the first student step would make. */
+  private loadAnchors(t: Map<string, Tensor>, meta: Record<string, number | boolean>): void {
+    const a = this.cfg.tadfkd?.anchors;
+    if (!a || !a.refresh) return;
+    const set = AnchorSet.restore(t, meta, ANCHORS, a.n);
+    if (!set) return;
+    this.anchorSet?.dispose();
+    this.anchorSet = set;
   }
 
   /** Mean selection rate since the last call (NaN when selection is off or nothing was drawn). */
