@@ -12,6 +12,8 @@
  *                    L_S = mean |S(x) - T(x)|
  *   [tadfkd.companion: a second generator with its own BN weight, first-layer multiplier and jitter takes
  *    its own generator step after the main one and supplies a fixed share of the fresh samples]
+ *   [tadfkd.anchors.refresh: every few iterations some anchors are inverted further against the current
+ *    student (DeepInversion's competition term), after the generator step]
  *
  * No class-prior term by default: that is the point of the method. `--no-selection` keeps every
  * sample (the paper's "basic" ablation).
