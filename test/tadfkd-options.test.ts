@@ -319,6 +319,25 @@ test("the competition term pulls refreshed anchors toward the student's disagree
   });
 });
 
+test('a refresh that diverges keeps the anchors as they were and says so', () => {
+  tidy(() => {
+    manualSeed(0);
+    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+    teacher.eval();
+    noGrad(() => student.parameters()[0].mul_(NaN));
+    const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 8, steps: 1, seed: 3 });
+    try {
+      const before = set.state('a.').tensors.get('a.x')!.toFloat32Array();
+      const log = set.refresh(teacher, student, 10, { every: 1, rows: 8, steps: 2, weight: 1 });
+      assert.equal(log.anchors_refresh_nonfinite, 1);
+      assert.deepEqual(set.state('a.').tensors.get('a.x')!.toFloat32Array(), before);
+    } finally {
+      set.dispose();
+    }
+  });
+});
+
 test('anchor refreshes (tadfkd.anchors.refresh) are validated, logged, change the run, are in checkpoints and resume bit-identically', async () => {
   const anchors = { n: 20, share: 0.25, steps: 3 };
   assert.throws(() => resolveConfig('ta-dfkd', 'fashion-mnist', { tadfkd: { anchors: { ...anchors, refresh: { every: 0, rows: 8, steps: 2, weight: 1 } } } }), /tadfkd\.anchors\.refresh\.every/);

@@ -119,8 +119,13 @@ export class AnchorSet {
       const p = PROBE_DEFAULTS;
       const weights = { ce: 1, bn: p.bnWeight, tv: p.tvWeight, l2: p.l2Weight };
       const log = invertImages(teacher, hook, x, y, { steps: o.steps, lr: p.lr, weights, jitter: p.jitter, flip: p.flip, competition: { student, weight: o.weight } });
-      this.replaceRows(start, x, teacher);
-      return { anchors_refresh_sec: nowSeconds() - t0, ...(log ? { anchors_refresh_ce: log.ce, anchors_refresh_adi: log.adi ?? NaN } : {}) };
+      // A refresh that diverged keeps the rows as they were: the run's NaN guard checks the weights, not the anchors.
+      const finite = noGrad(() => tidy(() => x.isfinite().all()));
+      if (finite) this.replaceRows(start, x, teacher);
+      const out: Record<string, number> = { anchors_refresh_sec: nowSeconds() - t0 };
+      if (log) Object.assign(out, { anchors_refresh_ce: log.ce, anchors_refresh_adi: log.adi ?? NaN });
+      if (!finite) out.anchors_refresh_nonfinite = 1;
+      return out;
     } finally {
       hook.remove();
       teacher.train(modes[0]);
