@@ -347,6 +347,8 @@ test('anchor refreshes (tadfkd.anchors.refresh) are validated, logged, change th
   const dir = await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, refresh } } }, 'ta-anchor-refresh', { ...TINY, tadfkd: { ...TINY_TA, anchors } });
   const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.every((l) => l.losses.anchors_refresh_sec >= 0 && Number.isFinite(l.losses.anchors_refresh_adi)), 'each evaluation logs the refreshes');
+  // Every third iteration: the only refresh (iteration 3) comes after the checkpoint, so the resumed run must know how many generator steps came before it.
+  await assertChangesRunAndResumesExactly({ ...TINY, tadfkd: { ...TINY_TA, anchors: { ...anchors, refresh: { ...refresh, every: 3 } } } }, 'ta-anchor-refresh3', { ...TINY, tadfkd: { ...TINY_TA, anchors } });
 });
 
 test('mixupTail keeps the head rows and makes each tail row a convex mix of itself and one row of the batch', () => {

@@ -449,8 +449,9 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   }
   override synthMeta(): Record<string, number | boolean> {
     const ta = this.cfg.tadfkd;
-    // The step count says when to restart and where the schedule is; runs using neither keep their old meta.
-    const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' ? { generatorSteps: this.generatorSteps } : {};
+    // The step count says when to restart, to refresh the anchors and where the schedule is; runs using none keep their old meta.
+    const refresh = ta?.anchors ? ta.anchors.refresh : undefined;
+    const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' || refresh ? { generatorSteps: this.generatorSteps } : {};
     const c = this.companion;
     const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
     const anchors = this.anchorsRefreshed() ? this.anchorSet!.state(ANCHORS).meta : {};
