@@ -259,12 +259,18 @@ test('AnchorSet: the same seed gives the same images, another seed others; sampl
   });
 });
 
+/** A seeded LeNet-5 teacher (eval mode) and LeNet-5-half student for the anchor-refresh tests. */
+function refreshPair(): { teacher: ReturnType<typeof buildModel>; student: ReturnType<typeof buildModel> } {
+  manualSeed(0);
+  const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
+  teacher.eval();
+  return { teacher, student };
+}
+
 test('AnchorSet.refresh inverts the next rows further (without wrapping), keeps the others, takes their logits again and restores from its state', () => {
   tidy(() => {
-    manualSeed(0);
-    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    teacher.eval();
+    const { teacher, student } = refreshPair();
     const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 12, steps: 2, seed: 3 });
     const rowsOf = (s: AnchorSet) => {
       const x = s.state('a.').tensors.get('a.x')!;
@@ -301,10 +307,7 @@ test('AnchorSet.refresh inverts the next rows further (without wrapping), keeps 
 
 test("the competition term pulls refreshed anchors toward the student's disagreement: 1 - JS falls with its weight", () => {
   tidy(() => {
-    manualSeed(0);
-    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    teacher.eval();
+    const { teacher, student } = refreshPair();
     const adi = (weight: number) => {
       const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 16, steps: 2, seed: 3 });
       try {
@@ -321,10 +324,7 @@ test("the competition term pulls refreshed anchors toward the student's disagree
 
 test('a refresh that diverges keeps the anchors as they were and says so', () => {
   tidy(() => {
-    manualSeed(0);
-    const teacher = buildModel('lenet5', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    const student = buildModel('lenet5-half', { inChannels: 1, numClasses: 10, imageSize: 32 });
-    teacher.eval();
+    const { teacher, student } = refreshPair();
     noGrad(() => student.parameters()[0].mul_(NaN));
     const set = AnchorSet.make(teacher, { channels: 1, imageSize: 32, numClasses: 10 }, { n: 8, steps: 1, seed: 3 });
     try {

@@ -7,7 +7,7 @@
  */
 import { Tensor, Device, cat, keep, noGrad, randint, tidy, tensor } from '../tensor';
 import type { Classifier } from '../models/registry';
-import { synthesizeProbe, PROBE_DEFAULTS } from './probe';
+import { synthesizeProbe, probeInversion, PROBE_DEFAULTS } from './probe';
 import { BNStatsHook } from './bn-hook';
 import { invertImages, type InversionSchedule } from './inversion';
 import { DfkdError } from '../errors';
@@ -116,9 +116,8 @@ export class AnchorSet {
     student.eval();
     const hook = new BNStatsHook(teacher);
     try {
-      const p = PROBE_DEFAULTS;
-      const weights = { ce: 1, bn: p.bnWeight, tv: p.tvWeight, l2: p.l2Weight };
-      const log = invertImages(teacher, hook, x, y, { steps: o.steps, lr: p.lr, weights, jitter: p.jitter, flip: p.flip, competition: { student, weight: o.weight } });
+      const recipe = probeInversion({ ...PROBE_DEFAULTS, steps: o.steps });
+      const log = invertImages(teacher, hook, x, y, { ...recipe, competition: { student, weight: o.weight } });
       // A refresh that diverged keeps the rows as they were: the run's NaN guard checks the weights, not the anchors.
       const finite = noGrad(() => tidy(() => x.isfinite().all()));
       if (finite) this.replaceRows(start, x, teacher);

@@ -17,7 +17,7 @@
 import { Tensor, Device, tidy, noGrad, randn, rand, tensor, keep, cat, getRngState, setRngState, manualSeed } from '../tensor';
 import type { Classifier } from '../models/registry';
 import { BNStatsHook } from './bn-hook';
-import { invertImages, type InversionSchedule } from './inversion';
+import { invertImages, type InversionOptions, type InversionSchedule } from './inversion';
 
 export interface ProbeOptions {
   /** Probe images (default 1024). */
@@ -61,6 +61,12 @@ export function definedOnly<T extends object>(o: T): Partial<T> {
  */
 export const PROBE_DEFAULTS: ProbeOptions = { n: 1024, steps: 200, batchSize: 128, lr: 0.1, bnWeight: 10, tvWeight: 1.5e-5, l2Weight: 1e-5, seed: 12345, jitter: 2, flip: true };
 
+/** The inversion settings of a probe recipe (its steps, rate, loss weights, jitter and schedule). */
+export function probeInversion(o: ProbeOptions): InversionOptions {
+  const weights = { ce: 1, bn: o.bnWeight, tv: o.tvWeight, l2: o.l2Weight };
+  return { steps: o.steps, lr: o.lr, weights, jitter: o.jitter, flip: o.flip, lrSchedule: o.lrSchedule };
+}
+
 /** Synthesises a probe set of normalised images [n, C, H, W] from the teacher alone. */
 export function synthesizeProbe(teacher: Classifier, shape: { channels: number; imageSize: number; numClasses: number }, o: Partial<ProbeOptions> = {}): Tensor {
   const opts: ProbeOptions = { ...PROBE_DEFAULTS, ...definedOnly(o) };
@@ -81,8 +87,7 @@ export function synthesizeProbe(teacher: Classifier, shape: { channels: number; 
       const soft = opts.boundary ? Math.round(opts.boundary * b) : 0;
       const y = keep(soft > 0 ? boundaryTargets(labels, soft, partners ??= partnerProbs(teacher, shape.numClasses), dev) : tensor(labels, [b], 'int64', dev));
       try {
-        const weights = { ce: 1, bn: opts.bnWeight, tv: opts.tvWeight, l2: opts.l2Weight };
-        invertImages(teacher, hook, x, y, { steps: opts.steps, lr: opts.lr, weights, jitter: opts.jitter, flip: opts.flip, lrSchedule: opts.lrSchedule });
+        invertImages(teacher, hook, x, y, probeInversion(opts));
         parts.push(keep(x.detach().clone()));
       } finally {
         x.dispose();

@@ -22,7 +22,7 @@ import { Tensor, Device, noGrad, cat, zeros, keep } from '../../tensor';
 import { augmentBatch, mixupTail } from '../augment';
 import { ReplayBuffer } from '../replay';
 import { FeatureRecorder } from '../features';
-import { AnchorSet } from '../anchors';
+import { AnchorSet, type AnchorRefresh } from '../anchors';
 import { BNStatsHook, type BNLossOptions } from '../bn-hook';
 import { GeneratorSynthesizer } from '../synthesizer';
 import { GeneratorMethod, MethodContext, Preview, StepLog } from '../method';
@@ -200,8 +200,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
    * inverted further against the current student (AnchorSet.refresh). Returns what it logs.
    */
   private refreshAnchors(): StepLog {
-    const a = this.cfg.tadfkd?.anchors;
-    const r = a ? a.refresh : undefined;
+    const r = this.anchorRefresh;
     if (!r || this.generatorSteps % (r.every * this.cfg.generatorSteps) !== 0) return {};
     return this.anchors()!.refresh(this.teacher, this.student, this.shape.numClasses, r);
   }
@@ -450,8 +449,7 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
   override synthMeta(): Record<string, number | boolean> {
     const ta = this.cfg.tadfkd;
     // The step count says when to restart, to refresh the anchors and where the schedule is; runs using none keep their old meta.
-    const refresh = ta?.anchors ? ta.anchors.refresh : undefined;
-    const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' || refresh ? { generatorSteps: this.generatorSteps } : {};
+    const steps: Record<string, number> = ta?.restartEvery || ta?.generatorSchedule === 'cosine' || this.anchorRefresh ? { generatorSteps: this.generatorSteps } : {};
     const c = this.companion;
     const companion = c ? prefixKeys(COMPANION, { ...c.synth.meta(), expectedRate: c.expectedRate }) : {};
     const anchors = this.anchorsRefreshed() ? this.anchorSet!.state(ANCHORS).meta : {};
@@ -470,10 +468,15 @@ export class TADFKD extends GeneratorMethod<TaDfkdConfig> {
     if (typeof cMeta.expectedRate === 'number') c.expectedRate = cMeta.expectedRate;
   }
 
+  /** The settings of tadfkd.anchors.refresh, when the run has them. */
+  private get anchorRefresh(): AnchorRefresh | undefined {
+    const a = this.cfg.tadfkd?.anchors;
+    return a ? a.refresh : undefined;
+  }
+
   /** With tadfkd.anchors.refresh, once the set exists: it changes during the run, so checkpoints hold it. */
   private anchorsRefreshed(): boolean {
-    const a = this.cfg.tadfkd?.anchors;
-    return !!(a && a.refresh && this.anchorSet);
+    return !!(this.anchorRefresh && this.anchorSet);
   }
 
   /** The refreshed anchor set of a checkpoint, in place of the one the first student step would make. */
