@@ -333,6 +333,7 @@ const ONNX_CASES: [string, number, number, boolean][] = [
   ['lenet5-half', 1, 10, false],
   ['resnet8', 1, 10, false],
   ['resnet8', 3, 10, true],
+  ['resnet8-half', 1, 10, false],
   ['resnet20', 3, 100, false],
   ['resnet18', 3, 10, false],
   ...(LARGE ? ([['resnet34', 3, 10, true]] as [string, number, number, boolean][]) : []),
@@ -480,7 +481,7 @@ test('export: unsupported formats and architectures name the supported ones; CLI
     const tiny = new TinyNet();
     assert.throws(
       () => classifierToOnnx(tiny, { arch: 'tiny', dataset: 'cifar10', numClasses: 2, inChannels: 3, imageSize: 32 }),
-      /cannot export architecture 'tiny' \(TinyNet\) to ONNX: no exporter for it; supported architectures: lenet5, lenet5-half, resnet8, resnet20, resnet18, resnet34, wrn-16-1, wrn-16-2, wrn-40-2, vgg5, vgg11/,
+      /cannot export architecture 'tiny' \(TinyNet\) to ONNX: no exporter for it; supported architectures: lenet5, lenet5-half, resnet8, resnet8-half, resnet20, resnet18, resnet34, wrn-16-1, wrn-16-2, wrn-40-2, vgg5, vgg11/,
     );
     tiny.dispose();
 

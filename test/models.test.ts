@@ -26,7 +26,7 @@ import {
 import { loadSafetensors } from '../src/io/safetensors';
 import { findPython } from './helpers/python';
 
-const CLASSIFIERS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg11'];
+const CLASSIFIERS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet8-half', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg11'];
 
 /**
  * Trainable parameter counts, computed with the PyTorch reference definitions
@@ -36,6 +36,7 @@ const EXPECTED_PARAMS: Record<string, Record<string, number>> = {
   lenet5: { '1x10': 61_990, '3x10': 62_290, '3x100': 69_940 },
   'lenet5-half': { '1x10': 15_880, '3x10': 16_030, '3x100': 19_900 },
   resnet8: { '1x10': 77_754, '3x10': 78_042, '3x100': 83_892 },
+  'resnet8-half': { '1x10': 19_810, '3x10': 19_954, '3x100': 22_924 },
   resnet20: { '1x10': 272_186, '3x10': 272_474, '3x100': 278_324 },
   resnet18: { '1x10': 11_172_810, '3x10': 11_173_962, '3x100': 11_220_132 },
   resnet34: { '1x10': 21_280_970, '3x10': 21_282_122, '3x100': 21_328_292 },
@@ -53,6 +54,7 @@ const STRUCTURE: Record<string, { featureDim: number; blocks: number[][] }> = {
   lenet5: { featureDim: 84, blocks: [[6, 14], [16, 5], [120, 1]] },
   'lenet5-half': { featureDim: 42, blocks: [[3, 14], [8, 5], [60, 1]] },
   resnet8: { featureDim: 64, blocks: [[16, 32], [32, 16], [64, 8]] },
+  'resnet8-half': { featureDim: 32, blocks: [[8, 32], [16, 16], [32, 8]] },
   resnet20: { featureDim: 64, blocks: [[16, 32], [32, 16], [64, 8]] },
   resnet18: { featureDim: 512, blocks: [[64, 32], [128, 16], [256, 8], [512, 4]] },
   resnet34: { featureDim: 512, blocks: [[64, 32], [128, 16], [256, 8], [512, 4]] },

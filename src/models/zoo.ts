@@ -36,6 +36,9 @@ export const BUILTIN_MODELS: ModelSpec[] = [
   classifier('resnet8', 'CIFAR ResNet-8 (He et al., 3 stages 16/32/64, 1 block each, projection shortcuts)', (o) =>
     new CifarResNet({ inChannels: o.inChannels, numClasses: o.numClasses, numBlocks: [1, 1, 1], widths: [16, 32, 64] }),
   ),
+  classifier('resnet8-half', 'ResNet-8 at half width (3 stages 8/16/32, 1 block each, projection shortcuts): a student of the ResNet family about the size of lenet5-half', (o) =>
+    new CifarResNet({ inChannels: o.inChannels, numClasses: o.numClasses, numBlocks: [1, 1, 1], widths: [8, 16, 32] }),
+  ),
   classifier('resnet20', 'CIFAR ResNet-20 (He et al., 3 stages 16/32/64, 3 blocks each, projection shortcuts)', (o) =>
     new CifarResNet({ inChannels: o.inChannels, numClasses: o.numClasses, numBlocks: [3, 3, 3], widths: [16, 32, 64] }),
   ),
