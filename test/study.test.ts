@@ -184,6 +184,8 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
   const changed = tinyPreset();
   changed.teachers[1].recipe = TeacherRecipe.parse({ ...changed.teachers[1].recipe, batchSize: 256 });
   await assert.rejects(runStudy({ preset: changed, out, report: false, ...quiet }), /2 cell\(s\) run with a different config/);
+  // So does another student: the finished cells are not taken for the new student's.
+  await assert.rejects(runStudy({ preset, out, student: 'resnet8-half', report: false, ...quiet }), /cell\(s\) run with a different config/);
   const after = fs.readdirSync(path.join(out, 'teachers')).filter((d) => d.startsWith('lenet5-s1-'));
   assert.equal(after.length, 2, `a changed recipe should train into a new directory, found ${after.join(', ')}`);
 });
@@ -389,6 +391,13 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(bf, methodVariant('ta-dfkd'), 1)).precision, 'bf16-forwards');
   assert.match(bf.description, /\[run with --precision bf16-forwards\]/);
   assert.deepEqual(applyStudyOverrides(fm, { precision: 'float32' }).budget, fm.budget);
+  // --student replaces the preset's student for every cell, and says so in the description.
+  const r8h = applyStudyOverrides(fm, { student: 'resnet8-half' });
+  assert.equal(r8h.student, 'resnet8-half');
+  assert.match(r8h.description, /\[run with --student resnet8-half\]/);
+  assert.equal(applyStudyOverrides(fm, { student: 'lenet5-half' }).description, fm.description);
+  assert.throws(() => applyStudyOverrides(fm, { student: 'resnet9' }), /--student: 'resnet9' is not a classifier of the model zoo \(known: lenet5, lenet5-half, resnet8, resnet8-half/);
+  assert.throws(() => applyStudyOverrides(fm, { student: 'generator' }), /--student: 'generator' is not a classifier/);
   assert.throws(() => getPreset('nope'), /unknown study preset 'nope'/);
 });
 

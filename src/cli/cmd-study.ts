@@ -72,6 +72,7 @@ const StudyOptions = z.object({
   teachers: z.array(z.string()).optional(),
   iterations: z.number().int().optional(),
   precision: z.enum(PRECISIONS).optional(),
+  student: z.string().optional(),
   threshold: z.number().optional(),
   dataPath: z.string().optional(),
   probe: z.boolean(),
@@ -98,6 +99,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--teachers <ids>', "comma-separated teacher ids of the preset (see --list-presets)", parseList('--teachers'))
     .option('--iterations <n>', 'distillation iterations per cell (replaces the preset budget)', parseIntArg('--iterations'))
     .option('--precision <p>', "every cell's precision: float32 (default) or bf16-forwards (the student's batches made under bfloat16 autocast: cheaper cells on CPUs with AVX-512 BF16; changes results; docs/methods.md)")
+    .option('--student <arch>', "every cell's student architecture, in place of the preset's (a classifier of `dfkd models`; part of each cell's identity)")
     .option('--threshold <x>', 'catastrophic failure: final accuracy below x times the teacher accuracy (default 0.5)', parseNumArg('--threshold'))
     .option('--data-path <dir>', 'dataset location (required for CIFAR-10)')
     .option('--no-probe', 'skip the probe trust score of each cell (computed at the end; one probe inversion per teacher)')
@@ -145,8 +147,8 @@ async function studyCommand(o: StudyOptions): Promise<void> {
   const runCell = jobs > 1 ? (await import('../study/fork-runner')).forkCellRunner(Math.max(1, Math.floor(os.cpus().length / jobs))) : undefined;
   try {
     const run = queueUrl ? (a: Parameters<typeof runStudy>[0]) => runStudyOnQueue({ ...a, queue: queueUrl, onRemoteDone: (r) => display.where.set(cellId(r.cell), `on ${r.host}${r.resumed ? ', continued from a checkpoint' : ''}`) }) : runStudy;
-    const { preset, dataPath, device, methods, seeds, teachers, iterations, precision, threshold, onNan } = o;
-    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, precision, threshold, probe, onNan, concurrency: jobs, runCell, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
+    const { preset, dataPath, device, methods, seeds, teachers, iterations, precision, student, threshold, onNan } = o;
+    const res = await run({ preset, out, dataPath, device, methods, seeds, teachers, iterations, precision, student, threshold, probe, onNan, concurrency: jobs, runCell, onProgress: (e) => display.show(e), shouldStop: () => display.stopRequested });
     display.stopBar();
     printStudyResult(res, out, queueUrl);
   } finally {

@@ -17,7 +17,7 @@ import { listMethods } from '../distill/methods';
 import { DEFAULT_ANCHORS } from '../distill/methods/ta-dfkd-config';
 import type { Precision } from '../distill/precision';
 import { TeacherRecipe } from '../train/teacher';
-import { getModel } from '../models';
+import { getModel, listModelNames } from '../models';
 import { getDatasetInfo } from '../data/registry';
 
 /** One teacher of a study: an id (used in directory names and tables) and its training recipe. */
@@ -89,6 +89,8 @@ export interface StudyOverrides {
   threshold?: number;
   /** Every cell's precision (src/distill/precision.ts); part of each cell's config. */
   precision?: Precision;
+  /** Replace the preset's student architecture (a zoo classifier); part of each cell's identity. */
+  student?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,6 +770,12 @@ export function applyStudyOverrides(preset: StudyPreset, o: StudyOverrides): Stu
     p.studentStepBudget = undefined;
   }
   if (o.threshold !== undefined) p.catastrophicThreshold = o.threshold;
+  if (o.student !== undefined && o.student !== p.student) {
+    const classifiers = listModelNames('classifier');
+    if (!classifiers.includes(o.student)) throw new DfkdError(`--student: '${o.student}' is not a classifier of the model zoo (known: ${classifiers.join(', ')})`, 'EUSAGE');
+    p.student = o.student;
+    if (!p.description.includes('[run with --student')) p.description += ` [run with --student ${o.student}]`;
+  }
   if (o.precision !== undefined && o.precision !== 'float32') {
     p.budget = deepMerge(p.budget, { precision: o.precision });
     if (!p.description.includes('[run with --precision')) p.description += ` [run with --precision ${o.precision}]`;
