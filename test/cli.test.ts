@@ -88,3 +88,14 @@ test('eval of a trained teacher prints accuracy, per-class accuracy and the conf
   assert.match(r.stdout, /per-class accuracy/);
   assert.match(r.stdout, /confusion matrix/);
 });
+
+test("distill notes a student of another family than the teacher's and names the family's student", () => {
+  const root = tmpDir('family');
+  const args = ['--teacher', tinyTeacher(), '--method', 'dafl', '--iterations', '1', '--batch-size', '8'];
+  const other = dfkd('distill', ...args, '--student', 'resnet8-half', '--out', path.join(root, 'a'));
+  assert.equal(other.code, 0, other.stderr);
+  assert.match(other.stderr, /note: the student resnet8-half is not of the teacher's family \(lenet5\);.*Try --student lenet5-half/);
+  const same = dfkd('distill', ...args, '--out', path.join(root, 'b'));
+  assert.equal(same.code, 0, same.stderr);
+  assert.doesNotMatch(same.stderr, /note: the student/);
+});

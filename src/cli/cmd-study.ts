@@ -44,7 +44,7 @@ function describePreset(p: StudyPreset): string {
     `  dataset ${p.dataset}, student ${p.student}, seeds ${p.seeds.join(', ')}, catastrophic threshold ${p.catastrophicThreshold}`,
     `  budget: ${JSON.stringify(b)}`,
     `  teachers:`,
-    ...p.teachers.map((t) => `    ${t.id.padEnd(14)} ${t.recipe.arch}, seed ${t.recipe.seed}, ${t.recipe.epochs} epochs${t.recipe.labelSmoothing ? `, label smoothing ${t.recipe.labelSmoothing}` : ''}`),
+    ...p.teachers.map((t) => `    ${t.id.padEnd(14)} ${t.recipe.arch}, seed ${t.recipe.seed}, ${t.recipe.epochs} epochs${t.recipe.labelSmoothing ? `, label smoothing ${t.recipe.labelSmoothing}` : ''}${t.student ? `; student ${t.student}` : ''}`),
     `  methods: ${p.methods.map((m) => (methodSeeds(p, m).length < p.seeds.length ? `${m.id} (seeds ${methodSeeds(p, m).join(', ')})` : m.id)).join(', ')}`,
   ];
   return lines.join('\n');

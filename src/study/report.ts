@@ -114,10 +114,16 @@ function methodTable(r: StudyResults): Table {
   };
 }
 
+/** The study's student, and each teacher's own where it differs: "lenet5-half (resnet8: resnet8-half)". */
+export function studentsText(r: Pick<StudyResults, 'student' | 'teachers'>): string {
+  const own = r.teachers.filter((t) => t.student !== undefined && t.student !== r.student).map((t) => `${t.id}: ${t.student}`);
+  return own.length ? `${r.student} (${own.join(', ')})` : r.student;
+}
+
 function teacherTable(r: StudyResults): Table {
   return {
-    header: ['teacher', 'arch', 'recipe', 'test acc. %', 'ECE', 'mean confidence', 'parameters'],
-    left: [0, 1, 2],
+    header: ['teacher', 'arch', 'recipe', 'test acc. %', 'ECE', 'mean confidence', 'parameters', 'student'],
+    left: [0, 1, 2, 7],
     rows: r.teachers.map((t) => {
       const rc = t.recipe;
       const recipe = [
@@ -129,7 +135,7 @@ function teacherTable(r: StudyResults): Table {
       ]
         .filter(Boolean)
         .join(', ');
-      return [t.id, t.arch, recipe, pc(t.testAccuracy), fx(t.ece, 4), fx(t.meanConfidence, 4), isNum(t.parameters) ? t.parameters.toLocaleString('en-US') : '–'];
+      return [t.id, t.arch, recipe, pc(t.testAccuracy), fx(t.ece, 4), fx(t.meanConfidence, 4), isNum(t.parameters) ? t.parameters.toLocaleString('en-US') : '–', t.student ?? r.student];
     }),
   };
 }
@@ -295,7 +301,7 @@ export function findings(r: StudyResults): string[] {
   if (r.progress.done < r.progress.total) out.push(`Partial results: ${r.progress.done} of ${r.progress.total} cells have finished; every figure below covers the finished cells only.`);
   if (ms.length === 0) return [...out, 'No cell has finished yet.'];
   const nT = Math.max(...ms.map((m) => m.acrossTeachers.n));
-  out.push(`Budget: ${budgetLine(r)}; ${plural(nT, 'teacher')}, student ${r.student}, dataset ${r.dataset}. All tables use this budget; accuracies are final test accuracies (no test-set model selection).`);
+  out.push(`Budget: ${budgetLine(r)}; ${plural(nT, 'teacher')}, student ${studentsText(r)}, dataset ${r.dataset}. All tables use this budget; accuracies are final test accuracies (no test-set model selection).`);
   const hiMin = argBest(ms, (m) => m.acrossTeachers.min, (a, b) => a > b);
   out.push(...minFindings(ms, hiMin));
   if (nT >= 2) {
@@ -339,7 +345,7 @@ export function renderMarkdown(r: StudyResults): string {
     `# Teacher-robustness study: ${r.preset}`,
     '',
     ...(r.description ? [r.description, ''] : []),
-    `Dataset **${r.dataset}**, student **${r.student}**, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${r.seeds.join(', ')}; ` +
+    `Dataset **${r.dataset}**, student **${studentsText(r)}**, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${r.seeds.join(', ')}; ` +
       `${r.progress.done} of ${r.progress.total} cells finished${partial}.`,
     '',
     `Budget shared by every method: ${budgetLine(r)}.`,
@@ -427,7 +433,7 @@ function htmlHead(r: StudyResults): string[] {
   ];
   if (r.description) H.push(`<p>${esc(r.description)}</p>`);
   H.push(
-    `<p>Dataset <b>${esc(r.dataset)}</b>, student <b>${esc(r.student)}</b>, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${esc(r.seeds.join(', '))}; ` +
+    `<p>Dataset <b>${esc(r.dataset)}</b>, student <b>${esc(studentsText(r))}</b>, ${plural(r.teachers.length, 'teacher')}, ${plural(r.methods.length, 'method')}, seeds ${esc(r.seeds.join(', '))}; ` +
       `${r.progress.done} of ${r.progress.total} cells finished${r.progress.done < r.progress.total ? ' (<b>partial results</b>)' : ''}. Budget: ${esc(budgetLine(r))}.</p>`,
   );
   H.push('<h2>Summary</h2>', '<ul>', ...findings(r).map((f) => `<li>${esc(f)}</li>`), '</ul>');

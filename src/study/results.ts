@@ -34,6 +34,8 @@ export interface TeacherResult {
   note?: string;
   /** Teacher directory, relative to the study directory. */
   dir?: string;
+  /** The student this teacher is distilled into (absent in results written before per-teacher students: the study's). */
+  student?: string;
 }
 
 /** One finished (teacher, method, seed) run, as read from its run directory. */

@@ -26,7 +26,7 @@ import { makeOutputDir } from '../io/safe-out';
 import { readJson } from '../io/json';
 import { contentHash, nowSeconds } from '../util';
 import { versions } from '../versions';
-import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides, methodSeeds } from './presets';
+import { StudyPreset, StudyOverrides, getPreset, applyStudyOverrides, validatePreset, cellOverrides, methodSeeds, teacherStudent } from './presets';
 import { probeTrustForRuns } from '../distill/probe-trust';
 import type { ProbeOptions } from '../distill/probe';
 import { buildResults, readCell, CellInput, FailedCell, MethodInfo, StudyResults, TeacherResult } from './results';
@@ -347,7 +347,7 @@ function ensureTeachers(b: StudyBook, opts: RunStudyOptions, dataPath: string | 
     const record = trainTeacher(recipe, { out: dir, dataPath, reuse: true, device: opts.device, onProgress: (p) => emit({ type: 'teacher-progress', teacherId: t.id, ...p }) });
     b.teacherRecords.set(t.id, { record, dir });
     const { arch, recipe: rc, recipeHash, testAccuracy, ece, meanConfidence, parameters } = record;
-    b.teacherResults.push({ id: t.id, arch, recipe: rc, recipeHash, testAccuracy, ece, meanConfidence, parameters, note: t.note, dir: rel });
+    b.teacherResults.push({ id: t.id, arch, recipe: rc, recipeHash, testAccuracy, ece, meanConfidence, parameters, note: t.note, dir: rel, student: teacherStudent(b.preset, t.id) });
     b.state.teachers.push({ id: t.id, dir: rel, recipeHash, testAccuracy });
     emit({ type: 'teacher-done', teacherId: t.id, index: i, total: teachers.length, reused, record });
     b.save();
@@ -360,7 +360,7 @@ function checkConflicts(b: StudyBook): void {
   const conflicts: string[] = [];
   for (const cs of b.state.cells) {
     const { record } = b.teacherRecords.get(cs.teacherId)!;
-    const hash = runConfigHash(b.cfgOf(cs), record.weightsSha256, b.preset.student);
+    const hash = runConfigHash(b.cfgOf(cs), record.weightsSha256, teacherStudent(b.preset, cs.teacherId));
     b.expected.set(cellKeyString(cs), hash);
     const dir = path.join(b.out, cs.runDir);
     if (!hasRun(dir)) continue;
@@ -392,7 +392,7 @@ function cellOptions(b: StudyBook, cs: CellState, opts: RunStudyOptions, dataPat
   const total = b.keys.length;
   return {
     teacherDir: b.teacherRecords.get(cs.teacherId)!.dir,
-    studentArch: b.preset.student,
+    studentArch: teacherStudent(b.preset, cs.teacherId),
     method: method.method,
     overrides: opts.onNan ? { ...base, nan: { policy: opts.onNan } } : base,
     out: path.join(b.out, cs.runDir),
