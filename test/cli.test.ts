@@ -4,6 +4,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tinyTeacher, tmpDir } from './helpers/distill-fixtures';
+import { buildModel } from '../src/models';
+import { saveModule } from '../src/io/weights';
+import { importTeacher } from '../src/interop/import';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'dfkd.js');
 
@@ -98,4 +101,20 @@ test("distill notes a student of another family than the teacher's and names the
   const same = dfkd('distill', ...args, '--out', path.join(root, 'b'));
   assert.equal(same.code, 0, same.stderr);
   assert.doesNotMatch(same.stderr, /note: the student/);
+});
+
+test("distill without --student distils a ResNet teacher into the ResNet family's student", () => {
+  const root = tmpDir('default-student');
+  const model = buildModel('resnet8', { inChannels: 1, numClasses: 10, imageSize: 28 });
+  const weights = path.join(root, 'resnet8.safetensors');
+  saveModule(weights, model);
+  model.dispose();
+  const teacher = path.join(root, 'teacher');
+  importTeacher({ arch: 'resnet8', weights, dataset: 'mnist', out: teacher, testAccuracy: false, onWarn: () => undefined });
+  const out = path.join(root, 'run');
+  const r = dfkd('distill', '--teacher', teacher, '--method', 'dafl', '--iterations', '1', '--batch-size', '8', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /resnet8 -> resnet8-half on mnist/);
+  assert.doesNotMatch(r.stderr, /note: the student/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).student, 'resnet8-half');
 });

@@ -24,6 +24,7 @@ import {
   Classifier,
   modelFamily,
   familyStudentFor,
+  defaultStudentFor,
 } from '../src/models';
 import { loadSafetensors } from '../src/io/safetensors';
 import { findPython } from './helpers/python';
@@ -382,4 +383,12 @@ test('model families: a student of the teacher family is suggested only where th
   assert.equal(familyStudentFor('resnet20', 'resnet8-half'), undefined, 'same family');
   assert.equal(familyStudentFor('vgg5', 'lenet5-half'), undefined, 'no small VGG student in the zoo');
   for (const s of ['lenet5-half', 'resnet8-half']) assert.equal(getModel(s).kind, 'classifier', `${s} is in the zoo`);
+});
+
+test("the default student is the teacher family's, else lenet5-half", () => {
+  assert.equal(defaultStudentFor('resnet8'), 'resnet8-half');
+  assert.equal(defaultStudentFor('resnet18'), 'resnet8-half');
+  assert.equal(defaultStudentFor('lenet5'), 'lenet5-half');
+  assert.equal(defaultStudentFor('vgg5'), 'lenet5-half', 'no small VGG student in the zoo');
+  assert.equal(defaultStudentFor('wrn-16-2'), 'lenet5-half');
 });

@@ -9,14 +9,14 @@ import { checkFlagConfig } from './flag-config';
 import { DfkdError } from '../errors';
 import { PRECISIONS } from '../distill/precision';
 import { readTeacherRecord } from '../train/teacher';
-import { familyStudentFor } from '../models/family';
+import { familyStudentFor, FALLBACK_STUDENT } from '../models/family';
 import { createProgress, fmt, Progress } from './progress';
 import { parseIntArg, parseNumArg, readJsonFile, runCommand, pct, DEVICE_HELP, parseOnNan, typedOptions } from './common';
 
 /** The options of `dfkd distill`, as commander parses them. */
 const DistillFlags = z.object({
   teacher: z.string().optional(),
-  student: z.string(),
+  student: z.string().optional(),
   method: z.string(),
   config: z.string().optional(),
   out: z.string().optional(),
@@ -41,7 +41,7 @@ export function registerDistillCommand(program: Command): void {
     .command('distill')
     .description('distill a teacher into a student with no access to real training data (TA-DFKD by default)')
     .option('--teacher <dir>', 'teacher directory (teacher.json + weights)')
-    .option('--student <arch>', 'student architecture', 'lenet5-half')
+    .option('--student <arch>', `student architecture (default: the small student of the teacher's family: resnet8-half for a ResNet teacher, lenet5-half for LeNet; ${FALLBACK_STUDENT} for the others)`)
     .option('--method <name>', `method: ${methodNames().join(', ')}`, 'ta-dfkd')
     .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
     .option('--out <dir>', 'run directory')
@@ -108,13 +108,13 @@ function studentFamilyNote(teacherDir: string, studentArch: string): string | un
   if (!better) return undefined;
   return (
     `note: the student ${studentArch} is not of the teacher's family (${teacherArch}); a student of its family learns far more from ` +
-    `its synthetic samples (Fashion-MNIST, ResNet-8 teacher: 74.85% with lenet5-half, 87.05% with resnet8-half; docs/methods.md). Try --student ${better}`
+    `its synthetic samples (Fashion-MNIST, ResNet-8 study cell, two seeds: 74.85% with lenet5-half, 87.04% with resnet8-half; docs/study.md). Try --student ${better}`
   );
 }
 
 async function distillCommand(o: DistillFlags): Promise<void> {
   const run = runOptions(o);
-  const note = o.resume ? undefined : studentFamilyNote(run.teacherDir, run.studentArch);
+  const note = o.resume || !run.studentArch ? undefined : studentFamilyNote(run.teacherDir, run.studentArch);
   if (note) process.stderr.write(`${note}\n`);
   let stopRequested = false;
   onStopSignals({

@@ -13,7 +13,10 @@ export interface DistillCallOptions {
   teacher: string;
   /** Run directory to write (config.json, log.jsonl, samples/, student.safetensors, summary.json). */
   out: string;
-  /** Student architecture (default 'lenet5-half'; see `dfkd models`). */
+  /**
+   * Student architecture (see `dfkd models`); default: the small student of the teacher's family
+   * ('resnet8-half' for a ResNet teacher, else 'lenet5-half'; `defaultStudentFor`).
+   */
   student?: string;
   /** Method (default 'ta-dfkd'; see methodNames()). */
   method?: string;
@@ -34,7 +37,7 @@ export interface DistillCallOptions {
 export async function distill(o: DistillCallOptions): Promise<DistillSummary> {
   const opts: DistillOptions = {
     teacherDir: o.teacher,
-    studentArch: o.student ?? 'lenet5-half',
+    studentArch: o.student,
     method: o.method ?? 'ta-dfkd',
     userConfig: o.config ?? {},
     out: o.out,

@@ -9,6 +9,7 @@ import { DfkdError } from '../errors';
 import { Device, Tensor, manualSeed, resolveDevice } from '../tensor';
 import { CosineLR, ConstantLR, LRScheduler } from '../optim';
 import { buildModel, getModel } from '../models';
+import { defaultStudentFor } from '../models/family';
 import type { Classifier } from '../models/registry';
 import { loadTeacher, TeacherRecord } from '../train/teacher';
 import { datasetInfoForModel, loadCheckedSplit } from '../data/registry';
@@ -80,7 +81,8 @@ export interface DistillSummary {
 
 export interface DistillOptions {
   teacherDir: string;
-  studentArch: string;
+  /** Student architecture; default: the small student of the teacher's family (`defaultStudentFor`). */
+  studentArch?: string;
   method: string;
   /** User config (parsed JSON of --config), then CLI overrides. */
   userConfig?: unknown;
@@ -161,6 +163,9 @@ export function resumeOptions(dir: string, o: { onNan?: 'stop' | 'rollback'; dat
   };
 }
 
+/** The options of a run whose student is settled (given, or the teacher family's default). */
+type ResolvedOptions = DistillOptions & { studentArch: string };
+
 interface RunPlan {
   cfg: DistillConfig;
   configHash: string;
@@ -189,7 +194,7 @@ function bnPriorOffWithoutBatchNorm(cfg: DistillConfig, teacher: Classifier, tea
 }
 
 /** The effective config, the run's identity, and what the output directory holds (new, this run unfinished, finished). */
-function planRun(opts: DistillOptions, tRec: TeacherRecord, teacher: Classifier): RunPlan {
+function planRun(opts: ResolvedOptions, tRec: TeacherRecord, teacher: Classifier): RunPlan {
   getModel(opts.studentArch);
   const warn = opts.onWarn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const cfg = bnPriorOffWithoutBatchNorm(distillConfigFor(opts, tRec.dataset), teacher, opts.teacherDir, warn);
@@ -202,10 +207,11 @@ function planRun(opts: DistillOptions, tRec: TeacherRecord, teacher: Classifier)
 }
 
 /** Runs (or resumes) a distillation. Yields to the event loop between iterations so signals are handled. */
-export async function runDistill(opts: DistillOptions): Promise<DistillResult> {
-  const device = resolveDevice(opts.device); // fails at once on a CPU-only build asked for CUDA
-  checkOutputDir(opts.out);
-  const { model: teacher, record: tRec } = loadTeacher(opts.teacherDir);
+export async function runDistill(given: DistillOptions): Promise<DistillResult> {
+  const device = resolveDevice(given.device); // fails at once on a CPU-only build asked for CUDA
+  checkOutputDir(given.out);
+  const { model: teacher, record: tRec } = loadTeacher(given.teacherDir);
+  const opts: ResolvedOptions = { ...given, studentArch: given.studentArch ?? defaultStudentFor(tRec.arch) };
   try {
     const plan = planRun(opts, tRec, teacher);
     if (plan.dir.kind === 'finished') {
@@ -250,7 +256,7 @@ function callbacksFor(opts: DistillOptions, resumingRun: boolean): Callback[] {
 }
 
 /** Builds the student and the method, trains, and writes the student and summary (unless stopped). */
-async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<DistillResult> {
+async function trainAndFinish(opts: ResolvedOptions, r: RunInputs): Promise<DistillResult> {
   const { cfg } = r.plan;
   const info = datasetInfoForModel(r.tRec.dataset, r.tRec.inChannels);
   const test = toTensors(r.testRaw, info);
@@ -296,7 +302,7 @@ async function trainAndFinish(opts: DistillOptions, r: RunInputs): Promise<Disti
 }
 
 /** Writes the final student and summary.json, then removes the checkpoints (no longer needed). */
-function finishRun(c: TrainContext, s: TrainState, opts: DistillOptions, r: RunInputs): DistillSummary {
+function finishRun(c: TrainContext, s: TrainState, opts: ResolvedOptions, r: RunInputs): DistillSummary {
   saveStudent(opts.out, deliveredStudent(c), { arch: opts.studentArch, dataset: r.tRec.dataset, numClasses: r.tRec.numClasses, inChannels: r.tRec.inChannels, imageSize: r.tRec.imageSize }, { method: c.cfg.method });
   if (sha256File(path.join(opts.teacherDir, r.tRec.weightsFile)) !== r.tRec.weightsSha256) {
     throw new DfkdError('internal error: the teacher weights file changed during distillation', 'EINTERNAL');
@@ -311,7 +317,7 @@ function finishRun(c: TrainContext, s: TrainState, opts: DistillOptions, r: RunI
   return summary;
 }
 
-function summarize(history: EvalPoint[], c: TrainContext, opts: DistillOptions, r: RunInputs, wall: number): DistillSummary {
+function summarize(history: EvalPoint[], c: TrainContext, opts: ResolvedOptions, r: RunInputs, wall: number): DistillSummary {
   const { cfg } = c;
   const tRec = r.tRec;
   const last = history[history.length - 1];

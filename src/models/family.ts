@@ -1,7 +1,7 @@
 /**
  * Model families and the small student of each. A teacher's synthetic samples teach a student of its own
  * family far better than one of another: on the converged Fashion-MNIST cell a ResNet-8 teacher gave 74.85%
- * with LeNet-5-half and 87.05% with ResNet-8-half, a ResNet of about the same size (issue 18, session 24).
+ * with LeNet-5-half and 87.04% with ResNet-8-half, a ResNet of about the same size (issue 18, session 24).
  */
 
 /** The family of a zoo architecture: its name up to the first digit or dash ('resnet8-half' -> 'resnet'). */
@@ -11,6 +11,14 @@ export function modelFamily(arch: string): string {
 
 /** The zoo's small student of each family that has one (about 16-20k parameters). */
 const FAMILY_STUDENTS: Readonly<Record<string, string>> = { lenet: 'lenet5-half', resnet: 'resnet8-half' };
+
+/** The student of a teacher whose family has none in the zoo (VGG, imported ONNX graphs). */
+export const FALLBACK_STUDENT = 'lenet5-half';
+
+/** The default student of a teacher: the small student of its family, else FALLBACK_STUDENT. */
+export function defaultStudentFor(teacherArch: string): string {
+  return FAMILY_STUDENTS[modelFamily(teacherArch)] ?? FALLBACK_STUDENT;
+}
 
 /**
  * The student of the teacher's family to suggest when `studentArch` is of another family, else undefined

@@ -9,4 +9,4 @@ export { LeNet5, LeNet5Options } from './lenet';
 export { BasicBlock, CifarResNet, CifarResNetOptions } from './resnet';
 export { WideResNet, WideResNetOptions, WideBasicBlock, NetworkBlock } from './wrn';
 export { VGG, VGGOptions, VGG_CONFIGS } from './vgg';
-export { modelFamily, familyStudentFor } from './family';
+export { modelFamily, familyStudentFor, defaultStudentFor, FALLBACK_STUDENT } from './family';

@@ -16,6 +16,7 @@ import { distillConfigFor, runConfigHash, DistillOptions, DistillResult, Distill
 import { readTeacherRecord, TEACHER_RECORD } from '../train/teacher';
 import { runStudy, cellDirName, CellKey, RunStudyOptions, StudyRunResult, StudyState, STATE_FILE } from './run';
 import { RUN_FILES } from '../io/run-dir';
+import { defaultStudentFor } from '../models/family';
 import {
   CellJob, CellJobResult, JOB_NAME, QUEUE_NAME, QueueUrl, cellJobId, decodeFailure, ensureQueueFile, probeQueue, queueVersion, readQueueFile,
 } from './queue';
@@ -84,6 +85,7 @@ export async function runStudyOnQueue(opts: QueueStudyOptions): Promise<StudyRun
 function jobData(studyId: string, out: string, o: DistillOptions, cell: CellKey): CellJob {
   const rec = readTeacherRecord(o.teacherDir);
   const cfg = distillConfigFor(o, rec.dataset);
+  const student = o.studentArch ?? defaultStudentFor(rec.arch);
   const files: Record<string, string> = {};
   for (const f of [TEACHER_RECORD, rec.weightsFile]) files[f] = fs.readFileSync(path.join(o.teacherDir, f)).toString('base64');
   return {
@@ -92,10 +94,10 @@ function jobData(studyId: string, out: string, o: DistillOptions, cell: CellKey)
     studyDir: path.resolve(out),
     cell,
     runDir: cellDirName(cell),
-    student: o.studentArch,
+    student,
     method: o.method,
     overrides: (o.overrides ?? {}) as Record<string, unknown>,
-    configHash: runConfigHash(cfg, rec.weightsSha256, o.studentArch),
+    configHash: runConfigHash(cfg, rec.weightsSha256, student),
     dataPath: o.dataPath ? path.resolve(o.dataPath) : undefined,
     teacher: { dir: path.resolve(o.teacherDir), weightsSha256: rec.weightsSha256, files },
   };
