@@ -565,7 +565,9 @@ export const QUICK_STUDENT_STEPS = 800;
  * `--jobs 2` on the 2026-12-03 machine: the teachers and TA-DFKD's 12 cells 66 min (measured), DAFL about
  * 890 s and DFAD about 450 s per cell two at once. With both seeds for every method that was about 3.4
  * hours, past the 3-hour bound, so the baselines run one seed (CONVERGED_METHODS): 2.60 hours measured
- * (9,364 s over three sessions, teachers and probe step included; docs/study.md).
+ * (9,364 s over three sessions, teachers and probe step included; docs/study.md). With ResNet-8's own
+ * student (resnet8-half, since 2026-12-04) the preset took 2.02 hours (7,274 s over two sessions, on the
+ * machine of 2026-12-04, whose cells ran 1.3-1.7x faster than those of 2026-12-03; docs/study.md).
  */
 export const CONVERGED_STUDENT_STEPS = 6000;
 
@@ -656,7 +658,7 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
       'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half, ResNet-8 -> ResNet-8-half (a student of its own family); ' +
       `TA-DFKD on seeds 0 and 1, DAFL and DFAD on seed 0; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
       'a budget chosen from measured learning curves to end TA-DFKD near its plateau on the BatchNorm teachers too (docs/study.md; ' +
-      'run it with --jobs 2: 2.6 hours on 2 cores from scratch, measured on 2026-12-03 with LeNet-5-half for ResNet-8 too)',
+      'run it with --jobs 2: 2.0 hours on 2 cores from scratch, measured on 2026-12-04; 2.6 hours on the slower machine of 2026-12-03 with LeNet-5-half for ResNet-8 too)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
     teachers: withFamilyStudents(fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false)),
