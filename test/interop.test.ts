@@ -341,6 +341,7 @@ const ONNX_CASES: [string, number, number, boolean][] = [
   ['wrn-16-2', 3, 10, true],
   ['wrn-40-2', 3, 10, false],
   ['vgg5', 1, 10, true],
+  ['vgg5-small', 1, 10, false],
   ['vgg11', 3, 10, true],
 ];
 
@@ -481,7 +482,7 @@ test('export: unsupported formats and architectures name the supported ones; CLI
     const tiny = new TinyNet();
     assert.throws(
       () => classifierToOnnx(tiny, { arch: 'tiny', dataset: 'cifar10', numClasses: 2, inChannels: 3, imageSize: 32 }),
-      /cannot export architecture 'tiny' \(TinyNet\) to ONNX: no exporter for it; supported architectures: lenet5, lenet5-half, resnet8, resnet8-half, resnet20, resnet18, resnet34, wrn-16-1, wrn-16-2, wrn-40-2, vgg5, vgg11/,
+      /cannot export architecture 'tiny' \(TinyNet\) to ONNX: no exporter for it; supported architectures: lenet5, lenet5-half, resnet8, resnet8-half, resnet20, resnet18, resnet34, wrn-16-1, wrn-16-2, wrn-40-2, vgg5, vgg5-small, vgg11/,
     );
     tiny.dispose();
 

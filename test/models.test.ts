@@ -29,7 +29,7 @@ import {
 import { loadSafetensors } from '../src/io/safetensors';
 import { findPython } from './helpers/python';
 
-const CLASSIFIERS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet8-half', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg11'];
+const CLASSIFIERS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet8-half', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg5-small', 'vgg11'];
 
 /**
  * Trainable parameter counts, computed with the PyTorch reference definitions
@@ -47,6 +47,7 @@ const EXPECTED_PARAMS: Record<string, Record<string, number>> = {
   'wrn-16-2': { '1x10': 691_386, '3x10': 691_674, '3x100': 703_284 },
   'wrn-40-2': { '1x10': 2_243_258, '3x10': 2_243_546, '3x100': 2_255_156 },
   vgg5: { '1x10': 98_922, '3x10': 99_210, '3x100': 110_820 },
+  'vgg5-small': { '1x10': 20_458, '3x10': 20_602, '3x100': 25_012 },
   vgg11: { '1x10': 9_229_962, '3x10': 9_231_114, '3x100': 9_277_284 },
   // generator: nz 100, width 128, 32x32, `inChannels` output channels (numClasses is ignored).
   generator: { '1x10': 1_049_985, '3x10': 1_051_139, '3x100': 1_051_139 },
@@ -65,6 +66,7 @@ const STRUCTURE: Record<string, { featureDim: number; blocks: number[][] }> = {
   'wrn-16-2': { featureDim: 128, blocks: [[32, 32], [64, 16], [128, 8]] },
   'wrn-40-2': { featureDim: 128, blocks: [[32, 32], [64, 16], [128, 8]] },
   vgg5: { featureDim: 128, blocks: [[16, 16], [32, 8], [64, 4], [128, 2]] },
+  'vgg5-small': { featureDim: 48, blocks: [[8, 16], [16, 8], [32, 4], [48, 2]] },
   vgg11: { featureDim: 512, blocks: [[64, 16], [128, 8], [256, 4], [512, 2], [512, 1]] },
 };
 

@@ -349,7 +349,7 @@ const CLASS_EXPORTERS: [abstract new (...args: any[]) => Module, ClassExporter][
 ];
 
 /** Zoo architectures the ONNX exporter handles (every built-in classifier). */
-export const ONNX_ARCHS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet8-half', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg11'];
+export const ONNX_ARCHS = ['lenet5', 'lenet5-half', 'resnet8', 'resnet8-half', 'resnet20', 'resnet18', 'resnet34', 'wrn-16-1', 'wrn-16-2', 'wrn-40-2', 'vgg5', 'vgg5-small', 'vgg11'];
 
 function supportedArchsText(): string {
   const known = new Set(listModelNames('classifier'));

@@ -11,6 +11,8 @@ import type { Classifier } from './registry';
 export const VGG_CONFIGS = {
   /** A small VGG for cheap BatchNorm teachers on 28-32 px grayscale data: 4 conv stages 16..128, about 99k parameters. */
   vgg5: [16, 'M', 32, 'M', 64, 'M', 128, 'M'],
+  /** VGG-5 narrowed to about 20k parameters (8..48): a student of the VGG family the size of resnet8-half. */
+  'vgg5-small': [8, 'M', 16, 'M', 32, 'M', 48, 'M'],
   vgg11: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
   vgg13: [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
   vgg16: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'],

@@ -54,6 +54,9 @@ export const BUILTIN_MODELS: ModelSpec[] = [
   classifier('vgg5', 'small VGG with BatchNorm: 4 stages of conv-BN-ReLU-maxpool (16/32/64/128), Linear 128 -> K (about 99k parameters)', (o) =>
     new VGG({ inChannels: o.inChannels, numClasses: o.numClasses, cfg: VGG_CONFIGS.vgg5 }),
   ),
+  classifier('vgg5-small', 'VGG-5 narrowed to 8/16/32/48 channels, Linear 48 -> K (about 20k parameters): a student of the VGG family the size of resnet8-half', (o) =>
+    new VGG({ inChannels: o.inChannels, numClasses: o.numClasses, cfg: VGG_CONFIGS['vgg5-small'] }),
+  ),
   classifier('vgg11', 'VGG-11 with BatchNorm, CIFAR style (torchvision feature numbering, Linear 512 -> K)', (o) =>
     new VGG({ inChannels: o.inChannels, numClasses: o.numClasses, cfg: VGG_CONFIGS.vgg11 }),
   ),
