@@ -383,14 +383,15 @@ test('model families: a student of the teacher family is suggested only where th
   assert.equal(familyStudentFor('resnet34', 'lenet5'), 'resnet8-half');
   assert.equal(familyStudentFor('lenet5', 'resnet8-half'), 'lenet5-half');
   assert.equal(familyStudentFor('resnet20', 'resnet8-half'), undefined, 'same family');
-  assert.equal(familyStudentFor('vgg5', 'lenet5-half'), undefined, 'no small VGG student in the zoo');
-  for (const s of ['lenet5-half', 'resnet8-half']) assert.equal(getModel(s).kind, 'classifier', `${s} is in the zoo`);
+  assert.equal(familyStudentFor('vgg5', 'lenet5-half'), 'vgg5-small');
+  assert.equal(familyStudentFor('wrn-16-2', 'lenet5-half'), undefined, 'no small WideResNet student in the zoo');
+  for (const s of ['lenet5-half', 'resnet8-half', 'vgg5-small']) assert.equal(getModel(s).kind, 'classifier', `${s} is in the zoo`);
 });
 
 test("the default student is the teacher family's, else lenet5-half", () => {
   assert.equal(defaultStudentFor('resnet8'), 'resnet8-half');
   assert.equal(defaultStudentFor('resnet18'), 'resnet8-half');
   assert.equal(defaultStudentFor('lenet5'), 'lenet5-half');
-  assert.equal(defaultStudentFor('vgg5'), 'lenet5-half', 'no small VGG student in the zoo');
-  assert.equal(defaultStudentFor('wrn-16-2'), 'lenet5-half');
+  assert.equal(defaultStudentFor('vgg11'), 'vgg5-small');
+  assert.equal(defaultStudentFor('wrn-16-2'), 'lenet5-half', 'no small WideResNet student in the zoo');
 });

@@ -400,9 +400,10 @@ test('presets: every built-in preset resolves a valid config for every cell; ove
   assert.equal(resolveConfig('ta-dfkd', 'fashion-mnist', {}, cellOverrides(bf, methodVariant('ta-dfkd'), 1)).precision, 'bf16-forwards');
   assert.match(bf.description, /\[run with --precision bf16-forwards\]/);
   assert.deepEqual(applyStudyOverrides(fm, { precision: 'float32' }).budget, fm.budget);
-  // The converged preset distils ResNet-8 into a student of its family, the others into the preset's.
+  // The converged preset distils each teacher into the small student of its family.
   assert.equal(teacherStudent(fm, 'resnet8'), 'resnet8-half');
-  for (const id of ['lenet5-s0', 'lenet5-ls0.3', 'vgg5']) assert.equal(teacherStudent(fm, id), 'lenet5-half', id);
+  assert.equal(teacherStudent(fm, 'vgg5'), 'vgg5-small');
+  for (const id of ['lenet5-s0', 'lenet5-ls0.3']) assert.equal(teacherStudent(fm, id), 'lenet5-half', id);
   assert.throws(() => validatePreset({ ...fm, teachers: [{ ...fm.teachers[0], student: 'generator' }] }), /teacher 'lenet5-s0': student 'generator' is not a classifier/);
   // --student replaces every cell's student (the teachers' own too), and says so in the description.
   const r8h = applyStudyOverrides(fm, { student: 'resnet8-half' });

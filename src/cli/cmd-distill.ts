@@ -41,7 +41,7 @@ export function registerDistillCommand(program: Command): void {
     .command('distill')
     .description('distill a teacher into a student with no access to real training data (TA-DFKD by default)')
     .option('--teacher <dir>', 'teacher directory (teacher.json + weights)')
-    .option('--student <arch>', `student architecture (default: the small student of the teacher's family: resnet8-half for a ResNet teacher, lenet5-half for LeNet; ${FALLBACK_STUDENT} for the others)`)
+    .option('--student <arch>', `student architecture (default: the small student of the teacher's family: resnet8-half for ResNet, vgg5-small for VGG, lenet5-half for LeNet; ${FALLBACK_STUDENT} for the others)`)
     .option('--method <name>', `method: ${methodNames().join(', ')}`, 'ta-dfkd')
     .option('--config <file>', 'JSON config (any subset of the fields in docs/methods.md); flags override it')
     .option('--out <dir>', 'run directory')

@@ -17,7 +17,7 @@ import { listMethods } from '../distill/methods';
 import { DEFAULT_ANCHORS } from '../distill/methods/ta-dfkd-config';
 import type { Precision } from '../distill/precision';
 import { TeacherRecipe } from '../train/teacher';
-import { getModel, listModelNames } from '../models';
+import { getModel, listModelNames, defaultStudentFor } from '../models';
 import { getDatasetInfo } from '../data/registry';
 
 /** One teacher of a study: an id (used in directory names and tables) and its training recipe. */
@@ -493,13 +493,17 @@ function fashionTeachers(lenetEpochs: number, bnEpochs: number, extra: boolean):
 }
 
 /**
- * The converged quick preset distils each teacher into a student of its own family where the zoo has one of
- * about LeNet-5-half's size: ResNet-8 into ResNet-8-half (19,810 parameters; LeNet-5-half 15,880). With
- * LeNet-5-half the ResNet-8 cell stayed at 82-84% of its teacher through more than 35 changes to the method;
- * with ResNet-8-half it reached 96.6% on two seeds (docs/results/tadfkd-ablation/, session 24).
+ * The converged quick preset distils each teacher into the small student of its own family
+ * (`defaultStudentFor`, 16-20k parameters): ResNet-8 into ResNet-8-half, VGG-5 into VGG-5-small, the LeNet-5
+ * teachers into LeNet-5-half, which is the preset's student. With LeNet-5-half the ResNet-8 cell stayed at
+ * 82-84% of its teacher through more than 35 changes to the method; with ResNet-8-half it reached 96.6% on two
+ * seeds, and VGG-5-small took VGG-5 from 88.9% to 94.6% (docs/results/tadfkd-ablation/, session 25).
  */
-function withFamilyStudents(teachers: StudyTeacher[]): StudyTeacher[] {
-  return teachers.map((t) => (t.recipe.arch === 'resnet8' ? { ...t, student: 'resnet8-half' } : t));
+function withFamilyStudents(teachers: StudyTeacher[], presetStudent: string): StudyTeacher[] {
+  return teachers.map((t) => {
+    const own = defaultStudentFor(t.recipe.arch);
+    return own === presetStudent ? t : { ...t, student: own };
+  });
 }
 
 function mnistTeachers(lenetEpochs: number, bnEpochs: number): StudyTeacher[] {
@@ -567,7 +571,8 @@ export const QUICK_STUDENT_STEPS = 800;
  * hours, past the 3-hour bound, so the baselines run one seed (CONVERGED_METHODS): 2.60 hours measured
  * (9,364 s over three sessions, teachers and probe step included; docs/study.md). With ResNet-8's own
  * student (resnet8-half, since 2026-12-04) the preset took 2.02 hours (7,274 s over two sessions, on the
- * machine of 2026-12-04, whose cells ran 1.3-1.7x faster than those of 2026-12-03; docs/study.md).
+ * machine of 2026-12-04, whose cells ran 1.3-1.7x faster than those of 2026-12-03; docs/study.md); with VGG-5's
+ * own student too (vgg5-small) about 2.05 hours, estimated from the replaced cells' times.
  */
 export const CONVERGED_STUDENT_STEPS = 6000;
 
@@ -655,13 +660,13 @@ export const STUDY_PRESETS: readonly StudyPreset[] = [
   {
     name: 'fashion-mnist-quick',
     description:
-      'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half, ResNet-8 -> ResNet-8-half (a student of its own family); ' +
+      'Fashion-MNIST, 6 teachers (3 LeNet-5 seeds, label-smoothed LeNet-5, ResNet-8, VGG-5) -> LeNet-5-half, ResNet-8 -> ResNet-8-half, VGG-5 -> VGG-5-small (each a student of its own family); ' +
       `TA-DFKD on seeds 0 and 1, DAFL and DFAD on seed 0; ${CONVERGED_STUDENT_STEPS} student steps per cell at batch 128 for every method, ` +
       'a budget chosen from measured learning curves to end TA-DFKD near its plateau on the BatchNorm teachers too (docs/study.md; ' +
-      'run it with --jobs 2: 2.0 hours on 2 cores from scratch, measured on 2026-12-04; 2.6 hours on the slower machine of 2026-12-03 with LeNet-5-half for ResNet-8 too)',
+      'run it with --jobs 2: about 2.05 hours on 2 cores from scratch on the machine of 2026-12-04 (2.02 hours measured with LeNet-5-half for VGG-5); 2.6 hours on the slower machine of 2026-12-03 with LeNet-5-half for every teacher)',
     dataset: 'fashion-mnist',
     student: 'lenet5-half',
-    teachers: withFamilyStudents(fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false)),
+    teachers: withFamilyStudents(fashionTeachers(TEACHER_EPOCHS.fashionQuick.lenet, TEACHER_EPOCHS.fashionQuick.bn, false), 'lenet5-half'),
     methods: CONVERGED_METHODS,
     seeds: SEEDS_2,
     budget: GRAY_CONVERGED_BUDGET,
