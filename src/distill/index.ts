@@ -15,7 +15,7 @@ export interface DistillCallOptions {
   out: string;
   /**
    * Student architecture (see `dfkd models`); default: the small student of the teacher's family
-   * ('resnet8-half' for a ResNet teacher, else 'lenet5-half'; `defaultStudentFor`).
+   * ('resnet8-half' for ResNet, 'vgg5-small' for VGG, else 'lenet5-half'; `defaultStudentFor`).
    */
   student?: string;
   /** Method (default 'ta-dfkd'; see methodNames()). */

@@ -166,6 +166,11 @@ export function resumeOptions(dir: string, o: { onNan?: 'stop' | 'rollback'; dat
 /** The options of a run whose student is settled (given, or the teacher family's default). */
 type ResolvedOptions = DistillOptions & { studentArch: string };
 
+/** A run's student: the one given, else the small student of the teacher's family. Part of the run's identity. */
+export function studentArchOf(o: Pick<DistillOptions, 'studentArch'>, teacherArch: string): string {
+  return o.studentArch ?? defaultStudentFor(teacherArch);
+}
+
 interface RunPlan {
   cfg: DistillConfig;
   configHash: string;
@@ -211,7 +216,7 @@ export async function runDistill(given: DistillOptions): Promise<DistillResult> 
   const device = resolveDevice(given.device); // fails at once on a CPU-only build asked for CUDA
   checkOutputDir(given.out);
   const { model: teacher, record: tRec } = loadTeacher(given.teacherDir);
-  const opts: ResolvedOptions = { ...given, studentArch: given.studentArch ?? defaultStudentFor(tRec.arch) };
+  const opts: ResolvedOptions = { ...given, studentArch: studentArchOf(given, tRec.arch) };
   try {
     const plan = planRun(opts, tRec, teacher);
     if (plan.dir.kind === 'finished') {

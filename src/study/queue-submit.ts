@@ -12,11 +12,10 @@ import * as path from 'path';
 import type { Queue, QueueEvents } from 'bullmq';
 import { DfkdError } from '../errors';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
-import { distillConfigFor, runConfigHash, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
+import { distillConfigFor, runConfigHash, studentArchOf, DistillOptions, DistillResult, DistillSummary } from '../distill/run';
 import { readTeacherRecord, TEACHER_RECORD } from '../train/teacher';
 import { runStudy, cellDirName, CellKey, RunStudyOptions, StudyRunResult, StudyState, STATE_FILE } from './run';
 import { RUN_FILES } from '../io/run-dir';
-import { defaultStudentFor } from '../models/family';
 import {
   CellJob, CellJobResult, JOB_NAME, QUEUE_NAME, QueueUrl, cellJobId, decodeFailure, ensureQueueFile, probeQueue, queueVersion, readQueueFile,
 } from './queue';
@@ -85,7 +84,7 @@ export async function runStudyOnQueue(opts: QueueStudyOptions): Promise<StudyRun
 function jobData(studyId: string, out: string, o: DistillOptions, cell: CellKey): CellJob {
   const rec = readTeacherRecord(o.teacherDir);
   const cfg = distillConfigFor(o, rec.dataset);
-  const student = o.studentArch ?? defaultStudentFor(rec.arch);
+  const student = studentArchOf(o, rec.arch);
   const files: Record<string, string> = {};
   for (const f of [TEACHER_RECORD, rec.weightsFile]) files[f] = fs.readFileSync(path.join(o.teacherDir, f)).toString('base64');
   return {
